@@ -1,0 +1,59 @@
+# vislang: the single entry point for people and CI. `make help` lists the targets.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.vislang-deps
+export VIRTUAL_ENV := $(abspath $(VENV))
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: help venv build test test-rust test-python lint lint-rust lint-python format bench bench-report demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+venv: $(STAMP) ## create $(VENV) and install the Python dependencies
+$(STAMP): requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -r requirements-dev.txt
+	touch $(STAMP)
+
+build: venv ## build the Rust extension in release mode into $(VENV)
+	$(VENV)/bin/maturin develop --release --quiet
+
+test: test-rust test-python ## cargo tests of the core crate + pytest
+
+test-rust: ## cargo tests of the pure-Rust core
+	cargo test --release
+
+test-python: build ## pytest (unit, property, sklearn-contract tests, bench smoke run)
+	$(PY) -m pytest tests
+	VISLANG_BENCH_SCALE=smoke $(PY) -m pytest benches --benchmark-disable -q
+
+lint: lint-rust lint-python ## all linters
+lint-rust:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+lint-python: venv
+	$(PY) -m ruff check python tests benches
+	$(PY) -m ruff format --check python tests benches
+	$(PY) -m mypy python/vislang
+
+format: venv ## format Rust and Python sources
+	cargo fmt --all
+	$(PY) -m ruff format python tests benches
+	$(PY) -m ruff check --fix python tests benches
+
+bench: build ## run the benchmarks (vislang vs peers) into .benchmarks/latest.json
+	mkdir -p .benchmarks
+	$(PY) -m pytest benches --benchmark-json=.benchmarks/latest.json --benchmark-min-rounds=1 -q
+
+bench-report: ## regenerate BENCHMARKS.md from .benchmarks/latest.json
+	$(PY) benches/report.py .benchmarks/latest.json BENCHMARKS.md
+
+demo: build ## run the demo on built-in data
+	$(PY) -m vislang.demo
+
+clean: ## remove build outputs
+	cargo clean
+	rm -rf .benchmarks .pytest_cache .hypothesis

@@ -1,0 +1,23 @@
+//! Pure-Rust kernels of vislang.
+//!
+//! This crate never sees Python: it takes row-major slices plus a parameter struct and returns
+//! [`Result`]. The pyo3 crate `vislang-py` converts arrays, releases the GIL and maps [`Error`].
+//!
+//! - [`assign`]: k nearest centres of each row, a blocked GEMM fused with the arg-min.
+//! - [`kmeans`]: Lloyd and Hamerly iterations, empty-cluster relocation, `n_init` restarts.
+//! - [`seeding`]: greedy k-means++ (Arthur & Vassilvitskii 2007) with triangle-inequality pruning.
+//! - [`minibatch`]: one mini-batch k-means step (Sculley 2010).
+#![deny(missing_docs)]
+
+pub mod assign;
+pub mod error;
+pub mod kmeans;
+pub mod matrix;
+pub mod minibatch;
+pub mod rng;
+pub mod scalar;
+pub mod seeding;
+
+pub use error::{Error, Result};
+pub use matrix::MatRef;
+pub use scalar::Scalar;

@@ -1,0 +1,88 @@
+//! One step of mini-batch k-means (Sculley 2010, in scikit-learn's per-batch form).
+//!
+//! Each centre is the running weighted mean of all points ever assigned to it: with `v_j` the
+//! weight seen so far and `S_j`, `W_j` the batch's weighted sum and weight for centre `j`,
+//! `c_j <- (v_j c_j + S_j) / (v_j + W_j)` and `v_j <- v_j + W_j`. This equals Sculley's per-point
+//! update with learning rate `1 / v_j` applied to the batch at once.
+
+use crate::assign::{nearest_into, row_sq_norms};
+use crate::kmeans::cluster_sums;
+use crate::{Error, MatRef, Result, Scalar};
+
+/// What one step saw: the batch's labels and squared distances before the update.
+#[derive(Debug, Clone)]
+pub struct BatchStep<T> {
+    /// Centre of each batch row before the update.
+    pub labels: Vec<i64>,
+    /// Exact squared distance of each batch row to that centre.
+    pub sq_distances: Vec<T>,
+    /// Weighted batch inertia before the update.
+    pub inertia: f64,
+}
+
+/// Updates `centers` (`k x d`) and `counts` (`k`) in place with one batch.
+pub fn step<T: Scalar>(
+    batch: MatRef<'_, T>,
+    weights: Option<&[T]>,
+    centers: &mut [T],
+    counts: &mut [f64],
+) -> Result<BatchStep<T>> {
+    let (n, d, k) = (batch.rows(), batch.cols(), counts.len());
+    let c = MatRef::new("centers", centers, k, d)?;
+    c.check_non_empty("centers")?;
+    batch.check_finite("X")?;
+    crate::matrix::check_weights(weights, n)?;
+    if let Some(j) = counts.iter().position(|v| !v.is_finite() || *v < 0.0) {
+        return Err(Error::invalid(
+            "counts",
+            format!("must be finite and >= 0, got {} at {j}", counts[j]),
+        ));
+    }
+    let cnorm = row_sq_norms(c);
+    let mut out = BatchStep {
+        labels: vec![0; n],
+        sq_distances: vec![T::zero(); n],
+        inertia: 0.0,
+    };
+    nearest_into(batch, c, &cnorm, 1, &mut out.labels, &mut out.sq_distances);
+    out.inertia = out
+        .sq_distances
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v.as_f64() * weights.map_or(1.0, |w| w[i].as_f64()))
+        .sum();
+    let (sums, wsum) = cluster_sums(batch, weights, &out.labels, k);
+    for j in 0..k {
+        if wsum[j] <= 0.0 {
+            continue;
+        }
+        let total = counts[j] + wsum[j];
+        for (cv, s) in centers[j * d..(j + 1) * d]
+            .iter_mut()
+            .zip(&sums[j * d..(j + 1) * d])
+        {
+            *cv = T::from_f64((cv.as_f64() * counts[j] + s) / total);
+        }
+        counts[j] = total;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_mean_of_all_batches() {
+        let mut centers = vec![0.0f64, 10.0];
+        let mut counts = vec![0.0, 0.0];
+        let b1 = [1.0, 2.0, 9.0];
+        let b2 = [3.0, 11.0, 13.0];
+        for b in [&b1[..], &b2[..]] {
+            let x = MatRef::new("X", b, 3, 1).unwrap();
+            step(x, None, &mut centers, &mut counts).unwrap();
+        }
+        assert_eq!(centers, vec![2.0, 11.0]);
+        assert_eq!(counts, vec![3.0, 3.0]);
+    }
+}

@@ -1,0 +1,312 @@
+//! Bindings of `vislang_core::{assign, kmeans, minibatch, seeding}`. Use `vislang.VisualVocabulary`.
+
+use std::sync::Mutex;
+
+use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyTuple};
+use vislang_core::kmeans::{self, Algorithm, Init, IterInfo, KMeansParams};
+use vislang_core::rng::Rng;
+use vislang_core::{assign, minibatch, seeding, Scalar};
+
+use crate::arrays::{mat, to_array2, weights, Floats2};
+use crate::errors::InvalidInputError;
+use crate::native::run_native;
+
+/// Options of `kmeans_fit` that do not depend on the dtype.
+struct FitOptions {
+    params: KMeansParams,
+    n_local_trials: Option<usize>,
+    n_threads: Option<usize>,
+}
+
+fn parse_algorithm(name: &str) -> PyResult<Algorithm> {
+    match name {
+        "lloyd" => Ok(Algorithm::Lloyd),
+        "hamerly" => Ok(Algorithm::Hamerly),
+        other => Err(InvalidInputError::new_err(format!(
+            "algorithm must be 'lloyd' or 'hamerly', got {other:?}"
+        ))),
+    }
+}
+
+fn fit_typed<'py, T: Scalar + numpy::Element>(
+    py: Python<'py>,
+    x: &PyReadonlyArray2<'py, T>,
+    init: &Bound<'py, PyAny>,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+    opts: &FitOptions,
+    callback: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let xm = mat(x, "X")?;
+    let init_arr: Option<PyReadonlyArray2<'py, T>>;
+    let init_kind = if let Ok(s) = init.cast::<PyString>() {
+        init_arr = None;
+        match s.to_str()? {
+            "k-means++" => Init::KMeansPlusPlus(opts.n_local_trials),
+            "random" => Init::Random,
+            other => {
+                return Err(InvalidInputError::new_err(format!(
+                    "init must be 'k-means++', 'random' or an array, got {other:?}"
+                )))
+            }
+        }
+    } else {
+        init_arr = Some(init.extract().map_err(|_| {
+            InvalidInputError::new_err("init must be a 2-D array of the same dtype as X")
+        })?);
+        Init::Random
+    };
+    let init_kind = match &init_arr {
+        Some(a) => Init::Centers(mat(a, "init")?),
+        None => init_kind,
+    };
+    let w: Option<PyReadonlyArray1<'py, T>> = match sample_weight {
+        Some(w) => Some(w.extract().map_err(|_| {
+            InvalidInputError::new_err("sample_weight must be a 1-D array of the same dtype as X")
+        })?),
+        None => None,
+    };
+    let wv = weights(&w)?;
+    let failure: Mutex<Option<PyErr>> = Mutex::new(None);
+    let fit = {
+        let failure = &failure;
+        let callback = callback.as_ref();
+        run_native(py, opts.n_threads, move || {
+            let mut cb = |info: &IterInfo| -> bool {
+                let Some(cb) = callback else { return true };
+                Python::attach(|py| {
+                    let args = (
+                        info.run,
+                        info.iter,
+                        info.inertia,
+                        info.shift,
+                        info.n_full_rows,
+                    );
+                    match cb.call1(py, args) {
+                        Ok(_) => true,
+                        Err(e) => {
+                            if let Ok(mut slot) = failure.lock() {
+                                *slot = Some(e);
+                            }
+                            false
+                        }
+                    }
+                })
+            };
+            kmeans::fit(xm, wv, init_kind, &opts.params, &mut cb)
+        })
+    };
+    let fit = match fit {
+        Ok(f) => f,
+        Err(e) => {
+            if let Some(cb_err) = failure.lock().ok().and_then(|mut s| s.take()) {
+                return Err(cb_err);
+            }
+            return Err(e);
+        }
+    };
+    let k = opts.params.n_clusters;
+    let centers = to_array2(py, fit.centers, k, xm.cols())?;
+    let labels = fit.labels.into_pyarray(py);
+    (centers, labels, fit.inertia, fit.n_iter, fit.seed_inertia).into_pyobject(py)
+}
+
+/// k-means fit; see `vislang.VisualVocabulary`. Returns (centers, labels, inertia, n_iter, seed_inertia).
+#[pyfunction(name = "kmeans_fit", signature = (
+    x, n_clusters, *, init, sample_weight=None, max_iter=300, tol=0.0, n_init=1, seed=0,
+    algorithm="lloyd", n_local_trials=None, n_threads=None, callback=None
+))]
+#[allow(clippy::too_many_arguments)]
+pub fn kmeans_fit_py<'py>(
+    py: Python<'py>,
+    x: Floats2<'py>,
+    n_clusters: usize,
+    init: &Bound<'py, PyAny>,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+    max_iter: usize,
+    tol: f64,
+    n_init: usize,
+    seed: u64,
+    algorithm: &str,
+    n_local_trials: Option<usize>,
+    n_threads: Option<usize>,
+    callback: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    if !(tol.is_finite() && tol >= 0.0) {
+        return Err(InvalidInputError::new_err(format!(
+            "tol must be finite and >= 0, got {tol}"
+        )));
+    }
+    let opts = FitOptions {
+        params: KMeansParams {
+            n_clusters,
+            max_iter,
+            tol,
+            n_init,
+            seed,
+            algorithm: parse_algorithm(algorithm)?,
+        },
+        n_local_trials,
+        n_threads,
+    };
+    match &x {
+        Floats2::F32(a) => fit_typed(py, a, init, sample_weight, &opts, callback),
+        Floats2::F64(a) => fit_typed(py, a, init, sample_weight, &opts, callback),
+    }
+}
+
+fn nearest_typed<'py, T: Scalar + numpy::Element>(
+    py: Python<'py>,
+    x: &PyReadonlyArray2<'py, T>,
+    centers: &Bound<'py, PyAny>,
+    k: usize,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let c: PyReadonlyArray2<'py, T> = centers.extract().map_err(|_| {
+        InvalidInputError::new_err("centers must be a 2-D array of the same dtype as X")
+    })?;
+    let (xm, cm) = (mat(x, "X")?, mat(&c, "centers")?);
+    let nb = run_native(py, n_threads, move || assign::nearest(xm, cm, k))?;
+    let n = xm.rows();
+    (
+        to_array2(py, nb.indices, n, k)?,
+        to_array2(py, nb.sq_distances, n, k)?,
+    )
+        .into_pyobject(py)
+}
+
+/// k nearest centres of each row; see `vislang.assign`. Returns (indices, squared distances).
+#[pyfunction(name = "nearest", signature = (x, centers, k=1, *, n_threads=None))]
+pub fn nearest_py<'py>(
+    py: Python<'py>,
+    x: Floats2<'py>,
+    centers: &Bound<'py, PyAny>,
+    k: usize,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    match &x {
+        Floats2::F32(a) => nearest_typed(py, a, centers, k, n_threads),
+        Floats2::F64(a) => nearest_typed(py, a, centers, k, n_threads),
+    }
+}
+
+fn minibatch_typed<'py, T: Scalar + numpy::Element>(
+    py: Python<'py>,
+    x: &PyReadonlyArray2<'py, T>,
+    centers: &Bound<'py, PyAny>,
+    counts: PyReadonlyArray1<'py, f64>,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let c: PyReadonlyArray2<'py, T> = centers.extract().map_err(|_| {
+        InvalidInputError::new_err("centers must be a 2-D array of the same dtype as X")
+    })?;
+    let xm = mat(x, "X")?;
+    let cm = mat(&c, "centers")?;
+    if cm.cols() != xm.cols() {
+        return Err(InvalidInputError::new_err(format!(
+            "X has {} features, expected {}",
+            xm.cols(),
+            cm.cols()
+        )));
+    }
+    let counts = counts
+        .as_slice()
+        .map_err(|_| InvalidInputError::new_err("counts must be C-contiguous"))?;
+    if counts.len() != cm.rows() {
+        return Err(InvalidInputError::new_err(format!(
+            "counts has length {}, expected n_clusters={}",
+            counts.len(),
+            cm.rows()
+        )));
+    }
+    let w: Option<PyReadonlyArray1<'py, T>> = match sample_weight {
+        Some(w) => Some(w.extract().map_err(|_| {
+            InvalidInputError::new_err("sample_weight must be a 1-D array of the same dtype as X")
+        })?),
+        None => None,
+    };
+    let wv = weights(&w)?;
+    let mut new_centers = cm.as_slice().to_vec();
+    let mut new_counts = counts.to_vec();
+    let (k, d) = (cm.rows(), cm.cols());
+    let (step, new_centers, new_counts) = run_native(py, n_threads, move || {
+        let s = minibatch::step(xm, wv, &mut new_centers, &mut new_counts)?;
+        Ok((s, new_centers, new_counts))
+    })?;
+    (
+        to_array2(py, new_centers, k, d)?,
+        new_counts.into_pyarray(py),
+        step.labels.into_pyarray(py),
+        step.sq_distances.into_pyarray(py),
+        step.inertia,
+    )
+        .into_pyobject(py)
+}
+
+/// One mini-batch k-means step; returns (centers, counts, labels, sq_distances, inertia).
+#[pyfunction(name = "minibatch_step", signature = (x, centers, counts, *, sample_weight=None, n_threads=None))]
+pub fn minibatch_step_py<'py>(
+    py: Python<'py>,
+    x: Floats2<'py>,
+    centers: &Bound<'py, PyAny>,
+    counts: PyReadonlyArray1<'py, f64>,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    match &x {
+        Floats2::F32(a) => minibatch_typed(py, a, centers, counts, sample_weight, n_threads),
+        Floats2::F64(a) => minibatch_typed(py, a, centers, counts, sample_weight, n_threads),
+    }
+}
+
+fn seeds_typed<'py, T: Scalar + numpy::Element>(
+    py: Python<'py>,
+    x: &PyReadonlyArray2<'py, T>,
+    n_clusters: usize,
+    n_local_trials: Option<usize>,
+    seed: u64,
+    n_threads: Option<usize>,
+) -> PyResult<Vec<usize>> {
+    let xm = mat(x, "X")?;
+    run_native(py, n_threads, move || {
+        xm.check_non_empty("X")?;
+        xm.check_finite("X")?;
+        if n_clusters == 0 || n_clusters > xm.rows() {
+            return Err(vislang_core::Error::TooFewSamples {
+                k: n_clusters,
+                n: xm.rows(),
+            });
+        }
+        let t = n_local_trials.unwrap_or_else(|| seeding::default_local_trials(n_clusters));
+        Ok(seeding::kmeans_plus_plus(
+            xm,
+            None,
+            n_clusters,
+            t,
+            &mut Rng::new(seed),
+        ))
+    })
+}
+
+/// Greedy k-means++ seed rows (int64 indices); see `vislang.kmeans_plusplus`.
+#[pyfunction(name = "kmeans_plus_plus", signature = (x, n_clusters, *, n_local_trials=None, seed=0, n_threads=None))]
+pub fn kmeans_plus_plus_py<'py>(
+    py: Python<'py>,
+    x: Floats2<'py>,
+    n_clusters: usize,
+    n_local_trials: Option<usize>,
+    seed: u64,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, numpy::PyArray1<i64>>> {
+    let rows = match &x {
+        Floats2::F32(a) => seeds_typed(py, a, n_clusters, n_local_trials, seed, n_threads)?,
+        Floats2::F64(a) => seeds_typed(py, a, n_clusters, n_local_trials, seed, n_threads)?,
+    };
+    Ok(rows
+        .into_iter()
+        .map(|r| r as i64)
+        .collect::<Vec<_>>()
+        .into_pyarray(py))
+}

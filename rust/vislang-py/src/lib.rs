@@ -1,0 +1,25 @@
+//! `vislang._core`: thin pyo3 bindings over `vislang-core`.
+//!
+//! This crate only converts arrays, releases the GIL, installs the thread pool and maps errors.
+//! Every algorithm lives in `vislang-core`. Use the Python API in `vislang`, which validates first.
+
+mod arrays;
+mod errors;
+mod kmeans;
+mod native;
+
+use pyo3::prelude::*;
+
+#[pymodule(gil_used = false)]
+mod _core {
+    #[pymodule_export]
+    use crate::kmeans::{kmeans_fit_py, kmeans_plus_plus_py, minibatch_step_py, nearest_py};
+
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        Ok(())
+    }
+}
