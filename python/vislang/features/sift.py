@@ -1,0 +1,465 @@
+"""SIFT-family extractors: ``SIFT`` (Lowe 2004), ``DenseSIFT`` (PHOW, Bosch et al. 2007 / VLFeat),
+``RootSIFT`` (Arandjelović & Zisserman 2012) and colour SIFT (van de Sande et al. 2010).
+
+All use OpenCV's SIFT implementation (``cv2.SIFT_create``). Descriptors are float32 of shape
+(n, 128), integer-valued in [0, 255] (OpenCV's normalise, clip at 0.2, renormalise, times 512).
+With ``color="rgb"`` or ``"opponent"`` the descriptor of each channel is computed at the same
+keypoints and the three are concatenated: shape (n, 384), channel after channel.
+
+Keypoint ``scale`` is OpenCV's ``KeyPoint.size``: the descriptor's spatial bins are
+``1.5 * size`` pixels wide, so the described square has side ``6 * size`` (4 bins).
+"""
+
+from __future__ import annotations
+
+import functools
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+
+from vislang.exceptions import InternalError, InvalidInputError
+from vislang.features._base import Extracted, LocalFeatureExtractor, keypoint_array
+from vislang.features.descriptor_set import DescriptorSet
+from vislang.features.images import ColorMode, _cv2
+
+__all__ = ["SIFT", "DenseSIFT", "RootSIFT", "opponent_channels", "root_sift"]
+
+_SIFT_DIMS = 128
+# OpenCV: bin width = SIFT_DESCR_SCL_FCTR (3) * size / 2, i.e. 1.5 * KeyPoint.size.
+_BIN_PER_SIZE = 1.5
+
+_COLOR_CONSTRAINT = [StrOptions({"rgb", "opponent"}), None]
+
+
+def opponent_channels(rgb: NDArray[np.uint8]) -> list[NDArray[np.uint8]]:
+    """The opponent colour channels of an RGB uint8 image, each rescaled to uint8.
+
+    ``O1 = (R - G) / sqrt(2)``, ``O2 = (R + G - 2B) / sqrt(6)``, ``O3 = (R + G + B) / sqrt(3)``
+    (van de Sande et al. 2010, Eq. 7). Each channel is mapped linearly onto [0, 255]
+    (``(R - G + 255) / 2``, ``(R + G - 2B + 510) / 4``, ``(R + G + B) / 3``): SIFT normalises
+    each channel's descriptor, so the linear map only costs rounding.
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (H, W, 3), dtype uint8
+
+    Returns
+    -------
+    list of 3 ndarrays of shape (H, W), dtype uint8
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vislang.features import opponent_channels
+    >>> [int(c[0, 0]) for c in opponent_channels(np.array([[[255, 0, 0]]], np.uint8))]
+    [255, 191, 85]
+    """
+    c = rgb.astype(np.int32)
+    r, g, b = c[..., 0], c[..., 1], c[..., 2]
+    chans = [(r - g + 255) / 2.0, (r + g - 2 * b + 510) / 4.0, (r + g + b) / 3.0]
+    return [np.ascontiguousarray(np.round(ch).astype(np.uint8)) for ch in chans]
+
+
+def _color_channels(rgb: NDArray[np.uint8], color: str) -> list[NDArray[np.uint8]]:
+    if color == "opponent":
+        return opponent_channels(rgb)
+    return [np.ascontiguousarray(rgb[:, :, k]) for k in range(3)]
+
+
+def _compute_channels(
+    sift: Any, channels: list[NDArray[np.uint8]], kps: Any
+) -> NDArray[np.float32]:
+    """Descriptors of each channel at the same keypoints, concatenated column-wise."""
+    parts = []
+    for ch in channels:
+        got, desc = sift.compute(ch, kps)
+        if desc is None or len(got) != len(kps):  # SIFT.compute keeps every given keypoint
+            raise InternalError(
+                f"OpenCV SIFT.compute returned {len(got)} of {len(kps)} keypoints; please report"
+            )
+        parts.append(desc)
+    return np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
+
+
+class SIFT(LocalFeatureExtractor):
+    """SIFT keypoints and descriptors (Lowe 2004), via OpenCV, as a scikit-learn transformer.
+
+    Parameters
+    ----------
+    n_features : int, default=0
+        Keep the best ``n_features`` keypoints by response (0 = all). OpenCV keeps ties at the
+        boundary, and a keypoint with several orientations yields several descriptors.
+    n_octave_layers : int, default=3
+        Layers per octave of the difference-of-Gaussians scale space.
+    contrast_threshold : float, default=0.04
+        Discard weak extrema (higher = fewer keypoints); OpenCV divides it by
+        ``n_octave_layers``.
+    edge_threshold : float, default=10
+        Discard edge-like extrema (higher = more keypoints).
+    sigma : float, default=1.6
+        Gaussian blur of the base octave.
+    color : {None, "rgb", "opponent"}, default=None
+        None: gray SIFT (128-d). ``"rgb"`` / ``"opponent"``: keypoints are detected on the gray
+        image and described in each RGB / opponent channel (384-d, van de Sande et al. 2010).
+    max_side : int, default=None
+        Shrink each image so that its longer side is at most ``max_side`` before extraction.
+    n_jobs : int, default=None
+        Worker threads (None or -1 = all cores, -2 = all but one). While they run, OpenCV's own
+        thread pool is limited to one thread (restored afterwards). Results do not depend on it.
+    verbose : bool, default=False
+        Show a tqdm progress bar.
+    on_error : {"raise", "skip"}, default="raise"
+        What to do with an image that cannot be read: raise :class:`InvalidInputError`
+        naming it, or warn and return an empty row for it.
+
+    Notes
+    -----
+    Keypoints are ``(x, y, size)`` with OpenCV's ``KeyPoint.size`` (the descriptor covers a
+    square of side ``6 * size`` rotated to the keypoint orientation). An image without
+    keypoints (e.g. a constant image) gives an empty row.
+
+    Examples
+    --------
+    >>> from skimage.data import camera
+    >>> from vislang.features import SIFT
+    >>> ds = SIFT(n_features=100, max_side=128).transform([camera()])
+    >>> ds.n_dims, ds.dtype, ds.image_sizes.tolist()
+    (128, dtype('float32'), [[128, 128]])
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **LocalFeatureExtractor._parameter_constraints,
+        "n_features": [Interval(Integral, 0, None, closed="left")],
+        "n_octave_layers": [Interval(Integral, 1, None, closed="left")],
+        "contrast_threshold": [Interval(Real, 0, None, closed="left")],
+        "edge_threshold": [Interval(Real, 0, None, closed="left")],
+        "sigma": [Interval(Real, 0, None, closed="neither")],
+        "color": _COLOR_CONSTRAINT,
+    }
+
+    def __init__(
+        self,
+        n_features: int = 0,
+        n_octave_layers: int = 3,
+        contrast_threshold: float = 0.04,
+        edge_threshold: float = 10,
+        sigma: float = 1.6,
+        color: str | None = None,
+        max_side: int | None = None,
+        n_jobs: int | None = None,
+        verbose: bool = False,
+        on_error: str = "raise",
+    ) -> None:
+        self.n_features = n_features
+        self.n_octave_layers = n_octave_layers
+        self.contrast_threshold = contrast_threshold
+        self.edge_threshold = edge_threshold
+        self.sigma = sigma
+        self.color = color
+        self.max_side = max_side
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.on_error = on_error
+
+    @property
+    def n_dims(self) -> int:
+        """Descriptor dimension: 128, or 384 with ``color``."""
+        return _SIFT_DIMS * (1 if self.color is None else 3)
+
+    @property
+    def _color_mode(self) -> ColorMode:
+        return "gray" if self.color is None else "rgb"
+
+    def _empty(self) -> NDArray[Any]:
+        return np.empty((0, self.n_dims), dtype=np.float32)
+
+    def _extract(self, image: NDArray[np.uint8]) -> Extracted:
+        cv2 = _cv2()
+        sift = cv2.SIFT_create(
+            nfeatures=int(self.n_features),
+            nOctaveLayers=int(self.n_octave_layers),
+            contrastThreshold=float(self.contrast_threshold),
+            edgeThreshold=float(self.edge_threshold),
+            sigma=float(self.sigma),
+        )
+        if self.color is None:
+            kps, desc = sift.detectAndCompute(image, None)
+        else:
+            kps = sift.detect(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), None)
+            desc = _compute_channels(sift, _color_channels(image, self.color), kps) if kps else None
+        if not kps or desc is None:
+            return self._empty(), np.empty((0, 3), np.float32)
+        return np.ascontiguousarray(desc, dtype=np.float32), keypoint_array(kps)
+
+
+@functools.lru_cache(maxsize=64)
+def _grid(
+    height: int, width: int, step: int, kp_size: float
+) -> tuple[tuple[Any, ...], NDArray[np.float32]]:
+    """Dense keypoints (cached: batches of same-sized images reuse them) and their array."""
+    cv2 = _cv2()
+    off = step // 2
+    xs = np.arange(off, width, step, dtype=np.float32)
+    ys = np.arange(off, height, step, dtype=np.float32)
+    gx, gy = np.meshgrid(xs, ys)  # row-major: y outer, x inner
+    arr = np.column_stack(
+        [gx.ravel(), gy.ravel(), np.full(gx.size, kp_size, dtype=np.float32)]
+    ).astype(np.float32)
+    arr.flags.writeable = False
+    # angle=0: upright descriptors as in PHOW (OpenCV's default angle -1 would rotate by 1 degree)
+    kps = tuple(cv2.KeyPoint(float(x), float(y), float(kp_size), 0.0) for x, y, _ in arr)
+    return kps, arr
+
+
+class DenseSIFT(LocalFeatureExtractor):
+    """Dense SIFT on a regular grid at several bin sizes, like VLFeat's PHOW (Bosch et al. 2007).
+
+    For every size ``s`` in ``sizes`` the image is smoothed with a Gaussian of standard
+    deviation ``s / magnif`` (as ``vl_phow``) and an upright SIFT descriptor with spatial bins of
+    ``s`` pixels (a ``4s x 4s`` patch) is computed with OpenCV at every grid point. The grid is
+    the same for all sizes: ``x = step // 2 + i * step < width``, ``y = step // 2 + j * step <
+    height``.
+
+    Parameters
+    ----------
+    step : int, default=8
+        Grid spacing in pixels.
+    sizes : sequence of float, default=(4, 6, 8, 10)
+        SIFT spatial bin sizes in pixels (VLFeat/PHOW ``sizes``); each gives one descriptor per
+        grid point, grouped by size in the given order (within a size: row-major).
+    magnif : float, default=6.0
+        PHOW's smoothing ratio: the image is blurred with sigma ``size / magnif``.
+    color : {None, "rgb", "opponent"}, default=None
+        Gray (128-d), or per-channel descriptors concatenated (384-d).
+    max_side : int, default=None
+        Shrink each image so that its longer side is at most ``max_side`` before extraction.
+    n_jobs : int, default=None
+        Worker threads (None or -1 = all cores); results do not depend on it. See :class:`SIFT`.
+    verbose : bool, default=False
+        Show a tqdm progress bar.
+    on_error : {"raise", "skip"}, default="raise"
+        Raise on an unreadable image, or warn and return an empty row for it.
+
+    Notes
+    -----
+    The keypoint ``scale`` column is OpenCV's ``KeyPoint.size = 2 * s / 3`` (OpenCV's SIFT bin
+    is ``1.5 * size`` pixels). Unlike PHOW, grid points whose patch crosses the image border
+    are kept (OpenCV ignores samples outside the image), so small images such as CIFAR's
+    32 x 32 still get descriptors, and flat patches give all-zero descriptors rather than
+    being dropped; the number of descriptors therefore depends only on the image size.
+    An image smaller than ``step // 2 + 1`` pixels gives an empty row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vislang.features import DenseSIFT
+    >>> ds = DenseSIFT(step=8, sizes=(4, 8)).transform(np.zeros((2, 32, 32), np.uint8))
+    >>> ds.counts.tolist()  # 4 x 4 grid points x 2 sizes
+    [32, 32]
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **LocalFeatureExtractor._parameter_constraints,
+        "step": [Interval(Integral, 1, None, closed="left")],
+        "sizes": ["array-like", Interval(Real, 0, None, closed="neither")],
+        "magnif": [Interval(Real, 0, None, closed="neither")],
+        "color": _COLOR_CONSTRAINT,
+    }
+
+    def __init__(
+        self,
+        step: int = 8,
+        sizes: Any = (4, 6, 8, 10),
+        magnif: float = 6.0,
+        color: str | None = None,
+        max_side: int | None = None,
+        n_jobs: int | None = None,
+        verbose: bool = False,
+        on_error: str = "raise",
+    ) -> None:
+        self.step = step
+        self.sizes = sizes
+        self.magnif = magnif
+        self.color = color
+        self.max_side = max_side
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.on_error = on_error
+
+    @property
+    def n_dims(self) -> int:
+        """Descriptor dimension: 128, or 384 with ``color``."""
+        return _SIFT_DIMS * (1 if self.color is None else 3)
+
+    @property
+    def keypoint_sizes(self) -> tuple[float, ...]:
+        """OpenCV ``KeyPoint.size`` used for each entry of ``sizes`` (``2 * s / 3``)."""
+        return tuple(float(s) / _BIN_PER_SIZE for s in self._sizes())
+
+    def _sizes(self) -> tuple[float, ...]:
+        sizes = np.atleast_1d(np.asarray(self.sizes, dtype=np.float64))
+        return tuple(float(s) for s in sizes)
+
+    def _check_params(self) -> None:
+        try:
+            sizes = np.atleast_1d(np.asarray(self.sizes, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"sizes must be positive numbers, got {self.sizes!r}") from None
+        if sizes.ndim != 1 or sizes.size == 0 or not (np.isfinite(sizes) & (sizes > 0)).all():
+            raise InvalidInputError(
+                f"sizes must be a non-empty sequence of positive numbers, got {self.sizes!r}"
+            )
+
+    @property
+    def _color_mode(self) -> ColorMode:
+        return "gray" if self.color is None else "rgb"
+
+    def _empty(self) -> NDArray[Any]:
+        return np.empty((0, self.n_dims), dtype=np.float32)
+
+    def _extract(self, image: NDArray[np.uint8]) -> Extracted:
+        cv2 = _cv2()
+        h, w = image.shape[:2]
+        channels = [image] if self.color is None else _color_channels(image, self.color)
+        descs, kp_arrays = [], []
+        for size in self._sizes():
+            kps, arr = _grid(h, w, int(self.step), size / _BIN_PER_SIZE)
+            if not kps:
+                continue
+            # One SIFT object per size: its sigma is the PHOW smoothing size / magnif (OpenCV
+            # blurs the base image by sqrt(sigma^2 - 0.5^2), as vl_phow's vl_imsmooth).
+            sift = cv2.SIFT_create(sigma=size / float(self.magnif))
+            descs.append(_compute_channels(sift, channels, kps))
+            kp_arrays.append(arr)
+        if not descs:
+            return self._empty(), np.empty((0, 3), np.float32)
+        return np.concatenate(descs, axis=0), np.concatenate(kp_arrays, axis=0)
+
+
+def root_sift(descriptors: Any, eps: float = 1e-12) -> Any:
+    """RootSIFT (Arandjelović & Zisserman 2012): L1-normalise each row, then take square roots.
+
+    Euclidean distance between RootSIFT vectors equals the Hellinger kernel distance between
+    the original SIFT histograms. Non-zero rows of the result have unit L2 norm; all-zero rows
+    stay zero.
+
+    Parameters
+    ----------
+    descriptors : array-like of shape (n, d) or DescriptorSet
+        Non-negative descriptors (SIFT family).
+    eps : float, default=1e-12
+        Guards the division for all-zero rows.
+
+    Returns
+    -------
+    ndarray of shape (n, d), float32, or DescriptorSet
+        Same type as the input (a DescriptorSet keeps its offsets and keypoints).
+
+    Raises
+    ------
+    InvalidInputError
+        Negative values, or packed uint8 (binary) descriptors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vislang.features import root_sift
+    >>> root_sift(np.array([[1.0, 3.0], [0.0, 0.0]])).tolist()
+    [[0.5, 0.8660253882408142], [0.0, 0.0]]
+    """
+    if isinstance(descriptors, DescriptorSet):
+        if descriptors.dtype == np.uint8:
+            raise InvalidInputError(
+                "RootSIFT needs non-negative histogram descriptors, got packed uint8 (binary) "
+                "descriptors"
+            )
+        return descriptors.with_descriptors(root_sift(descriptors.descriptors, eps))
+    x = np.asarray(descriptors, dtype=np.float32)
+    if x.ndim != 2:
+        raise InvalidInputError(f"descriptors must be 2-D (n, d), got shape {x.shape}")
+    if x.size and x.min() < 0:
+        row = int(np.argmax((x < 0).any(axis=1)))
+        raise InvalidInputError(
+            f"RootSIFT needs non-negative descriptors, got a negative value at row {row}"
+        )
+    l1 = x.sum(axis=1, keepdims=True, dtype=np.float64)
+    return np.sqrt(x / np.maximum(l1, eps)).astype(np.float32)
+
+
+class RootSIFT(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """RootSIFT descriptors: a SIFT-family extractor followed by :func:`root_sift`.
+
+    Parameters
+    ----------
+    extractor : SIFT or DenseSIFT, default=None
+        The extractor whose descriptors are rooted (None = ``SIFT()``). Its parameters
+        (``max_side``, ``n_jobs``, ``color``, ...) apply and are reachable as
+        ``extractor__<name>`` in :meth:`set_params` / grid searches.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimage.data import camera
+    >>> from vislang.features import DenseSIFT, RootSIFT
+    >>> ds = RootSIFT(DenseSIFT(step=16, sizes=(8,))).transform([camera()])
+    >>> bool(np.allclose(np.linalg.norm(ds.descriptors, axis=1), 1, atol=1e-5))
+    True
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "extractor": [HasMethods(["transform"]), None],
+    }
+
+    def __init__(self, extractor: Any = None) -> None:
+        self.extractor = extractor
+
+    def _inner(self) -> Any:
+        return SIFT() if self.extractor is None else self.extractor
+
+    def fit(self, images: Any = None, y: Any = None) -> RootSIFT:
+        """Check the parameters; nothing is learned. Returns self."""
+        self._validate_params()
+        self._inner().fit(images, y)
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.input_tags.string = True
+        return tags
+
+    @property
+    def n_dims(self) -> int:
+        """Descriptor dimension of the wrapped extractor."""
+        return int(self._inner().n_dims)
+
+    def transform(self, images: Any) -> DescriptorSet:
+        """Extract with the wrapped extractor and apply :func:`root_sift` to every descriptor.
+
+        Parameters
+        ----------
+        images : iterable of images
+            As for :meth:`SIFT.transform`.
+
+        Returns
+        -------
+        DescriptorSet
+            float32, non-negative, rows of unit L2 norm (all-zero rows stay zero).
+        """
+        self._validate_params()
+        ds = self._inner().transform(images)
+        if not isinstance(ds, DescriptorSet):
+            raise InvalidInputError(
+                f"extractor must return a DescriptorSet, got {type(ds).__name__}"
+            )
+        result: DescriptorSet = root_sift(ds)
+        return result
