@@ -207,3 +207,12 @@ def test_sklearn_safe_indexing_keeps_keypoints() -> None:
     )
     part = _safe_indexing(ds, np.array([2, 0]))
     _assert_same(DescriptorSet.from_list(part), ds[[2, 0]])
+
+
+def test_pickle_round_trip() -> None:
+    import pickle
+
+    ds = DescriptorSet.from_list([np.ones((2, 3)), []], [np.zeros((2, 3)), []], [[1, 2], [3, 4]])
+    back = pickle.loads(pickle.dumps(ds))
+    _assert_same(back, ds)
+    assert not back.offsets.flags.writeable

@@ -521,6 +521,11 @@ class DescriptorSet:
             + ")"
         )
 
+    def __reduce__(self) -> tuple[type[DescriptorSet], tuple[Any, ...]]:
+        # Rebuild through __init__ so that unpickled sets (joblib workers) are validated and
+        # their offsets read-only again.
+        return (type(self), (self._descriptors, self._offsets, self._keypoints, self._image_sizes))
+
     def to_list(self) -> list[NDArray[Any]]:
         """The descriptors of each image as a list of views, of shapes (n_i, n_dims)."""
         return [f.descriptors for f in self]
