@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from vislang.exceptions import CheckpointError, InvalidInputError
 from vislang.features import DescriptorSet, ImageFeatures
 
-MAX_EXAMPLES = int(os.environ.get("VISLANG_MAX_EXAMPLES", "40"))
-SETTINGS = settings(deadline=None, max_examples=MAX_EXAMPLES)
+# Example counts come from the HYPOTHESIS_PROFILE loaded in tests/conftest.py.
+SETTINGS = settings(deadline=None)
 
 
 @st.composite
