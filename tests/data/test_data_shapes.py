@@ -11,6 +11,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vislang.data import CaptionDataset, make_shapes
 from vislang.data.shapes import (
@@ -243,3 +245,19 @@ def test_world_options_and_errors() -> None:
     clean = make_shapes(4, 0, 0, 0, seed=1)
     assert noisy.captions == clean.captions
     assert not np.array_equal(noisy.images, clean.images)
+
+
+@given(
+    seed=st.integers(0, 2**32),
+    image_size=st.sampled_from([16, 32, 48, 64, 96]),
+    max_objects=st.integers(1, 3),
+)
+@settings(deadline=None)
+def test_captions_true_for_any_world(seed: int, image_size: int, max_objects: int) -> None:
+    ds = make_shapes(12, 0, 0, 6, image_size=image_size, max_objects=max_objects, seed=seed)
+    assert ds.annotations is not None
+    for caps, scene in zip(ds.captions, ds.annotations, strict=True):
+        assert 1 <= len(scene.objects) <= max_objects
+        for cap in caps:
+            assert _independent_check(cap, scene), (cap, scene)
+            assert caption_is_true(cap, scene), (cap, scene)
