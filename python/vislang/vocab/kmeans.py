@@ -11,7 +11,7 @@ import json
 import os
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,7 +21,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from vislang import _core
-from vislang._validation import as_float_matrix, check_finite_rows, seed_from, threads_from
+from vislang._validation import as_float_matrix, seed_from, threads_from
+from vislang._validation import check_finite_rows as _check_finite_rows
 from vislang.exceptions import CheckpointError, InvalidInputError
 from vislang.vocab.assignment import assign
 
@@ -119,7 +120,7 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
     [[0.0, 0.5], [10.0, 10.5]]
     """
 
-    _parameter_constraints: dict[str, list[Any]] = {
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
         "init": [StrOptions({"k-means++", "random"}), "array-like"],
         "n_init": [Interval(Integral, 1, None, closed="left")],
@@ -127,7 +128,7 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left")],
         "algorithm": [StrOptions({"auto", "lloyd", "hamerly"})],
         "batch_size": [None, Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
+        "random_state": ["random_state", np.random.Generator],
         "n_jobs": [None, Integral],
         "verbose": ["boolean"],
     }
@@ -168,7 +169,7 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
             ensure_all_finite=False,
             reset=reset,
         )
-        check_finite_rows(X, "X")
+        _check_finite(X, "X")
         return X
 
     def _init_array(self, X: NDArray[Any]) -> NDArray[Any] | str:
@@ -180,12 +181,14 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
                 f"init must have shape (n_clusters={self.n_clusters}, n_features={X.shape[1]}), "
                 f"got {init.shape}"
             )
-        check_finite_rows(init, "init")
+        _check_finite(init, "init")
         return init
 
     def _check_k(self, n_samples: int) -> None:
         if self.n_clusters > n_samples:
-            raise InvalidInputError(f"n_clusters={self.n_clusters} must be <= n_samples={n_samples}")
+            raise InvalidInputError(
+                f"n_clusters={self.n_clusters} must be <= n_samples={n_samples}"
+            )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> VisualVocabulary:
@@ -228,6 +231,8 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         self.inertia_ = float(inertia)
         self.n_iter_ = int(n_iter)
         self.seed_inertia_ = float(seed_inertia)
+        # Weight per cluster, so that ``partial_fit`` continues the running means from here.
+        self._counts = np.bincount(labels, weights=sw, minlength=self.n_clusters).astype(np.float64)
         return self
 
     def _weights(self, X: NDArray[Any], sample_weight: Any) -> NDArray[Any] | None:
@@ -242,8 +247,17 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
 
     # -------------------------------------------------------------- mini-batch
     def _fit_minibatch(self, X: Any, sample_weight: Any) -> VisualVocabulary:
-        X = _as_descriptor_matrix(X)
-        self._check_params_once(X, reset=True)
+        # No copy for a C-ordered float32/float64 array or memory map (finiteness is checked
+        # batch by batch, so a file larger than memory is never read whole here).
+        X = validate_data(
+            self,
+            X,
+            dtype=[np.float64, np.float32],
+            order="C",
+            accept_sparse=False,
+            ensure_all_finite=False,
+            reset=True,
+        )
         n, _ = X.shape
         self._check_k(n)
         sw = None if sample_weight is None else self._weights(X, sample_weight)
@@ -261,7 +275,7 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
                 idx = np.sort(rng.integers(0, n, batch_size))
                 batch = _finite_batch(X, idx)
                 bw = None if sw is None else np.ascontiguousarray(sw[idx])
-                new_centers, counts, labels, _, inertia = _core.minibatch_step(
+                new_centers, counts, _, _, inertia = _core.minibatch_step(
                     batch, centers, counts, sample_weight=bw, n_threads=threads_from(self.n_jobs)
                 )
                 shift = float(((new_centers - centers) ** 2).sum())
@@ -273,7 +287,9 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
                 progress(0, step - 1, inertia / batch_size, shift, batch_size)
                 # Convergence as in scikit-learn: EWA of the batch inertia stops improving, or
                 # the centres stop moving.
-                ewa = inertia / batch_size if ewa is None else 0.9 * ewa + 0.1 * inertia / batch_size
+                ewa = (
+                    inertia / batch_size if ewa is None else 0.9 * ewa + 0.1 * inertia / batch_size
+                )
                 if ewa < best_ewa:
                     best_ewa, no_improvement = ewa, 0
                 else:
@@ -288,16 +304,6 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         self.n_iter_ = int(np.ceil(step * batch_size / n))
         self.labels_, self.inertia_ = self._label_chunks(X, sw)
         return self
-
-    def _check_params_once(self, X: NDArray[Any], reset: bool) -> None:
-        self._validate_params()
-        if reset:
-            self.n_features_in_ = X.shape[1]
-        elif X.shape[1] != self.n_features_in_:
-            raise InvalidInputError(
-                f"X has {X.shape[1]} features, but VisualVocabulary is expecting "
-                f"{self.n_features_in_} features as input"
-            )
 
     def _minibatch_seed(
         self, X: NDArray[Any], rng: np.random.Generator, batch_size: int
@@ -328,10 +334,16 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         inertia = 0.0
         for start in range(0, X.shape[0], _LABEL_CHUNK):
             chunk = np.ascontiguousarray(X[start : start + _LABEL_CHUNK])
+            if not _finite_sum(chunk):  # name the row of X, not of the chunk
+                bad = ~np.isfinite(chunk).all(axis=1)
+                if bad.any():
+                    row = start + int(np.argmax(bad))
+                    raise InvalidInputError(f"X contains NaN or inf at row {row}")
             idx, d2 = assign(chunk, self.cluster_centers_, 1, self.n_jobs)
             labels[start : start + len(chunk)] = idx[:, 0]
             w = None if sw is None else sw[start : start + len(chunk)]
-            inertia += float(d2[:, 0].astype(np.float64) @ (np.ones(len(chunk)) if w is None else w))
+            d = d2[:, 0].astype(np.float64)
+            inertia += float(d.sum() if w is None else d @ w)
         return labels, inertia
 
     def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> VisualVocabulary:
@@ -351,11 +363,14 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
             self.n_steps_ = 0
         sw = self._weights(X, sample_weight)
         centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        counts = getattr(self, "_counts", None)
+        if counts is None:  # e.g. a vocabulary saved without counts
+            counts = np.zeros(self.n_clusters, dtype=np.float64)
         centers, counts, _, _, _ = _core.minibatch_step(
-            X, centers, self._counts, sample_weight=sw, n_threads=threads_from(self.n_jobs)
+            X, centers, counts, sample_weight=sw, n_threads=threads_from(self.n_jobs)
         )
         self.cluster_centers_, self._counts = centers, counts
-        self.n_steps_ += 1
+        self.n_steps_ = getattr(self, "n_steps_", 0) + 1
         self.labels_, self.inertia_ = self._label_chunks(X, sw)
         self.n_iter_ = self.n_steps_
         return self
@@ -440,15 +455,16 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
             raise CheckpointError(f"vocabulary file not found: {path}")
         try:
             if path.suffix == ".npz":
-                with np.load(path, allow_pickle=False) as z:
-                    meta = json.loads(str(z["meta"]))
+                # Our own handle: np.load leaks its file when the zip is corrupt.
+                with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
+                    meta = json.loads(str(z["meta"])) if "meta" in z.files else None
                     tensors = {k: z[k] for k in z.files if k != "meta"}
             else:
                 from safetensors import safe_open
 
                 with safe_open(str(path), framework="numpy") as f:
-                    meta = json.loads((f.metadata() or {})["vislang"])
-                    tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+                    meta = json.loads((f.metadata() or {}).get("vislang", "null"))
+                    tensors = {k: f.get_tensor(k) for k in f.keys()}
         except Exception as e:  # any decoding failure means a corrupt file
             raise CheckpointError(f"cannot read vocabulary file {path}: {e}") from e
         if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
@@ -456,18 +472,36 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         centers = tensors.get("cluster_centers")
         if centers is None or centers.ndim != 2:
             raise CheckpointError(f"{path} has no 2-D 'cluster_centers' tensor")
-        params = dict(meta["params"])
-        if params.get("init") == "array":
-            params["init"] = np.array(centers)
-        vocab = cls(**params)
-        if centers.shape[0] != vocab.n_clusters or not np.isfinite(centers).all():
-            raise CheckpointError(f"{path}: cluster_centers has shape {centers.shape} or non-finite")
+        try:
+            params = dict(meta["params"])
+            if params.get("init") == "array":
+                params["init"] = np.array(centers)
+            vocab = cls(**params)
+            n_features_in = int(meta["n_features_in"])
+            inertia, n_iter = float(meta["inertia"]), int(meta["n_iter"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: corrupt vocabulary metadata: {e!r}") from e
+        if (
+            centers.shape != (vocab.n_clusters, n_features_in)
+            or centers.dtype not in (np.float32, np.float64)
+            or not np.isfinite(centers).all()
+        ):
+            raise CheckpointError(
+                f"{path}: cluster_centers must be finite float32/float64 of shape "
+                f"(n_clusters={vocab.n_clusters}, n_features={n_features_in}), got "
+                f"{centers.dtype} {centers.shape}"
+            )
+        counts = tensors.get("counts")
+        if counts is not None and (
+            counts.shape != (vocab.n_clusters,) or not (np.isfinite(counts) & (counts >= 0)).all()
+        ):
+            raise CheckpointError(f"{path}: counts must be {vocab.n_clusters} finite values >= 0")
         vocab.cluster_centers_ = np.ascontiguousarray(centers)
-        vocab.n_features_in_ = int(meta["n_features_in"])
-        vocab.inertia_ = float(meta["inertia"])
-        vocab.n_iter_ = int(meta["n_iter"])
-        if "counts" in tensors:
-            vocab._counts = np.ascontiguousarray(tensors["counts"], dtype=np.float64)
+        vocab.n_features_in_ = n_features_in
+        vocab.inertia_ = inertia
+        vocab.n_iter_ = n_iter
+        if counts is not None:
+            vocab._counts = np.ascontiguousarray(counts, dtype=np.float64)
         return vocab
 
 
@@ -475,30 +509,45 @@ def _tolerance(X: NDArray[Any], tol: float) -> float:
     """Absolute tolerance: ``tol`` times the mean feature variance (as scikit-learn)."""
     if tol == 0:
         return 0.0
-    return float(np.mean(np.var(X, axis=0, dtype=np.float64)) * tol)
+    # Two passes over row chunks: O(chunk * d) extra memory, not a float64 copy of X.
+    n, d = X.shape
+    step = 8192
+    total = np.zeros(d)
+    for s in range(0, n, step):
+        total += X[s : s + step].sum(axis=0, dtype=np.float64)
+    mean = total / n
+    ss = np.zeros(d)
+    for s in range(0, n, step):
+        diff = X[s : s + step].astype(np.float64) - mean
+        ss += np.einsum("ij,ij->j", diff, diff)
+    return float(np.mean(ss / n) * tol)
 
 
-def _as_descriptor_matrix(X: Any) -> NDArray[Any]:
-    """2-D float array without copying a memory map (float32/float64, C order)."""
-    if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype in (np.float32, np.float64):
-        if not X.flags.c_contiguous:
-            X = np.ascontiguousarray(X)
-        if X.shape[0] == 0 or X.shape[1] == 0:
-            raise InvalidInputError(f"X must be non-empty, got shape {X.shape}")
-        return X
-    return as_float_matrix(X, "X")
+def _finite_sum(a: NDArray[Any]) -> bool:
+    """Quick test that ``a`` is all finite (False may also mean an overflowing sum)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(a.sum()))
+
+
+def _check_finite(a: NDArray[Any], name: str) -> None:
+    """``check_finite_rows`` without RuntimeWarnings from its quick sum (inf - inf, overflow)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        _check_finite_rows(a, name)
 
 
 def _finite_batch(X: NDArray[Any], idx: NDArray[np.int64]) -> NDArray[Any]:
     batch = np.ascontiguousarray(X[idx])
-    if not np.isfinite(batch.sum()):
+    if not _finite_sum(batch):
         bad = ~np.isfinite(batch).all(axis=1)
         raise InvalidInputError(f"X contains NaN or inf at row {int(idx[np.argmax(bad)])}")
     return batch
 
 
 def _reassign_small(
-    centers: NDArray[Any], counts: NDArray[np.float64], batch: NDArray[Any], rng: np.random.Generator
+    centers: NDArray[Any],
+    counts: NDArray[np.float64],
+    batch: NDArray[Any],
+    rng: np.random.Generator,
 ) -> tuple[NDArray[Any], NDArray[np.float64]]:
     """Move centres that received under 1% of the largest count to random batch rows
     (scikit-learn's ``reassignment_ratio=0.01``), at most half a batch at a time."""
@@ -533,7 +582,11 @@ def kmeans(X: Any, n_clusters: int, **kwargs: Any) -> VisualVocabulary:
 
 
 def kmeans_plusplus(
-    X: Any, n_clusters: int, *, n_local_trials: int | None = None, random_state: Any = None,
+    X: Any,
+    n_clusters: int,
+    *,
+    n_local_trials: int | None = None,
+    random_state: Any = None,
     n_jobs: int | None = None,
 ) -> tuple[NDArray[Any], NDArray[np.int64]]:
     """Greedy k-means++ seeds, like :func:`sklearn.cluster.kmeans_plusplus`.
@@ -541,11 +594,16 @@ def kmeans_plusplus(
     Returns ``(centers, indices)``: the chosen rows of ``X`` and their indices.
     """
     X = as_float_matrix(X, "X")
-    check_finite_rows(X, "X")
-    if not 1 <= n_clusters <= X.shape[0]:
+    _check_finite(X, "X")
+    if n_clusters < 1:
+        raise InvalidInputError(f"n_clusters must be >= 1, got {n_clusters}")
+    if n_clusters > X.shape[0]:
         raise InvalidInputError(f"n_clusters={n_clusters} must be <= n_samples={X.shape[0]}")
     idx = _core.kmeans_plus_plus(
-        X, int(n_clusters), n_local_trials=n_local_trials, seed=seed_from(random_state),
+        X,
+        int(n_clusters),
+        n_local_trials=n_local_trials,
+        seed=seed_from(random_state),
         n_threads=threads_from(n_jobs),
     )
     return X[idx], idx

@@ -1,0 +1,88 @@
+"""``vislang.assign`` against the brute-force NumPy oracle (ties included)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import reference
+import strategies
+import vislang
+
+
+@given(case=strategies.assign_cases())
+def test_assign_equals_brute_force(case: strategies.AssignCase) -> None:
+    idx, d2 = vislang.assign(case.X, case.centers, k=case.k)
+    ref_idx, ref_d2 = reference.k_nearest(case.X, case.centers, case.k)
+    assert idx.dtype == np.int64
+    assert d2.dtype == case.X.dtype
+    assert idx.shape == d2.shape == (len(case.X), case.k)
+    np.testing.assert_array_equal(idx, ref_idx)
+    # Integer-valued data: squared distances are exact in both dtypes.
+    np.testing.assert_array_equal(d2, ref_d2.astype(case.X.dtype))
+
+
+@given(case=strategies.assign_cases(), n_jobs=st.sampled_from([1, 2]))
+def test_assign_same_for_any_thread_count(case: strategies.AssignCase, n_jobs: int) -> None:
+    a = vislang.assign(case.X, case.centers, k=case.k, n_jobs=n_jobs)
+    b = vislang.assign(case.X, case.centers, k=case.k, n_jobs=1)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_ties_go_to_lower_index() -> None:
+    # Every centre is at distance 1 from the origin: all four tie.
+    centers = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
+    X = np.zeros((3, 2))
+    idx, d2 = vislang.assign(X, centers, k=3)
+    np.testing.assert_array_equal(idx, [[0, 1, 2]] * 3)
+    np.testing.assert_array_equal(d2, np.ones((3, 3)))
+    # Duplicate centres: the first copy wins.
+    idx, _ = vislang.assign(np.array([[5.0]]), np.array([[1.0], [5.0], [5.0]]), k=2)
+    np.testing.assert_array_equal(idx, [[1, 2]])
+
+
+@pytest.mark.parametrize("dtype", strategies.FLOATS)
+def test_assign_real_valued_close_to_reference(dtype: type, blobs_factory) -> None:
+    # More rows and centres than one 256-row block / 512-centre tile, real-valued data.
+    rng = np.random.default_rng(0)
+    X = blobs_factory(700, 16, 5, dtype=dtype)
+    C = np.ascontiguousarray(X[rng.choice(700, 600, replace=False)] + 0.25, dtype=dtype)
+    idx, d2 = vislang.assign(X, C, k=3)
+    D = reference.sq_distances(X, C)
+    got = np.take_along_axis(D, idx, axis=1)
+    # Returned distances are the exact distances of the returned centres ...
+    np.testing.assert_allclose(d2, got, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    # ... and those are the k smallest (up to rounding of near-ties).
+    best = np.sort(D, axis=1)[:, :3]
+    np.testing.assert_allclose(got, best, rtol=1e-4 if dtype == np.float32 else 1e-10)
+    assert (np.diff(d2, axis=1) >= 0).all()
+
+
+def test_assign_keeps_float32_and_casts_others() -> None:
+    C = np.array([[0.0, 0.0], [3.0, 4.0]])
+    _, d32 = vislang.assign(np.zeros((1, 2), np.float32), C)
+    assert d32.dtype == np.float32
+    idx, d_int = vislang.assign(np.array([[3, 4]], dtype=np.int32), C)
+    assert d_int.dtype == np.float64
+    assert idx.tolist() == [[1]] and d_int.tolist() == [[0.0]]
+
+
+def test_assign_non_contiguous_input_is_copied() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.integers(-3, 4, (40, 6)).astype(np.float64)
+    C = rng.integers(-3, 4, (5, 6)).astype(np.float64)
+    Xf, Cf = np.asfortranarray(X), np.asfortranarray(C)
+    assert not Xf.flags.c_contiguous and not Cf.flags.c_contiguous
+    expected = vislang.assign(X, C, k=2)
+    for a, b in ((X[::1], C), (Xf, C), (X, Cf), (np.repeat(X, 2, axis=0)[::2], C)):
+        idx, d2 = vislang.assign(a, b, k=2)
+        np.testing.assert_array_equal(idx, expected[0])
+        np.testing.assert_array_equal(d2, expected[1])
+
+
+def test_assign_zero_rows() -> None:
+    idx, d2 = vislang.assign(np.zeros((0, 3)), np.ones((4, 3)), k=2)
+    assert idx.shape == d2.shape == (0, 2)
