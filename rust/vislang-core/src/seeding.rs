@@ -2,21 +2,37 @@
 //!
 //! Greedy k-means++ (Arthur & Vassilvitskii 2007, with the `2 + ln k` local trials that
 //! scikit-learn uses): each new centre is the best of several candidates drawn with probability
-//! proportional to `w * D(x)^2`. Candidates are scored exactly, but the triangle inequality skips
-//! whole clusters that a candidate cannot improve: if `|c - c_j| >= 2 r_j`, where `r_j` bounds the
-//! distance of cluster `j`'s points to `c_j`, no point of `j` moves. Sampling is two-level
-//! (cluster by its potential, then point), so a round costs `O(k + scanned points)`, not `O(n)`.
+//! proportional to `w * D(x)^2`. A round streams over the data once in fixed row chunks:
+//! - the triangle inequality skips the points of every cluster `j` that a candidate cannot
+//!   improve (`|c - c_j| >= 2 r_j`, with `r_j` an upper bound of the cluster's radius);
+//! - the remaining rows are mean-centred into a small buffer and scored against all candidates
+//!   with one GEMM per chunk;
+//! - the points that the winner improves get their distance recomputed exactly.
+//!
+//! Sampling walks per-chunk potentials, then one chunk. Partial sums are reduced in chunk
+//! order, so the seeds do not depend on the thread count.
 
 use rayon::prelude::*;
 
 use crate::rng::Rng;
 use crate::{MatRef, Scalar};
 
-const SCAN_CHUNK: usize = 2048;
+/// Rows per work item (fixed: results must not depend on the thread count).
+const CHUNK: usize = 1024;
+/// Rounds between exact recomputations of the cluster radii (in between they are upper bounds).
+const RADIUS_REFRESH: usize = 4;
+const MAX_TRIALS: usize = 32;
 
 /// The default number of local trials of greedy k-means++: `2 + floor(ln k)`.
 pub fn default_local_trials(k: usize) -> usize {
     2 + (k.max(1) as f64).ln().floor() as usize
+}
+
+/// Per-point seeding state: nearest seed, squared distance to it, and chunk potentials.
+struct Nearest {
+    label: Vec<u32>,
+    d2: Vec<f64>,
+    chunk_pot: Vec<f64>,
 }
 
 /// Row indices of `k` seeds chosen by greedy k-means++ with `n_trials` candidates per centre.
@@ -29,218 +45,241 @@ pub fn kmeans_plus_plus<T: Scalar>(
     n_trials: usize,
     rng: &mut Rng,
 ) -> Vec<usize> {
-    let n = x.rows();
-    let n_trials = n_trials.clamp(1, 32);
+    let (n, d) = (x.rows(), x.cols());
+    let n_trials = n_trials.clamp(1, MAX_TRIALS);
     let w: Vec<f64> = match weights {
         Some(w) => w.iter().map(|v| v.as_f64()).collect(),
         None => vec![1.0; n],
     };
     let first = sample_weighted(&w, rng);
     let mut seeds = vec![first];
-
-    // State: nearest seed and its squared distance per point; per-cluster members, potential
-    // and an upper bound of the squared radius.
-    let c0 = x.row(first);
-    let mut closest: Vec<f64> = (0..n)
-        .into_par_iter()
-        .map(|i| T::sq_dist(x.row(i), c0).as_f64())
+    let mu = column_mean(x);
+    // Squared norms of the mean-centred rows.
+    let xnorm: Vec<T> = x
+        .as_slice()
+        .par_chunks(d)
+        .map(|r| r.iter().zip(&mu).fold(T::zero(), |a, (v, m)| a + (*v - *m) * (*v - *m)))
         .collect();
-    let mut members: Vec<Vec<u32>> = vec![(0..n as u32).collect()];
-    let mut pot = vec![0.0f64];
-    let mut rad2 = vec![0.0f64];
-    refresh_cluster(&members[0], &closest, &w, &mut pot[0], &mut rad2[0]);
+    let c0 = x.row(first);
+    let d2: Vec<f64> = (0..n).into_par_iter().map(|i| T::sq_dist(x.row(i), c0).as_f64()).collect();
+    let mut st = Nearest { label: vec![0; n], chunk_pot: chunk_potentials(&d2, &w), d2 };
+    let mut rad2 = vec![st.d2.iter().copied().fold(0.0, f64::max)];
 
-    let mut cands = Vec::with_capacity(n_trials);
-    let mut cc2 = Vec::new();
+    let mut cands: Vec<usize> = Vec::with_capacity(n_trials);
+    let mut cand_dist: Vec<T> = vec![T::zero(); n * n_trials];
     while seeds.len() < k {
         let m = seeds.len();
         cands.clear();
         for _ in 0..n_trials {
-            cands.push(sample_candidate(&members, &pot, &closest, &w, rng));
+            cands.push(sample_candidate(&st, &w, rng));
         }
-        // Squared distances from each candidate to each seed, (n_trials, m).
-        cc2.clear();
-        for &c in &cands {
-            let xc = x.row(c);
-            cc2.extend(seeds.iter().map(|&s| T::sq_dist(xc, x.row(s)).as_f64()));
-        }
-        // Points to scan, with the bit mask of candidates that may improve them.
-        let mut scan: Vec<(u32, u32)> = Vec::new();
-        let mut segments: Vec<(usize, usize)> = Vec::new();
-        for j in 0..m {
-            let mut mask = 0u32;
-            for t in 0..n_trials {
-                if cc2[t * m + j] < 4.0 * rad2[j] {
-                    mask |= 1 << t;
-                }
-            }
-            if mask != 0 {
-                segments.push((j, scan.len()));
-                scan.extend(members[j].iter().map(|&i| (i, mask)));
-            }
-        }
-        let partials: Vec<[f64; 32]> = scan
-            .par_chunks(SCAN_CHUNK)
-            .map(|chunk| {
-                let mut gain = [0.0f64; 32];
-                for &(i, mask) in chunk {
-                    let (i, xi) = (i as usize, x.row(i as usize));
-                    let mut bits = mask;
-                    while bits != 0 {
-                        let t = bits.trailing_zeros() as usize;
-                        bits &= bits - 1;
-                        let d2 = T::sq_dist(xi, x.row(cands[t])).as_f64();
-                        if d2 < closest[i] {
-                            gain[t] += w[i] * (closest[i] - d2);
-                        }
+        // Which candidates may improve the points of each cluster (bit t for candidate t).
+        let masks: Vec<u32> = (0..m)
+            .into_par_iter()
+            .map(|j| {
+                let cj = x.row(seeds[j]);
+                let mut mask = 0u32;
+                for (t, &c) in cands.iter().enumerate() {
+                    if T::sq_dist(x.row(c), cj).as_f64() < 4.0 * rad2[j] {
+                        mask |= 1 << t;
                     }
                 }
-                gain
+                mask
             })
             .collect();
-        let mut gain = [0.0f64; 32];
+        let cand: Vec<T> = cands.iter().flat_map(|&c| x.row(c).iter().zip(&mu).map(|(v, m)| *v - *m)).collect();
+        let cand_norm: Vec<T> = cand.chunks(d).map(T::sq_norm).collect();
+        let scorer = Scorer { x, mu: &mu, xnorm: &xnorm, cand: &cand, cand_norm: &cand_norm, n_trials };
+        let partials: Vec<[f64; MAX_TRIALS]> = cand_dist
+            .par_chunks_mut(CHUNK * n_trials)
+            .enumerate()
+            .map_init(
+                || (Vec::new(), Vec::new(), Vec::new()),
+                |(rows, buf, dots), (c, out)| {
+                    let start = c * CHUNK;
+                    let end = (start + CHUNK).min(n);
+                    rows.clear();
+                    rows.extend((start..end).filter(|&i| masks[st.label[i] as usize] != 0));
+                    scorer.score(rows, start, buf, dots, out);
+                    let mut gain = [0.0f64; MAX_TRIALS];
+                    for &i in rows.iter() {
+                        let mask = masks[st.label[i] as usize];
+                        for (t, g) in gain.iter_mut().enumerate().take(n_trials) {
+                            let v = out[(i - start) * n_trials + t].as_f64();
+                            if mask & (1 << t) != 0 && v < st.d2[i] {
+                                *g += w[i] * (st.d2[i] - v);
+                            }
+                        }
+                    }
+                    gain
+                },
+            )
+            .collect();
+        let mut gain = [0.0f64; MAX_TRIALS];
         for p in &partials {
             for t in 0..n_trials {
                 gain[t] += p[t];
             }
         }
-        let mut best = 0;
-        for t in 1..n_trials {
-            if gain[t] > gain[best] {
-                best = t;
-            }
-        }
+        let best = (1..n_trials).fold(0, |b, t| if gain[t] > gain[b] { t } else { b });
         let c = cands[best];
         seeds.push(c);
-        let scanned = Scanned {
-            scan: &scan,
-            segments: &segments,
-        };
-        absorb(
-            x,
-            c,
-            best,
-            m,
-            &w,
-            &scanned,
-            &mut closest,
-            &mut members,
-            &mut pot,
-            &mut rad2,
-        );
+        let new_rad2 = absorb(x, c, m as u32, best, &masks, &cand_dist, n_trials, &w, &mut st);
+        rad2.push(new_rad2);
+        if seeds.len() % RADIUS_REFRESH == 0 {
+            rad2 = cluster_radii(&st, seeds.len());
+        }
     }
     seeds
 }
 
-/// Points scanned in one round: `(point, candidate mask)`, and `(cluster, start)` segments.
-struct Scanned<'a> {
-    scan: &'a [(u32, u32)],
-    segments: &'a [(usize, usize)],
+/// Scores rows of one chunk against all candidates.
+struct Scorer<'a, T> {
+    x: MatRef<'a, T>,
+    mu: &'a [T],
+    xnorm: &'a [T],
+    cand: &'a [T],
+    cand_norm: &'a [T],
+    n_trials: usize,
 }
 
-/// Moves every scanned point that the new seed `c` (cluster `m`, candidate bit `bit`) improves.
+impl<T: Scalar> Scorer<'_, T> {
+    /// Writes approximate squared distances of `rows` (chunk starting at `start`) into `out`.
+    fn score(&self, rows: &[usize], start: usize, buf: &mut Vec<T>, dots: &mut Vec<T>, out: &mut [T]) {
+        if rows.is_empty() {
+            return;
+        }
+        let (d, t) = (self.x.cols(), self.n_trials);
+        buf.clear();
+        for &i in rows {
+            buf.extend_from_slice(self.x.row(i));
+        }
+        for row in buf.chunks_exact_mut(d) {
+            for (v, m) in row.iter_mut().zip(self.mu) {
+                *v = *v - *m;
+            }
+        }
+        dots.resize(rows.len() * t, T::zero());
+        T::gemm_nt(rows.len(), t, d, buf, self.cand, dots);
+        let two = T::one() + T::one();
+        for (e, &i) in rows.iter().enumerate() {
+            for c in 0..t {
+                let v = self.xnorm[i] + self.cand_norm[c] - two * dots[e * t + c];
+                out[(i - start) * t + c] = if v > T::zero() { v } else { T::zero() };
+            }
+        }
+    }
+}
+
+/// Moves the points that the new seed `c` (cluster `m`, candidate `bit`) improves; returns the
+/// new cluster's squared radius.
 #[allow(clippy::too_many_arguments)]
 fn absorb<T: Scalar>(
     x: MatRef<'_, T>,
     c: usize,
+    m: u32,
     bit: usize,
-    m: usize,
+    masks: &[u32],
+    cand_dist: &[T],
+    n_trials: usize,
     w: &[f64],
-    scanned: &Scanned<'_>,
-    closest: &mut [f64],
-    members: &mut Vec<Vec<u32>>,
-    pot: &mut Vec<f64>,
-    rad2: &mut Vec<f64>,
-) {
+    st: &mut Nearest,
+) -> f64 {
     let xc = x.row(c);
-    let improved: Vec<f64> = scanned
-        .scan
-        .par_iter()
-        .map(|&(i, mask)| {
-            if mask & (1 << bit) == 0 {
-                return f64::INFINITY;
+    let Nearest { label, d2, chunk_pot } = st;
+    let radii: Vec<f64> = label
+        .par_chunks_mut(CHUNK)
+        .zip(d2.par_chunks_mut(CHUNK))
+        .zip(chunk_pot.par_iter_mut())
+        .enumerate()
+        .map(|(ci, ((lab, dd), pot))| {
+            let start = ci * CHUNK;
+            let mut r2 = 0.0f64;
+            let mut changed = false;
+            for (o, (l, dv)) in lab.iter_mut().zip(dd.iter_mut()).enumerate() {
+                let i = start + o;
+                if masks.get(*l as usize).is_none_or(|mk| mk & (1 << bit) == 0) {
+                    continue;
+                }
+                if cand_dist[i * n_trials + bit].as_f64() < *dv || i == c {
+                    // Confirm with the exact distance: the GEMM value only short-lists.
+                    let exact = T::sq_dist(x.row(i), xc).as_f64();
+                    if exact < *dv || i == c {
+                        *dv = exact;
+                        *l = m;
+                        r2 = r2.max(exact);
+                        changed = true;
+                    }
+                }
             }
-            T::sq_dist(x.row(i as usize), xc).as_f64()
+            if changed {
+                *pot = dd.iter().zip(&w[start..start + dd.len()]).map(|(d, w)| d * w).sum();
+            }
+            r2
         })
         .collect();
-    let mut moved: Vec<u32> = Vec::new();
-    let mut touched: Vec<usize> = Vec::new();
-    for &(j, start) in scanned.segments {
-        let list = &mut members[j];
-        let slice = &improved[start..start + list.len()];
-        let before = list.len();
-        let mut keep = Vec::with_capacity(before);
-        for (&i, &d2) in list.iter().zip(slice) {
-            if d2 < closest[i as usize] {
-                closest[i as usize] = d2;
-                moved.push(i);
-            } else {
-                keep.push(i);
-            }
-        }
-        if keep.len() != before {
-            *list = keep;
-            touched.push(j);
-        }
-    }
-    for j in touched {
-        refresh_cluster(&members[j], closest, w, &mut pot[j], &mut rad2[j]);
-    }
-    let (mut p, mut r) = (0.0, 0.0);
-    refresh_cluster(&moved, closest, w, &mut p, &mut r);
-    debug_assert_eq!(members.len(), m);
-    members.push(moved);
-    pot.push(p);
-    rad2.push(r);
+    radii.iter().fold(0.0, |a, &r| a.max(r))
 }
 
-fn refresh_cluster(list: &[u32], closest: &[f64], w: &[f64], pot: &mut f64, rad2: &mut f64) {
-    let (mut p, mut r) = (0.0, 0.0f64);
-    for &i in list {
-        let d = closest[i as usize];
-        p += w[i as usize] * d;
-        r = r.max(d);
+/// Exact squared radius of every cluster.
+fn cluster_radii(st: &Nearest, m: usize) -> Vec<f64> {
+    let mut r = vec![0.0f64; m];
+    for (&l, &d) in st.label.iter().zip(&st.d2) {
+        let slot = &mut r[l as usize];
+        if d > *slot {
+            *slot = d;
+        }
     }
-    *pot = p;
-    *rad2 = r;
+    r
 }
 
-/// One candidate drawn with probability `w * D^2`: a cluster by its potential, then a member.
-fn sample_candidate(
-    members: &[Vec<u32>],
-    pot: &[f64],
-    closest: &[f64],
-    w: &[f64],
-    rng: &mut Rng,
-) -> usize {
-    let total: f64 = pot.iter().sum();
+fn chunk_potentials(d2: &[f64], w: &[f64]) -> Vec<f64> {
+    d2.par_chunks(CHUNK).zip(w.par_chunks(CHUNK)).map(|(d, w)| d.iter().zip(w).map(|(d, w)| d * w).sum()).collect()
+}
+
+/// Column means of `x`, accumulated in `f64` in row order.
+fn column_mean<T: Scalar>(x: MatRef<'_, T>) -> Vec<T> {
+    let mut acc = vec![0.0f64; x.cols()];
+    for i in 0..x.rows() {
+        for (a, v) in acc.iter_mut().zip(x.row(i)) {
+            *a += v.as_f64();
+        }
+    }
+    let n = x.rows().max(1) as f64;
+    acc.into_iter().map(|a| T::from_f64(a / n)).collect()
+}
+
+/// One candidate drawn with probability `w * D^2`: a chunk by its potential, then a row.
+fn sample_candidate(st: &Nearest, w: &[f64], rng: &mut Rng) -> usize {
+    let n = st.d2.len();
+    let total: f64 = st.chunk_pot.iter().sum();
     if total <= 0.0 || !total.is_finite() {
         // Every point sits on a seed already: any point will do.
-        return rng.below(closest.len());
+        return rng.below(n);
     }
     let mut r = rng.uniform() * total;
-    let mut j = pot.len() - 1;
-    for (c, &p) in pot.iter().enumerate() {
+    let mut chunk = st.chunk_pot.len() - 1;
+    for (c, &p) in st.chunk_pot.iter().enumerate() {
         if r < p {
-            j = c;
+            chunk = c;
             break;
         }
         r -= p;
     }
-    let list = &members[j];
+    let (start, end) = (chunk * CHUNK, ((chunk + 1) * CHUNK).min(n));
     let mut last = None;
-    for &i in list {
-        let p = w[i as usize] * closest[i as usize];
+    for i in start..end {
+        let p = w[i] * st.d2[i];
         if p > 0.0 {
-            last = Some(i as usize);
+            last = Some(i);
             if r < p {
-                return i as usize;
+                return i;
             }
             r -= p;
         }
     }
-    // Rounding left `r` past the end: take the last member with positive mass.
-    last.unwrap_or_else(|| rng.below(closest.len()))
+    // Rounding left `r` past the end: take the last row with positive mass.
+    last.unwrap_or_else(|| rng.below(n))
 }
 
 /// One index drawn with probability proportional to `w`.
