@@ -40,12 +40,19 @@ def as_float_matrix(
     return arr
 
 
-def check_finite_rows(a: NDArray[Any], name: str) -> None:
-    """Raise naming the first row of ``a`` that holds NaN or inf."""
-    if a.size and not np.isfinite(a.sum()):
+def finite_sum(a: NDArray[Any]) -> bool:
+    """Quick test that ``a`` is all finite (False may also mean an overflowing sum)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(a.sum()))
+
+
+def check_finite_rows(a: NDArray[Any], name: str, row_offset: int = 0) -> None:
+    """Raise naming the first row of ``a`` (plus ``row_offset``) that holds NaN or inf."""
+    if a.size and not finite_sum(a):
         bad = ~np.isfinite(a).all(axis=1)
         if bad.any():
-            raise InvalidInputError(f"{name} contains NaN or inf at row {int(np.argmax(bad))}")
+            row = row_offset + int(np.argmax(bad))
+            raise InvalidInputError(f"{name} contains NaN or inf at row {row}")
 
 
 def seed_from(random_state: Any) -> int:

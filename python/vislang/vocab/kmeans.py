@@ -22,7 +22,8 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from vislang import _core
 from vislang._validation import as_float_matrix, seed_from, threads_from
-from vislang._validation import check_finite_rows as _check_finite_rows
+from vislang._validation import check_finite_rows as _check_finite
+from vislang._validation import finite_sum as _finite_sum
 from vislang.exceptions import CheckpointError, InvalidInputError
 from vislang.vocab.assignment import assign
 
@@ -334,11 +335,7 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         inertia = 0.0
         for start in range(0, X.shape[0], _LABEL_CHUNK):
             chunk = np.ascontiguousarray(X[start : start + _LABEL_CHUNK])
-            if not _finite_sum(chunk):  # name the row of X, not of the chunk
-                bad = ~np.isfinite(chunk).all(axis=1)
-                if bad.any():
-                    row = start + int(np.argmax(bad))
-                    raise InvalidInputError(f"X contains NaN or inf at row {row}")
+            _check_finite(chunk, "X", row_offset=start)
             idx, d2 = assign(chunk, self.cluster_centers_, 1, self.n_jobs)
             labels[start : start + len(chunk)] = idx[:, 0]
             w = None if sw is None else sw[start : start + len(chunk)]
@@ -520,19 +517,9 @@ def _tolerance(X: NDArray[Any], tol: float) -> float:
     for s in range(0, n, step):
         diff = X[s : s + step].astype(np.float64) - mean
         ss += np.einsum("ij,ij->j", diff, diff)
-    return float(np.mean(ss / n) * tol)
-
-
-def _finite_sum(a: NDArray[Any]) -> bool:
-    """Quick test that ``a`` is all finite (False may also mean an overflowing sum)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.isfinite(a.sum()))
-
-
-def _check_finite(a: NDArray[Any], name: str) -> None:
-    """``check_finite_rows`` without RuntimeWarnings from its quick sum (inf - inf, overflow)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        _check_finite_rows(a, name)
+    value = float(np.mean(ss / n) * tol)
+    # Variance overflows for huge finite inputs: fall back to the largest finite tolerance.
+    return value if np.isfinite(value) else float(np.finfo(np.float64).max)
 
 
 def _finite_batch(X: NDArray[Any], idx: NDArray[np.int64]) -> NDArray[Any]:

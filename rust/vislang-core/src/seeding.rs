@@ -58,11 +58,22 @@ pub fn kmeans_plus_plus<T: Scalar>(
     let xnorm: Vec<T> = x
         .as_slice()
         .par_chunks(d)
-        .map(|r| r.iter().zip(&mu).fold(T::zero(), |a, (v, m)| a + (*v - *m) * (*v - *m)))
+        .map(|r| {
+            r.iter()
+                .zip(&mu)
+                .fold(T::zero(), |a, (v, m)| a + (*v - *m) * (*v - *m))
+        })
         .collect();
     let c0 = x.row(first);
-    let d2: Vec<f64> = (0..n).into_par_iter().map(|i| T::sq_dist(x.row(i), c0).as_f64()).collect();
-    let mut st = Nearest { label: vec![0; n], chunk_pot: chunk_potentials(&d2, &w), d2 };
+    let d2: Vec<f64> = (0..n)
+        .into_par_iter()
+        .map(|i| T::sq_dist(x.row(i), c0).as_f64())
+        .collect();
+    let mut st = Nearest {
+        label: vec![0; n],
+        chunk_pot: chunk_potentials(&d2, &w),
+        d2,
+    };
     let mut rad2 = vec![st.d2.iter().copied().fold(0.0, f64::max)];
 
     let mut cands: Vec<usize> = Vec::with_capacity(n_trials);
@@ -87,9 +98,19 @@ pub fn kmeans_plus_plus<T: Scalar>(
                 mask
             })
             .collect();
-        let cand: Vec<T> = cands.iter().flat_map(|&c| x.row(c).iter().zip(&mu).map(|(v, m)| *v - *m)).collect();
+        let cand: Vec<T> = cands
+            .iter()
+            .flat_map(|&c| x.row(c).iter().zip(&mu).map(|(v, m)| *v - *m))
+            .collect();
         let cand_norm: Vec<T> = cand.chunks(d).map(T::sq_norm).collect();
-        let scorer = Scorer { x, mu: &mu, xnorm: &xnorm, cand: &cand, cand_norm: &cand_norm, n_trials };
+        let scorer = Scorer {
+            x,
+            mu: &mu,
+            xnorm: &xnorm,
+            cand: &cand,
+            cand_norm: &cand_norm,
+            n_trials,
+        };
         let partials: Vec<[f64; MAX_TRIALS]> = cand_dist
             .par_chunks_mut(CHUNK * n_trials)
             .enumerate()
@@ -124,7 +145,9 @@ pub fn kmeans_plus_plus<T: Scalar>(
         let best = (1..n_trials).fold(0, |b, t| if gain[t] > gain[b] { t } else { b });
         let c = cands[best];
         seeds.push(c);
-        let new_rad2 = absorb(x, c, m as u32, best, &masks, &cand_dist, n_trials, &w, &mut st);
+        let new_rad2 = absorb(
+            x, c, m as u32, best, &masks, &cand_dist, n_trials, &w, &mut st,
+        );
         rad2.push(new_rad2);
         if seeds.len() % RADIUS_REFRESH == 0 {
             rad2 = cluster_radii(&st, seeds.len());
@@ -145,7 +168,14 @@ struct Scorer<'a, T> {
 
 impl<T: Scalar> Scorer<'_, T> {
     /// Writes approximate squared distances of `rows` (chunk starting at `start`) into `out`.
-    fn score(&self, rows: &[usize], start: usize, buf: &mut Vec<T>, dots: &mut Vec<T>, out: &mut [T]) {
+    fn score(
+        &self,
+        rows: &[usize],
+        start: usize,
+        buf: &mut Vec<T>,
+        dots: &mut Vec<T>,
+        out: &mut [T],
+    ) {
         if rows.is_empty() {
             return;
         }
@@ -186,7 +216,11 @@ fn absorb<T: Scalar>(
     st: &mut Nearest,
 ) -> f64 {
     let xc = x.row(c);
-    let Nearest { label, d2, chunk_pot } = st;
+    let Nearest {
+        label,
+        d2,
+        chunk_pot,
+    } = st;
     let radii: Vec<f64> = label
         .par_chunks_mut(CHUNK)
         .zip(d2.par_chunks_mut(CHUNK))
@@ -213,7 +247,11 @@ fn absorb<T: Scalar>(
                 }
             }
             if changed {
-                *pot = dd.iter().zip(&w[start..start + dd.len()]).map(|(d, w)| d * w).sum();
+                *pot = dd
+                    .iter()
+                    .zip(&w[start..start + dd.len()])
+                    .map(|(d, w)| d * w)
+                    .sum();
             }
             r2
         })
@@ -234,7 +272,10 @@ fn cluster_radii(st: &Nearest, m: usize) -> Vec<f64> {
 }
 
 fn chunk_potentials(d2: &[f64], w: &[f64]) -> Vec<f64> {
-    d2.par_chunks(CHUNK).zip(w.par_chunks(CHUNK)).map(|(d, w)| d.iter().zip(w).map(|(d, w)| d * w).sum()).collect()
+    d2.par_chunks(CHUNK)
+        .zip(w.par_chunks(CHUNK))
+        .map(|(d, w)| d.iter().zip(w).map(|(d, w)| d * w).sum())
+        .collect()
 }
 
 /// Column means of `x`, accumulated in `f64` in row order.
