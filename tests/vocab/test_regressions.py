@@ -45,9 +45,9 @@ def test_huge_finite_values_do_not_panic() -> None:
 @pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
 def test_relocation_with_duplicate_centres(algorithm: str) -> None:
     X = np.array([4, 4, -4, 0, -2, -2, -3, 3, -2, 0, 3, -4, 0, -3, -3, 4], float)[:, None]
-    vocab = vislang.VisualVocabulary(
-        5, init=np.full((5, 1), 4.0), algorithm=algorithm, tol=0
-    ).fit(X)
+    vocab = vislang.VisualVocabulary(5, init=np.full((5, 1), 4.0), algorithm=algorithm, tol=0).fit(
+        X
+    )
     assert vocab.inertia_ == pytest.approx(1.5)
     np.testing.assert_array_equal(vocab.labels_, vocab.predict(X))
 

@@ -432,7 +432,8 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
             tensors["counts"] = np.ascontiguousarray(self._counts)
         path = Path(path)
         if path.suffix == ".npz":
-            np.savez(path, meta=np.array(json.dumps(meta)), **tensors)
+            arrays = {"meta": np.array(json.dumps(meta)), **tensors}
+            np.savez(path, **arrays)  # type: ignore[arg-type]
         else:
             from safetensors.numpy import save_file
 

@@ -271,7 +271,7 @@ impl<T: Scalar> Tile<T> {
             // If the short-list may have cut a near-tie (its last entry is within rounding of the
             // k-th), or rounding produced non-finite values, rank every centre exactly.
             let thresh = bd[k - 1] + Self::slack(d, self.xnorm[r], prep.max_norm);
-            let exhaustive = bi.contains(&-1) || (kk < nc && !(bd[kk - 1] > thresh));
+            let exhaustive = bi.contains(&-1) || (kk < nc && not_above(bd[kk - 1], thresh));
             if exhaustive {
                 for j in 0..nc {
                     cand_i.push(j as i64);
@@ -328,8 +328,8 @@ impl<T: Scalar> Tile<T> {
                 let thresh = vmin + Self::slack(d, self.xnorm[r], prep.max_norm);
                 let x = &xs[r * d..(r + 1) * d];
                 for (j, &v) in row.iter().enumerate() {
-                    // `!(v > thresh)` also admits NaN from overflow: those are decided exactly.
-                    if !(v > thresh) {
+                    // NaN from overflow is admitted too: those are decided exactly.
+                    if not_above(v, thresh) {
                         let jj = c0 + j;
                         let e = T::sq_dist(x, prep.raw.row(jj));
                         let (bd, bi) = (self.best_d[r], self.best_i[r]);
@@ -348,6 +348,12 @@ impl<T: Scalar> Tile<T> {
             dist[r] = self.best_d[r];
         }
     }
+}
+
+/// `!(v > t)`: true when `v <= t` or either is NaN.
+#[inline]
+fn not_above<T: Scalar>(v: T, t: T) -> bool {
+    v.partial_cmp(&t) != Some(std::cmp::Ordering::Greater)
 }
 
 /// Minimum of a row and its first index, in lanes that the compiler can vectorise.

@@ -309,8 +309,8 @@ fn sample_candidate(st: &Nearest, w: &[f64], rng: &mut Rng) -> usize {
     }
     let (start, end) = (chunk * CHUNK, ((chunk + 1) * CHUNK).min(n));
     let mut last = None;
-    for i in start..end {
-        let p = w[i] * st.d2[i];
+    for (i, (wi, di)) in w.iter().zip(&st.d2).enumerate().take(end).skip(start) {
+        let p = wi * di;
         if p > 0.0 {
             last = Some(i);
             if r < p {
