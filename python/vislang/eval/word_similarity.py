@@ -42,7 +42,6 @@ PathLike = str | os.PathLike[str]
 
 
 # ---------------------------------------------------------------------- pairs
-@dataclass(frozen=True, eq=False)
 class WordPairs:
     """A word-similarity benchmark: word pairs with human scores and optional extra columns.
 
@@ -61,11 +60,13 @@ class WordPairs:
     (2, ('cat', 'dog', 7.0))
     """
 
+    __slots__ = ("columns", "name", "scores", "word1", "word2")
+
     word1: tuple[str, ...]
     word2: tuple[str, ...]
     scores: NDArray[np.float64]
-    name: str = ""
-    columns: Mapping[str, NDArray[Any]] = field(default_factory=dict)
+    name: str
+    columns: dict[str, NDArray[Any]]
 
     def __init__(
         self,
@@ -95,23 +96,21 @@ class WordPairs:
             arr = np.asarray(v)
             if arr.shape[:1] != (len(s),):
                 raise InvalidInputError(
-                    f"column {k!r} has {arr.shape[0] if arr.ndim else 0} values, "
-                    f"expected {len(s)}"
+                    f"column {k!r} has {arr.shape[0] if arr.ndim else 0} values, expected {len(s)}"
                 )
             cols[k] = arr
         s.setflags(write=False)
-        object.__setattr__(self, "word1", w1)
-        object.__setattr__(self, "word2", w2)
-        object.__setattr__(self, "scores", s)
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "columns", cols)
+        self.word1 = w1
+        self.word2 = w2
+        self.scores = s
+        self.name = name
+        self.columns = cols
 
     def __len__(self) -> int:
         return len(self.word1)
 
     def __iter__(self) -> Iterator[tuple[str, str, float]]:
-        for a, b, s in zip(self.word1, self.word2, self.scores.tolist(), strict=True):
-            yield a, b, s
+        yield from zip(self.word1, self.word2, self.scores.tolist(), strict=True)
 
     def __getitem__(self, i: int) -> tuple[str, str, float]:
         return self.word1[i], self.word2[i], float(self.scores[i])
@@ -146,15 +145,20 @@ class WordPairs:
     def lower(self) -> WordPairs:
         """The same pairs with lower-cased words."""
         return WordPairs(
-            [w.lower() for w in self.word1], [w.lower() for w in self.word2], self.scores,
-            name=self.name, columns=self.columns,
+            [w.lower() for w in self.word1],
+            [w.lower() for w in self.word2],
+            self.scores,
+            name=self.name,
+            columns=self.columns,
         )
 
     def covered_by(self, *models: Any) -> WordPairs:
         """The pairs whose two words every model covers (``word in model``)."""
         mask = np.array(
-            [all(a in m and b in m for m in models) for a, b in zip(self.word1, self.word2,
-                                                                  strict=True)],
+            [
+                all(a in m and b in m for m in models)
+                for a, b in zip(self.word1, self.word2, strict=True)
+            ],
             dtype=bool,
         )
         return self.subset(mask) if len(self) else self
@@ -173,7 +177,7 @@ class WordPairs:
         """
         if not 0.0 < dev_fraction < 1.0:
             raise InvalidInputError(f"dev_fraction must be in (0, 1), got {dev_fraction}")
-        n_dev = int(round(dev_fraction * len(self)))
+        n_dev = round(dev_fraction * len(self))
         if n_dev == 0 or n_dev == len(self):
             raise InvalidInputError(
                 f"dev_fraction={dev_fraction} of {len(self)} pairs leaves an empty split"
@@ -197,7 +201,9 @@ def as_word_pairs(pairs: PairsLike) -> WordPairs:
     if isinstance(pairs, WordPairs):
         return pairs
     if isinstance(pairs, str | bytes):
-        raise InvalidInputError("pairs must be WordPairs or (word1, word2, score) triples, got a str")
+        raise InvalidInputError(
+            "pairs must be WordPairs or (word1, word2, score) triples, got a str"
+        )
     w1: list[str] = []
     w2: list[str] = []
     s: list[float] = []
@@ -267,7 +273,8 @@ def load_word_pairs(
     """
     path = Path(path)
     lines = [
-        (n, line) for n, line in enumerate(_lines(path), start=1)
+        (n, line)
+        for n, line in enumerate(_lines(path), start=1)
         if line.strip() and not (comment and line.lstrip().startswith(comment))
     ]
     if not lines:
@@ -370,7 +377,10 @@ def load_simlex999(path: PathLike) -> WordPairs:
         if "SimLex999" not in names:
             raise CheckpointError(f"{path}: the header has no 'SimLex999' column: {names}")
         return load_word_pairs(
-            path, delimiter="\t", header=True, columns=(0, 1, names.index("SimLex999")),
+            path,
+            delimiter="\t",
+            header=True,
+            columns=(0, 1, names.index("SimLex999")),
             name="SimLex-999",
         )
     return load_word_pairs(path, name="SimLex-999")
@@ -475,9 +485,7 @@ class WordSimilarityResult:
 
     def __str__(self) -> str:
         name = f"{self.name}: " if self.name else ""
-        ci = (
-            f" [{self.ci_low:.3f}, {self.ci_high:.3f}]" if not math.isnan(self.ci_low) else ""
-        )
+        ci = f" [{self.ci_low:.3f}, {self.ci_high:.3f}]" if not math.isnan(self.ci_low) else ""
         return (
             f"{name}rho={self.rho:.3f}{ci} on {self.n_covered}/{self.n_pairs} pairs "
             f"({self.n_skipped} skipped)"
@@ -685,15 +693,40 @@ def compare_models(
     if not common:
         return {k: word_similarity(m, wp, **kwargs) for k, m in resolved.items()}
     base = wp.lower() if kwargs.get("case_insensitive") else wp
-    shared = base.covered_by(*resolved.values())
+    keep = np.array(
+        [
+            i
+            for i, (a, b) in enumerate(zip(base.word1, base.word2, strict=True))
+            if all(a in m and b in m for m in resolved.values())
+        ],
+        dtype=np.int64,
+    )
+    shared = base.subset(keep)
+    kept = set(keep.tolist())
+    skipped = tuple(
+        (a, b) for i, (a, b) in enumerate(zip(wp.word1, wp.word2, strict=True)) if i not in kept
+    )
+    missing: dict[str, None] = {}
+    for a, b in zip(base.word1, base.word2, strict=True):
+        for w in (a, b):
+            if not all(w in m for m in resolved.values()):
+                missing.setdefault(w, None)
     out: dict[str, WordSimilarityResult] = {}
     for k, m in resolved.items():
         r = word_similarity(m, shared, **kwargs)
-        skipped = len(wp) - r.n_covered
         out[k] = WordSimilarityResult(
-            rho=r.rho, ci_low=r.ci_low, ci_high=r.ci_high, confidence=r.confidence,
-            n_pairs=len(wp), n_covered=r.n_covered, n_skipped=skipped,
-            skipped_pairs=r.skipped_pairs, oov_words=r.oov_words, predicted=r.predicted,
-            gold=r.gold, covered=r.covered, name=wp.name,
+            rho=r.rho,
+            ci_low=r.ci_low,
+            ci_high=r.ci_high,
+            confidence=r.confidence,
+            n_pairs=len(wp),
+            n_covered=r.n_covered,
+            n_skipped=len(skipped),
+            skipped_pairs=skipped,
+            oov_words=tuple(missing),
+            predicted=r.predicted,
+            gold=r.gold,
+            covered=keep,
+            name=wp.name,
         )
     return out

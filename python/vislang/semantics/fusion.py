@@ -96,8 +96,8 @@ def _blocks(
     t = text.lookup(common).astype(np.float64)
     v = visual.lookup(common).astype(np.float64)
     if normalize:
-        t = WordVectors(t, common).unit_vectors()
-        v = WordVectors(v, common).unit_vectors()
+        t = WordVectors(t, common).unit_vectors().astype(np.float64)
+        v = WordVectors(v, common).unit_vectors().astype(np.float64)
     return common, alpha * t, (1.0 - alpha) * v
 
 
@@ -136,8 +136,8 @@ def concatenate(
     >>> import numpy as np
     >>> t = WordVectors(np.array([[3.0, 4.0], [1.0, 0.0]]), ["cat", "dog"])
     >>> v = WordVectors(np.array([[2.0], [5.0]]), ["cat", "dog"])
-    >>> concatenate(t, v, alpha=0.5)["cat"].tolist()
-    [0.30000000000000004, 0.4, 0.5]
+    >>> concatenate(t, v, alpha=0.5)["cat"].round(6).tolist()
+    [0.3, 0.4, 0.5]
     """
     alpha = _check_alpha(alpha)
     common, t, v = _blocks(text, visual, alpha, words, normalize)
@@ -526,14 +526,15 @@ def tune_fusion(
     from vislang.eval.word_similarity import as_word_pairs, spearman
 
     if method not in ("concatenate", "svd", "score"):
-        raise InvalidInputError(
-            f"method must be 'concatenate', 'svd' or 'score', got {method!r}"
-        )
+        raise InvalidInputError(f"method must be 'concatenate', 'svd' or 'score', got {method!r}")
     common = common_words(text, visual, words)
     both = set(common)
     pairs = as_word_pairs(dev_pairs)
-    keep = [i for i, (a, b) in enumerate(zip(pairs.word1, pairs.word2, strict=True))
-            if a in both and b in both]
+    keep = [
+        i
+        for i, (a, b) in enumerate(zip(pairs.word1, pairs.word2, strict=True))
+        if a in both and b in both
+    ]
     if len(keep) < 3:
         raise InvalidInputError(
             f"only {len(keep)} development pair(s) are covered by both modalities; need >= 3"

@@ -36,6 +36,7 @@ __all__ = [
     "load_word2vec",
     "load_word_vectors",
     "save_word_vectors",
+    "sniff_format",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -71,9 +72,7 @@ class SimilarityModel(Protocol):
 def _unit_rows(x: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]]:
     """Rows scaled to unit L2 norm; zero rows stay zero."""
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    out: NDArray[np.floating[Any]] = np.divide(
-        x, norms, out=np.zeros_like(x), where=norms > 0
-    )
+    out: NDArray[np.floating[Any]] = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
     return out
 
 
@@ -139,9 +138,7 @@ class WordVectors:
         index: dict[str, int] = {}
         for i, w in enumerate(words):
             if w in index:
-                raise InvalidInputError(
-                    f"duplicate word {w!r} at positions {index[w]} and {i}"
-                )
+                raise InvalidInputError(f"duplicate word {w!r} at positions {index[w]} and {i}")
             index[w] = i
         arr = arr.copy()
         arr.setflags(write=False)
@@ -221,9 +218,10 @@ class WordVectors:
             ``word`` has no vector (a :class:`KeyError`).
         """
         try:
-            return self._vectors[self._index[word]]
+            row: NDArray[np.floating[Any]] = self._vectors[self._index[word]]
         except KeyError:
             raise OutOfVocabularyError(f"word {word!r} is not in the vocabulary") from None
+        return row
 
     def get(self, word: str, default: Any = None) -> Any:
         """The vector of ``word``, or ``default`` when it has none."""
@@ -279,14 +277,11 @@ class WordVectors:
         unit = self.unit_vectors()
         return float(unit[self._row(word1)] @ unit[self._row(word2)])
 
-    def similarities(
-        self, words1: Sequence[str], words2: Sequence[str]
-    ) -> NDArray[np.float64]:
+    def similarities(self, words1: Sequence[str], words2: Sequence[str]) -> NDArray[np.float64]:
         """Cosine similarity of each pair ``(words1[i], words2[i])``, as float64."""
         if len(words1) != len(words2):
             raise InvalidInputError(
-                f"words1 and words2 must have the same length, got {len(words1)} and "
-                f"{len(words2)}"
+                f"words1 and words2 must have the same length, got {len(words1)} and {len(words2)}"
             )
         unit = self.unit_vectors()
         a = unit[[self._row(w) for w in words1]].astype(np.float64)
@@ -368,7 +363,9 @@ class WordVectors:
             raise OutOfVocabularyError(f"word {word!r} is not in the vocabulary") from None
 
     # ------------------------------------------------------------------ selection
-    def subset(self, words: Iterable[str], *, missing: Literal["raise", "skip"] = "raise") -> WordVectors:
+    def subset(
+        self, words: Iterable[str], *, missing: Literal["raise", "skip"] = "raise"
+    ) -> WordVectors:
         """The vectors of ``words``, in the order given.
 
         Parameters
@@ -407,10 +404,11 @@ class WordVectors:
 
 # ---------------------------------------------------------------------- readers
 def _open_binary(path: Path) -> IO[bytes]:
+    """Open ``path`` for reading (gzip-decompressed for ``.gz``); the caller closes it."""
     try:
         if path.suffix == ".gz":
-            return gzip.open(path, "rb")
-        return open(path, "rb")  # noqa: SIM115 - closed by the caller's with-block
+            return gzip.open(path, "rb")  # type: ignore[return-value]
+        return open(path, "rb")
     except FileNotFoundError:
         raise CheckpointError(f"word vector file not found: {path}") from None
     except OSError as e:
@@ -586,9 +584,7 @@ def _read_word2vec_binary(
     end = buf.find(b"\n")
     head = buf[: end if end >= 0 else len(buf)].split()
     if len(head) != 2 or not all(h.isdigit() for h in head):
-        raise CheckpointError(
-            f"{path}: expected the header 'n_words dim', got {buf[:40]!r}"
-        )
+        raise CheckpointError(f"{path}: expected the header 'n_words dim', got {buf[:40]!r}")
     n_declared, dim = int(head[0]), int(head[1])
     if dim < 1:
         raise CheckpointError(f"{path}: dim must be >= 1, got {dim}")
@@ -669,11 +665,20 @@ def load_word2vec(
     path = Path(path)
     if binary:
         return _read_word2vec_binary(
-            path, limit=limit, dtype=dtype, encoding=encoding, errors=errors,
+            path,
+            limit=limit,
+            dtype=dtype,
+            encoding=encoding,
+            errors=errors,
             on_duplicate=on_duplicate,
         )
     return _read_text(
-        path, header=True, limit=limit, dtype=dtype, encoding=encoding, errors=errors,
+        path,
+        header=True,
+        limit=limit,
+        dtype=dtype,
+        encoding=encoding,
+        errors=errors,
         on_duplicate=on_duplicate,
     )
 
@@ -697,7 +702,12 @@ def load_glove(
         The file is missing or a line does not have ``dim`` numbers.
     """
     return _read_text(
-        Path(path), header=False, limit=limit, dtype=dtype, encoding=encoding, errors=errors,
+        Path(path),
+        header=False,
+        limit=limit,
+        dtype=dtype,
+        encoding=encoding,
+        errors=errors,
         on_duplicate=on_duplicate,
     )
 
@@ -725,11 +735,20 @@ def _load_npz(path: Path, dtype: DTypeLike | None) -> WordVectors:
         raise CheckpointError(f"{path}: {e}") from None
 
 
+def _is_float(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
 def sniff_format(path: PathLike) -> str:
     """Guess the format of a word-vector file from its name and first bytes.
 
-    ``.npz`` files are ``"npz"``; a first line of two integers means word2vec, binary when the
-    next line is not valid text; anything else is ``"glove"``.
+    ``.npz`` files are ``"npz"``; a first line of two integers means word2vec: binary for a
+    ``.bin`` (or ``.bin.gz``) name or when the next line does not end in ``dim`` numbers; anything
+    else is ``"glove"``.
     """
     p = Path(path)
     if p.suffix == ".npz":
@@ -739,13 +758,14 @@ def sniff_format(path: PathLike) -> str:
     first, _, rest = start.partition(b"\n")
     parts = first.split()
     if len(parts) == 2 and all(x.isdigit() for x in parts):
+        if p.name.endswith((".bin", ".bin.gz")):
+            return "word2vec-binary"
+        # A text row ends in `dim` numbers; a binary row holds raw float32 bytes.
         dim = int(parts[1])
-        # A binary row holds raw float bytes; a text row is printable and has `dim` spaces.
-        probe = rest[: 4 * dim + 64]
-        line = probe.split(b"\n", 1)[0]
+        line = rest.split(b"\n", 1)[0].rstrip(b"\r ")
         try:
-            line.decode("utf-8")
-            is_text = line.count(b" ") >= dim and b"\x00" not in line
+            fields = line.decode("utf-8").split(" ")
+            is_text = len(fields) > dim and all(_is_float(f) for f in fields[-dim:])
         except UnicodeDecodeError:
             is_text = False
         return "word2vec" if is_text else "word2vec-binary"
