@@ -15,6 +15,7 @@
 use rayon::prelude::*;
 
 use crate::rng::Rng;
+use crate::scalar::DOT_GROUP;
 use crate::{MatRef, Scalar};
 
 /// Rows per work item (fixed: results must not depend on the thread count).
@@ -98,11 +99,13 @@ pub fn kmeans_plus_plus<T: Scalar>(
                 mask
             })
             .collect();
-        let cand: Vec<T> = cands
+        // Mean-centred candidates, padded with zero rows to whole groups of the dot kernel.
+        let mut cand: Vec<T> = cands
             .iter()
             .flat_map(|&c| x.row(c).iter().zip(&mu).map(|(v, m)| *v - *m))
             .collect();
         let cand_norm: Vec<T> = cand.chunks(d).map(T::sq_norm).collect();
+        cand.resize(n_trials.div_ceil(DOT_GROUP) * DOT_GROUP * d, T::zero());
         let scorer = Scorer {
             x,
             mu: &mu,
@@ -115,13 +118,13 @@ pub fn kmeans_plus_plus<T: Scalar>(
             .par_chunks_mut(CHUNK * n_trials)
             .enumerate()
             .map_init(
-                || (Vec::new(), Vec::new(), Vec::new()),
-                |(rows, buf, dots), (c, out)| {
+                || (Vec::new(), Vec::new()),
+                |(rows, dots), (c, out)| {
                     let start = c * CHUNK;
                     let end = (start + CHUNK).min(n);
                     rows.clear();
                     rows.extend((start..end).filter(|&i| masks[st.label[i] as usize] != 0));
-                    scorer.score(rows, start, buf, dots, out);
+                    scorer.score(rows, start, dots, out);
                     let mut gain = [0.0f64; MAX_TRIALS];
                     for &i in rows.iter() {
                         let mask = masks[st.label[i] as usize];
@@ -168,33 +171,14 @@ struct Scorer<'a, T> {
 
 impl<T: Scalar> Scorer<'_, T> {
     /// Writes approximate squared distances of `rows` (chunk starting at `start`) into `out`.
-    fn score(
-        &self,
-        rows: &[usize],
-        start: usize,
-        buf: &mut Vec<T>,
-        dots: &mut Vec<T>,
-        out: &mut [T],
-    ) {
-        if rows.is_empty() {
-            return;
-        }
-        let (d, t) = (self.x.cols(), self.n_trials);
-        buf.clear();
-        for &i in rows {
-            buf.extend_from_slice(self.x.row(i));
-        }
-        for row in buf.chunks_exact_mut(d) {
-            for (v, m) in row.iter_mut().zip(self.mu) {
-                *v = *v - *m;
-            }
-        }
-        dots.resize(rows.len() * t, T::zero());
-        T::gemm_nt(rows.len(), t, d, buf, self.cand, dots);
+    fn score(&self, rows: &[usize], start: usize, dots: &mut Vec<T>, out: &mut [T]) {
+        let t = self.n_trials;
+        dots.resize(self.cand.len() / self.x.cols().max(1), T::zero());
         let two = T::one() + T::one();
-        for (e, &i) in rows.iter().enumerate() {
+        for &i in rows {
+            T::shifted_dots(self.x.row(i), self.mu, self.cand, dots);
             for c in 0..t {
-                let v = self.xnorm[i] + self.cand_norm[c] - two * dots[e * t + c];
+                let v = self.xnorm[i] + self.cand_norm[c] - two * dots[c];
                 out[(i - start) * t + c] = if v > T::zero() { v } else { T::zero() };
             }
         }
