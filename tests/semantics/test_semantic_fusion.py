@@ -145,6 +145,10 @@ def test_dispersion_gated(text: WordVectors, visual: WordVectors) -> None:
     assert DispersionGated(text, multi, disp).threshold == pytest.approx(0.25)  # the median
     with pytest.raises(InvalidInputError, match=r"dispersion is empty"):
         DispersionGated(text, multi, {})
+    with pytest.raises(InvalidInputError, match=r"multimodal must be a WordVectors or have"):
+        DispersionGated(text, {"cat": 1.0}, disp)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match=r"require must be 'both' or 'any'"):
+        DispersionGated(text, multi, disp, require="all")  # type: ignore[arg-type]
 
 
 def reweight_loop(c: np.ndarray, method: str) -> np.ndarray:

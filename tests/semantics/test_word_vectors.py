@@ -82,6 +82,14 @@ def test_bad_construction(vectors: np.ndarray, words: list[object], message: str
         WordVectors(vectors, words)  # type: ignore[arg-type]
 
 
+def test_empty_table(tmp_path: Path) -> None:
+    empty = WordVectors(np.zeros((0, 3), np.float32), [])
+    assert len(empty) == 0 and empty.dim == 3 and "a" not in empty
+    assert empty.most_similar(np.zeros(3)) == []
+    empty.save(tmp_path / "e.npz")
+    assert len(WordVectors.load(tmp_path / "e.npz")) == 0
+
+
 def test_lookup(wv: WordVectors) -> None:
     np.testing.assert_array_equal(wv.lookup(["car", "cat"]), wv.vectors[[2, 0]])
     out = wv.lookup(["cat", "zebra"], missing="zeros")

@@ -335,6 +335,12 @@ class DispersionGated:
         threshold: float | None = None,
         require: Literal["both", "any"] = "both",
     ) -> None:
+        for name, m in (("text", text), ("multimodal", multimodal)):
+            if not isinstance(m, SimilarityModel):
+                raise InvalidInputError(
+                    f"{name} must be a WordVectors or have similarity() and __contains__, got "
+                    f"{type(m).__name__}"
+                )
         if require not in ("both", "any"):
             raise InvalidInputError(f"require must be 'both' or 'any', got {require!r}")
         if not dispersion:
