@@ -17,6 +17,8 @@ pub mod minibatch;
 pub mod rng;
 pub mod scalar;
 pub mod seeding;
+#[cfg(target_arch = "x86_64")]
+mod simd;
 
 pub use error::{Error, Result};
 pub use matrix::MatRef;
