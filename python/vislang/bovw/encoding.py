@@ -142,7 +142,7 @@ def encode_with_state(
         if idf_arr.shape != (n_cols,):
             raise InvalidInputError(f"idf must have shape ({n_cols},), got {idf_arr.shape}")
     threads = threads_from(n_jobs)
-    learn_idf = weighting == "tfidf" and idf_arr is None
+    learn_idf = weighting == "tfidf" and idf_arr is None and ds.n_images > 0
     out, used_sigma = _core.encode(
         X,
         np.ascontiguousarray(ds.offsets),
@@ -158,9 +158,7 @@ def encode_with_state(
         norm=None if learn_idf else norm,
         n_threads=threads,
     )
-    if learn_idf:
-        if ds.n_images == 0:
-            raise InvalidInputError("weighting='tfidf' needs at least one image to learn idf")
+    if learn_idf:  # (with no images there is nothing to weight and no idf to learn)
         idf_arr = _core.idf(out)
         out = _core.weight_and_normalize(out, idf=idf_arr, norm=norm, n_threads=threads)
     return out, used_sigma, idf_arr
@@ -199,8 +197,8 @@ def encode(
     k : int, default=5
         Words per descriptor for ``"soft"``, ``1 <= k <= n_words`` (ignored otherwise).
     sigma : float, default=None
-        Bandwidth for ``"soft"``. None: the median distance (not squared) of the encoded
-        descriptors to their nearest word. :class:`BagOfVisualWords` learns it at fit time
+        Bandwidth for ``"soft"``. None: the median of the positive distances (not squared) of
+        the encoded descriptors to their nearest word (1 if there is none). :class:`BagOfVisualWords` learns it at fit time
         instead, so that transforms do not depend on the batch.
     pyramid : sequence of int, default=(1,)
         Spatial pyramid grid sizes (Lazebnik et al. 2006), e.g. ``(1, 2, 4)``: 1 + 4 + 16 cells.

@@ -38,8 +38,8 @@ pub enum Encoding {
     Soft {
         /// Words per descriptor, `1 <= k <= n_words`.
         k: usize,
-        /// Gaussian bandwidth; `None`: the median distance of the descriptors to their nearest
-        /// word (computed over all descriptors of the call).
+        /// Gaussian bandwidth; `None`: the median of the positive distances of the descriptors
+        /// to their nearest word (over all descriptors of the call; 1 if there is none).
         sigma: Option<f64>,
     },
     /// Residual sums per word (VLAD).
@@ -335,11 +335,14 @@ fn soft_weights<T: Scalar>(d2: &[T], inv_two_sigma2: f64, out: &mut [f64]) {
     }
 }
 
-/// Median of the nearest distances (not squared), the default soft-assignment bandwidth.
+/// Median of the positive nearest distances (not squared), the default soft-assignment
+/// bandwidth; 1 when there is none. Zero distances are left out so that descriptors equal to a
+/// word (e.g. the all-zero SIFT of flat patches) cannot collapse the kernel to hard assignment.
 fn median_nearest_distance<T: Scalar>(d2: &[T], k: usize) -> f64 {
     let mut v: Vec<f64> = d2
         .chunks(k)
-        .map(|r| r.first().map_or(0.0, |d| d.as_f64().max(0.0).sqrt()))
+        .filter_map(|r| r.first().map(|d| d.as_f64().max(0.0).sqrt()))
+        .filter(|d| *d > 0.0)
         .collect();
     if v.is_empty() {
         return 1.0;
