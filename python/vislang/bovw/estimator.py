@@ -158,7 +158,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             from vislang.vocab import VisualVocabulary
 
             vocab = VisualVocabulary(
-                n_clusters=self.n_words, random_state=seed, n_jobs=self.n_jobs
+                n_clusters=self.n_words, random_state=seed % 2**32, n_jobs=self.n_jobs
             )
         return vocab.fit(X)
 
