@@ -107,7 +107,7 @@ def encode(
         rows.append(row)
     R = np.array(rows, dtype=np.float64).reshape(len(descs), per_cell * n_cells)
     if intra_norm:
-        blocks = R.reshape(len(descs), -1, d)
+        blocks = R.reshape(len(descs), R.shape[1] // d, d)
         nrm = np.sqrt((blocks**2).sum(axis=2, keepdims=True))
         R = np.where(nrm > 0, blocks / np.where(nrm > 0, nrm, 1), blocks).reshape(R.shape)
     idf = None

@@ -62,9 +62,9 @@ def cases(draw: st.DrawFn, max_images: int = 5, max_per_image: int = 6) -> Case:
         # Keypoints mostly inside the image, sometimes on or beyond the border (clamped).
         coord = st.floats(-2, 26, allow_nan=False, width=32)
         kps.append(
-            np.array(
-                [[draw(coord), draw(coord), 1.0] for _ in range(n)], dtype=np.float32
-            ).reshape(n, 3)
+            np.array([[draw(coord), draw(coord), 1.0] for _ in range(n)], dtype=np.float32).reshape(
+                n, 3
+            )
         )
     return Case(descs, kps, sizes, centers)
 

@@ -1,4 +1,4 @@
-"""Bad inputs of ``vislang.encode`` and ``_core.encode`` raise InvalidInputError naming the cause."""
+"""Bad inputs of ``vislang.encode`` and ``_core.encode``: InvalidInputError naming the cause."""
 
 from __future__ import annotations
 
@@ -26,7 +26,10 @@ DS = DescriptorSet(np.eye(3, dtype=np.float32), [0, 1, 3])
         ({"encoding": "soft", "k": 4}, r"k must be an int in \[1, n_words=3\], got 4"),
         ({"encoding": "soft", "k": 0}, r"k must be an int in \[1, n_words=3\], got 0"),
         ({"encoding": "soft", "k": 2, "sigma": 0.0}, r"sigma must be None or a finite number > 0"),
-        ({"encoding": "soft", "k": 2, "sigma": float("nan")}, r"sigma must be None or a finite number"),
+        (
+            {"encoding": "soft", "k": 2, "sigma": float("nan")},
+            r"sigma must be None or a finite number",
+        ),
         ({"pyramid": ()}, r"pyramid must be a non-empty sequence of grid sizes"),
         ({"pyramid": (1, 0)}, r"pyramid grid sizes must be ints in \[1, 64\], got \(1, 0\)"),
         ({"pyramid": (1, 2)}, r"pyramid=\(1, 2\) needs keypoints and image_sizes"),
@@ -41,8 +44,11 @@ def test_bad_options(kwargs: dict[str, Any], match: str) -> None:
 
 
 def test_bad_vocabulary_and_descriptors() -> None:
-    with pytest.raises(InvalidInputError, match=r"descriptors have 3 dimensions, but the "
-                       r"vocabulary centers have 2"):
+    with pytest.raises(
+        InvalidInputError,
+        match=r"descriptors have 3 dimensions, but the "
+        r"vocabulary centers have 2",
+    ):
         vislang.encode(DS, np.eye(2))
     with pytest.raises(InvalidInputError, match=r"vocabulary must be fitted"):
         vislang.encode(DS, vislang.VisualVocabulary(2))
@@ -59,8 +65,11 @@ def test_bad_vocabulary_and_descriptors() -> None:
 def test_core_checks_again() -> None:
     """``_core`` is private but callable: it validates cheaply and never panics."""
     X = np.eye(3, dtype=np.float32)
-    with pytest.raises(InvalidInputError, match=r"offsets: must end at n_descriptors=3, got "
-                       r"offsets\[-1\]=2"):
+    with pytest.raises(
+        InvalidInputError,
+        match=r"offsets: must end at n_descriptors=3, got "
+        r"offsets\[-1\]=2",
+    ):
         _core.encode(X, np.array([0, 2]), C)
     with pytest.raises(InvalidInputError, match=r"offsets: must start at 0, got offsets\[0\]=1"):
         _core.encode(X, np.array([1, 3]), C)
@@ -74,11 +83,17 @@ def test_core_checks_again() -> None:
         _core.encode(np.eye(6, dtype=np.float32)[:, ::2], np.array([0, 6]), C)
     with pytest.raises(InvalidInputError, match=r"keypoints: a spatial pyramid with grids > 1"):
         _core.encode(X, np.array([0, 3]), C, pyramid=[2])
-    with pytest.raises(InvalidInputError, match=r"keypoints and image_sizes must be given together"):
+    with pytest.raises(
+        InvalidInputError, match=r"keypoints and image_sizes must be given together"
+    ):
         _core.encode(X, np.array([0, 3]), C, keypoints=np.zeros((3, 3), np.float32))
     with pytest.raises(InvalidInputError, match=r"image_sizes: must have shape \(n_images, 2\)"):
         _core.encode(
-            X, np.array([0, 3]), C, pyramid=[2], keypoints=np.zeros((3, 3), np.float32),
+            X,
+            np.array([0, 3]),
+            C,
+            pyramid=[2],
+            keypoints=np.zeros((3, 3), np.float32),
             image_sizes=np.zeros((2, 2), np.int64),
         )
     with pytest.raises(InvalidInputError, match=r"k: must be in \[1, n_words=3\], got 5"):

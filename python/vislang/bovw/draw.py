@@ -27,9 +27,9 @@ def _crop(image: NDArray[Any], x: float, y: float, side: float, out: int) -> NDA
     ys = np.floor(y + t * side).astype(np.int64)
     xs = np.floor(x + t * side).astype(np.int64)
     valid = ((ys >= 0) & (ys < h))[:, None] & ((xs >= 0) & (xs < w))[None, :]
-    patch = image[np.clip(ys, 0, h - 1)][:, np.clip(xs, 0, w - 1)]
-    patch = patch * (valid if patch.ndim == 2 else valid[..., None])
-    return patch
+    patch: NDArray[Any] = image[np.clip(ys, 0, h - 1)][:, np.clip(xs, 0, w - 1)]
+    mask = valid if patch.ndim == 2 else valid[..., None]
+    return np.where(mask, patch, np.zeros_like(patch))
 
 
 def word_patches(

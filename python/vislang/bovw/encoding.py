@@ -62,7 +62,7 @@ def _pyramid(pyramid: Any) -> list[int]:
         )
     out = []
     for g in pyramid:
-        if not isinstance(g, numbers.Integral) or isinstance(g, bool) or not 1 <= g <= 64:
+        if not isinstance(g, numbers.Integral) or isinstance(g, bool) or not 1 <= int(g) <= 64:
             raise InvalidInputError(f"pyramid grid sizes must be ints in [1, 64], got {pyramid!r}")
         out.append(int(g))
     return out
@@ -93,10 +93,10 @@ def _check_options(
     if weighting == "tfidf" and encoding == "vlad":
         raise InvalidInputError("weighting='tfidf' applies to the 'hard' and 'soft' encodings")
     if encoding == "soft":
-        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or not 1 <= k <= n_words:
+        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or not 1 <= int(k) <= n_words:
             raise InvalidInputError(f"k must be an int in [1, n_words={n_words}], got {k!r}")
         if sigma is not None and not (
-            isinstance(sigma, numbers.Real) and np.isfinite(sigma) and sigma > 0
+            isinstance(sigma, numbers.Real) and np.isfinite(float(sigma)) and float(sigma) > 0
         ):
             raise InvalidInputError(f"sigma must be None or a finite number > 0, got {sigma!r}")
 
@@ -122,8 +122,7 @@ def encode_with_state(
     grids = _pyramid(pyramid)
     if ds.n_dims != C.shape[1]:
         raise InvalidInputError(
-            f"descriptors have {ds.n_dims} dimensions, but the vocabulary centers have "
-            f"{C.shape[1]}"
+            f"descriptors have {ds.n_dims} dimensions, but the vocabulary centers have {C.shape[1]}"
         )
     if intra_norm and encoding != "vlad":
         raise InvalidInputError("intra_norm applies to the 'vlad' encoding only")
@@ -198,8 +197,9 @@ def encode(
         Words per descriptor for ``"soft"``, ``1 <= k <= n_words`` (ignored otherwise).
     sigma : float, default=None
         Bandwidth for ``"soft"``. None: the median of the positive distances (not squared) of
-        the encoded descriptors to their nearest word (1 if there is none). :class:`BagOfVisualWords` learns it at fit time
-        instead, so that transforms do not depend on the batch.
+        the encoded descriptors to their nearest word (1 if there is none).
+        :class:`BagOfVisualWords` learns it at fit time instead, so that transforms do not
+        depend on the batch.
     pyramid : sequence of int, default=(1,)
         Spatial pyramid grid sizes (Lazebnik et al. 2006), e.g. ``(1, 2, 4)``: 1 + 4 + 16 cells.
         A descriptor at ``(x, y)`` in an image of size ``(h, w)`` is in cell

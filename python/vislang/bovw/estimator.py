@@ -1,4 +1,4 @@
-"""``BagOfVisualWords``: images in, bag-of-visual-words encodings out (a scikit-learn transformer)."""
+"""``BagOfVisualWords``: images in, bag-of-visual-words encodings out (an sklearn transformer)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     :class:`vislang.VisualVocabulary` (or takes the given one), then learns the soft-assignment
     bandwidth and the idf weights on the training images. ``transform(images)`` extracts and
     encodes with :func:`vislang.encode`. It works inside :class:`sklearn.pipeline.Pipeline`
-    (e.g. followed by :class:`~sklearn.svm.LinearSVC`) and :class:`~sklearn.model_selection.GridSearchCV`.
+    (e.g. followed by :class:`~sklearn.svm.LinearSVC`) and
+    :class:`~sklearn.model_selection.GridSearchCV`.
 
     Parameters
     ----------
@@ -83,7 +84,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     (4, 8)
     """
 
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
         "extractor": "no_validation",
         "n_words": [Interval(Integral, 1, None, closed="left")],
         "encoding": [StrOptions({"hard", "soft", "vlad"})],
@@ -97,6 +98,9 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         "random_state": ["random_state", np.random.Generator],
         "n_jobs": [None, Integral],
     }
+
+    sigma_: float | None
+    idf_: NDArray[np.float64] | None
 
     def __init__(
         self,
