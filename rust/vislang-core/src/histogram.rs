@@ -724,6 +724,48 @@ mod tests {
     }
 
     #[test]
+    fn one_and_two_threads_give_identical_bits() {
+        // A small LCG: deterministic data without extra dependencies.
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            ((state >> 33) as f32) / (1u64 << 31) as f32
+        };
+        let (n, d, k, n_images) = (3000, 16, 40, 37);
+        let x: Vec<f32> = (0..n * d).map(|_| next()).collect();
+        let c: Vec<f32> = (0..k * d).map(|_| next()).collect();
+        let kp: Vec<f32> = (0..n * 3).map(|_| next() * 32.0).collect();
+        let offsets: Vec<i64> = (0..=n_images).map(|i| (i * n / n_images) as i64).collect();
+        let sizes = vec![32i64; 2 * n_images];
+        for encoding in [
+            Encoding::Hard,
+            Encoding::Soft { k: 5, sigma: None },
+            Encoding::Vlad,
+        ] {
+            let p = EncodeParams {
+                pyramid: vec![1, 2],
+                ..params(encoding, Norm::Power)
+            };
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                pool.install(|| {
+                    let layout = Layout {
+                        keypoints: mat(&kp, n, 3),
+                        image_sizes: &sizes,
+                    };
+                    encode(mat(&x, n, d), &offsets, Some(layout), mat(&c, k, d), &p).unwrap()
+                })
+            };
+            let (a, b) = (run(1), run(2));
+            let bits = |e: &Encoded<f32>| e.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "{encoding:?}");
+        }
+    }
+
+    #[test]
     fn empty_input_gives_zero_rows() {
         let x: [f32; 0] = [];
         let c = [0.0f32, 1.0];
