@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -160,7 +160,8 @@ def encode_with_state(
     if learn_idf:  # (with no images there is nothing to weight and no idf to learn)
         idf_arr = _core.idf(out)
         out = _core.weight_and_normalize(out, idf=idf_arr, norm=norm, n_threads=threads)
-    return out, used_sigma, idf_arr
+    # float32 in, float32 out (the native call keeps the descriptors' dtype).
+    return cast("NDArray[np.float32]", out), used_sigma, idf_arr
 
 
 def encode(

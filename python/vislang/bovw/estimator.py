@@ -19,7 +19,7 @@ from vislang.features.descriptor_set import DescriptorSet
 __all__ = ["BagOfVisualWords"]
 
 
-class BagOfVisualWords(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class BagOfVisualWords(TransformerMixin, BaseEstimator):
     """Bag of visual words: local descriptors, a k-means vocabulary and per-image encodings.
 
     ``fit(images)`` extracts descriptors, samples them and builds the vocabulary with

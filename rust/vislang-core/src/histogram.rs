@@ -26,7 +26,7 @@
 
 use rayon::prelude::*;
 
-use crate::assign::{nearest_into, row_sq_norms};
+use crate::assign::nearest_into;
 use crate::{Error, MatRef, Result, Scalar};
 
 /// How descriptors vote for words.
@@ -373,11 +373,10 @@ pub fn encode<T: Scalar>(
         Encoding::Soft { k, .. } => k,
         Encoding::Hard | Encoding::Vlad => 1,
     };
-    let cnorm = row_sq_norms(centers);
     let mut idx = vec![0i64; x.rows() * k];
     let mut d2 = vec![T::zero(); x.rows() * k];
     if x.rows() > 0 {
-        nearest_into(x, centers, &cnorm, k, &mut idx, &mut d2);
+        nearest_into(x, centers, k, &mut idx, &mut d2);
     }
     let sigma = match params.encoding {
         Encoding::Soft { sigma, .. } => {
