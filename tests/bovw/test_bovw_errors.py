@@ -118,5 +118,7 @@ def test_estimator_errors() -> None:
         BagOfVisualWords(n_words=2).fit(empty)
     with pytest.raises(InvalidInputError, match=r"n_clusters=5 must be <= n_samples=3"):
         BagOfVisualWords(n_words=5).fit(DS)
+    with pytest.raises(InvalidInputError, match=r"k must be an int in \[1, n_words=3\], got 5"):
+        BagOfVisualWords(n_words=3, encoding="soft", k=5).fit(np.zeros((1, 8, 8), np.uint8))
     with pytest.raises(ValueError, match=r"'encoding' parameter of BagOfVisualWords must be"):
         BagOfVisualWords(encoding="fisher").fit(DS)

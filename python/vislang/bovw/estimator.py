@@ -206,6 +206,11 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         """:meth:`fit`, then the encodings of the same images (descriptors extracted once)."""
         self._validate_params()
         _pyramid(self.pyramid)
+        if self.encoding == "soft" and self.vocabulary is None and self.k > self.n_words:
+            # Fail before the (slow) extraction and k-means.
+            raise InvalidInputError(
+                f"k must be an int in [1, n_words={self.n_words}], got {self.k}"
+            )
         ds = self._extract(images)
         if ds.n_descriptors == 0 and self.vocabulary is None:
             raise InvalidInputError("the training images gave no descriptors to build a vocabulary")
