@@ -6,7 +6,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["__version__", "kmeans_fit", "kmeans_plus_plus", "minibatch_step", "nearest"]
+__all__ = [
+    "__version__",
+    "encode",
+    "idf",
+    "kmeans_fit",
+    "kmeans_plus_plus",
+    "minibatch_step",
+    "nearest",
+    "weight_and_normalize",
+]
 
 __version__: str
 
@@ -46,3 +55,27 @@ def kmeans_plus_plus(
     seed: int = 0,
     n_threads: int | None = None,
 ) -> NDArray[np.int64]: ...
+def encode(
+    x: _Floats,
+    offsets: NDArray[np.int64],
+    centers: _Floats,
+    *,
+    encoding: str = "hard",
+    k: int = 1,
+    sigma: float | None = None,
+    pyramid: list[int] = ...,
+    keypoints: _Floats | None = None,
+    image_sizes: NDArray[np.int64] | None = None,
+    idf: NDArray[np.float64] | None = None,
+    intra_norm: bool = False,
+    norm: str | None = None,
+    n_threads: int | None = None,
+) -> tuple[_Floats, float | None]: ...
+def weight_and_normalize(
+    x: _Floats,
+    *,
+    idf: NDArray[np.float64] | None = None,
+    norm: str | None = None,
+    n_threads: int | None = None,
+) -> _Floats: ...
+def idf(x: _Floats) -> NDArray[np.float64]: ...

@@ -7,10 +7,12 @@
 //! - [`kmeans`]: Lloyd and Hamerly iterations, empty-cluster relocation, `n_init` restarts.
 //! - [`seeding`]: greedy k-means++ (Arthur & Vassilvitskii 2007) with triangle-inequality pruning.
 //! - [`minibatch`]: one mini-batch k-means step (Sculley 2010).
+//! - [`histogram`]: bag-of-visual-words encodings (hard, soft, VLAD, spatial pyramid, tf-idf).
 #![deny(missing_docs)]
 
 pub mod assign;
 pub mod error;
+pub mod histogram;
 pub mod kmeans;
 pub mod matrix;
 pub mod minibatch;
