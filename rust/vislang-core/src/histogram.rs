@@ -503,7 +503,7 @@ pub fn weight_and_normalize<T: Scalar>(
     if n_cols == 0 {
         return Ok(());
     }
-    if data.len() % n_cols != 0 {
+    if !data.len().is_multiple_of(n_cols) {
         return Err(Error::invalid(
             "X",
             format!(
@@ -543,7 +543,7 @@ pub fn weight_and_normalize<T: Scalar>(
 /// Inverse document frequency of each column: `log(N / max(df, 1))` with `df` the number of
 /// rows where the column is positive and `N` the number of rows (Sivic & Zisserman 2003).
 pub fn idf<T: Scalar>(data: &[T], n_cols: usize) -> Result<Vec<f64>> {
-    if n_cols == 0 || data.len() % n_cols != 0 {
+    if n_cols == 0 || !data.len().is_multiple_of(n_cols) {
         return Err(Error::invalid(
             "X",
             format!(
