@@ -7,6 +7,7 @@
 //! - [`kmeans`]: Lloyd and Hamerly iterations, empty-cluster relocation, `n_init` restarts.
 //! - [`seeding`]: greedy k-means++ (Arthur & Vassilvitskii 2007) with triangle-inequality pruning.
 //! - [`minibatch`]: one mini-batch k-means step (Sculley 2010).
+//! - [`negatives`]: batched margin-ranking losses (VSE, VSE++, WARP) with their gradient.
 #![deny(missing_docs)]
 
 pub mod assign;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod kmeans;
 pub mod matrix;
 pub mod minibatch;
+pub mod negatives;
 pub mod rng;
 pub mod scalar;
 pub mod seeding;

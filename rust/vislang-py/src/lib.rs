@@ -7,6 +7,7 @@ mod arrays;
 mod errors;
 mod kmeans;
 mod native;
+mod negatives;
 
 use pyo3::prelude::*;
 
@@ -14,6 +15,8 @@ use pyo3::prelude::*;
 mod _core {
     #[pymodule_export]
     use crate::kmeans::{kmeans_fit_py, kmeans_plus_plus_py, minibatch_step_py, nearest_py};
+    #[pymodule_export]
+    use crate::negatives::{contrastive_ranking_py, warp_py};
 
     use pyo3::prelude::*;
 
