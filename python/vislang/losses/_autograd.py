@@ -1,0 +1,97 @@
+"""``torch.autograd.Function`` wrappers of the Rust kernels (CPU, float32/float64).
+
+The forward pass calls the kernel, which returns the loss and ``dL/dS`` in one pass over ``S``;
+the gradient is kept for the backward pass, which only scales it. ``scores`` is read through
+NumPy without a copy when it is C-contiguous (otherwise one contiguous copy is made), and it must
+not be modified by another thread during the call (the kernel runs without the GIL).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from vislang import _core
+
+
+def _numpy_inputs(scores: Tensor, positives: Tensor | None) -> tuple[Any, Any]:
+    s = scores.detach().contiguous().numpy()
+    p = None if positives is None else np.ascontiguousarray(positives.detach().numpy())
+    return s, p
+
+
+def _scaled(grad: Tensor, grad_output: Tensor) -> Tensor:
+    # loss.backward() passes exactly 1: hand back the kernel's buffer without another B x C pass.
+    if grad_output.numel() == 1 and float(grad_output) == 1.0:
+        return grad
+    return grad * grad_output.to(grad.dtype)
+
+
+class RankingFunction(torch.autograd.Function):
+    """Triplet margin loss of a score matrix (``_core.contrastive_ranking``)."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        scores: Tensor,
+        positives: Tensor | None,
+        margin: float,
+        max_violation: bool,
+        direction: str,
+        n_threads: int | None,
+    ) -> Tensor:
+        s, p = _numpy_inputs(scores, positives)
+        loss, grad = _core.contrastive_ranking(
+            s,
+            p,
+            margin=margin,
+            max_violation=max_violation,
+            direction=direction,
+            n_threads=n_threads,
+        )
+        ctx.save_for_backward(torch.from_numpy(grad))
+        return torch.tensor(loss, dtype=scores.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        (grad,) = ctx.saved_tensors
+        return _scaled(grad, grad_output), None, None, None, None, None
+
+
+class WarpFunction(torch.autograd.Function):
+    """WARP loss of a score matrix (``_core.warp``)."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        scores: Tensor,
+        positives: Tensor | None,
+        margin: float,
+        direction: str,
+        seed: int,
+        max_trials: int | None,
+        n_threads: int | None,
+    ) -> Tensor:
+        s, p = _numpy_inputs(scores, positives)
+        loss, grad = _core.warp(
+            s,
+            p,
+            margin=margin,
+            direction=direction,
+            seed=seed,
+            max_trials=max_trials,
+            n_threads=n_threads,
+        )
+        ctx.save_for_backward(torch.from_numpy(grad))
+        return torch.tensor(loss, dtype=scores.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        (grad,) = ctx.saved_tensors
+        return _scaled(grad, grad_output), None, None, None, None, None, None
