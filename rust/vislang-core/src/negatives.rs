@@ -268,9 +268,20 @@ fn first_bad_row(partials: impl IntoIterator<Item = Option<usize>>) -> Result<()
     }
 }
 
+/// Whether every value of `row` is finite: `v * 0` is 0 for finite values and NaN otherwise,
+/// summed over lanes without an early exit so that the loop vectorises.
 #[inline]
 fn is_finite_row<T: Scalar>(row: &[T]) -> bool {
-    row.iter().all(|v| v.is_finite())
+    let mut acc = [T::zero(); LANES];
+    let chunks = row.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] = acc[l] + c[l] * T::zero();
+        }
+    }
+    let t = tail.iter().fold(T::zero(), |a, v| a + *v * T::zero());
+    acc.iter().all(|v| *v == T::zero()) && t == T::zero()
 }
 
 #[inline(always)]
@@ -339,42 +350,40 @@ fn hinge_segment<T: Scalar>(
     thr: T,
 ) -> (f64, T) {
     let (zero, one) = (T::zero(), T::one());
+    let n = s.len().min(g.len()).min(col_thr.len()).min(col_acc.len());
+    // Equal lengths let the compiler drop the bounds checks and vectorise.
+    let (s, g, col_thr, col_acc) = (&s[..n], &mut g[..n], &col_thr[..n], &mut col_acc[..n]);
     let mut loss = [zero; LANES];
     let mut cnt = [zero; LANES];
-    let n = s.len().min(g.len()).min(col_thr.len()).min(col_acc.len());
-    let split = n - n % LANES;
-    let (s_main, s_tail) = s[..n].split_at(split);
-    let (g_main, g_tail) = g[..n].split_at_mut(split);
-    let (t_main, t_tail) = col_thr[..n].split_at(split);
-    let (a_main, a_tail) = col_acc[..n].split_at_mut(split);
-    for (((sc, gc), tc), ac) in s_main
-        .chunks_exact(LANES)
-        .zip(g_main.chunks_exact_mut(LANES))
-        .zip(t_main.chunks_exact(LANES))
-        .zip(a_main.chunks_exact_mut(LANES))
-    {
+    let blocks = n / LANES;
+    for k in 0..blocks {
+        let base = k * LANES;
         for l in 0..LANES {
-            let a = thr + sc[l];
-            let b = tc[l] + sc[l];
-            let (ha, ia) = if a > zero { (a, one) } else { (zero, zero) };
-            let (hb, ib) = if b > zero { (b, one) } else { (zero, zero) };
-            loss[l] = loss[l] + (ha + hb);
+            let v = s[base + l];
+            let a = thr + v;
+            let b = col_thr[base + l] + v;
+            let pa = a > zero;
+            let pb = b > zero;
+            loss[l] = loss[l] + ((if pa { a } else { zero }) + (if pb { b } else { zero }));
+            let ia = if pa { one } else { zero };
+            let ib = if pb { one } else { zero };
             cnt[l] = cnt[l] + ia;
-            ac[l] = ac[l] + ib;
-            gc[l] = ia + ib;
+            col_acc[base + l] = col_acc[base + l] + ib;
+            g[base + l] = ia + ib;
         }
     }
     let mut tail_loss = zero;
     let mut tail_cnt = zero;
-    for (((sv, gv), tv), av) in s_tail.iter().zip(g_tail).zip(t_tail).zip(a_tail) {
-        let a = thr + *sv;
-        let b = *tv + *sv;
+    for j in blocks * LANES..n {
+        let v = s[j];
+        let a = thr + v;
+        let b = col_thr[j] + v;
         let (ha, ia) = if a > zero { (a, one) } else { (zero, zero) };
         let (hb, ib) = if b > zero { (b, one) } else { (zero, zero) };
         tail_loss = tail_loss + (ha + hb);
         tail_cnt = tail_cnt + ia;
-        *av = *av + ib;
-        *gv = ia + ib;
+        col_acc[j] = col_acc[j] + ib;
+        g[j] = ia + ib;
     }
     (
         lanes_to_f64(&loss) + tail_loss.as_f64(),
@@ -475,10 +484,10 @@ fn max_segment<T: Scalar>(
     }
     if track_cols {
         for ((v, m), a) in s.iter().zip(cm.iter_mut()).zip(ca.iter_mut()) {
-            if *v > *m {
-                *m = *v;
-                *a = i;
-            }
+            // Branch-free select so the loop vectorises.
+            let gt = *v > *m;
+            *m = if gt { *v } else { *m };
+            *a = if gt { i } else { *a };
         }
     }
     let mut out = (T::neg_infinity(), NONE);
