@@ -10,9 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 
-def _queries(
-    S: NDArray[Any], P: NDArray[np.bool_], direction: str
-) -> list[tuple[Any, Any, bool]]:
+def _queries(S: NDArray[Any], P: NDArray[np.bool_], direction: str) -> list[tuple[Any, Any, bool]]:
     """(scores, positives, transposed) with queries along the rows, per direction."""
     sides = []
     if direction in ("both", "i2t"):

@@ -45,17 +45,15 @@ def positives_masks(
 
 
 @st.composite
-def ranking_cases(
-    draw: st.DrawFn, max_size: int = 7, dtype: Any = None
-) -> RankingCase:
+def ranking_cases(draw: st.DrawFn, max_size: int = 7, dtype: Any = None) -> RankingCase:
     rows = draw(st.integers(1, max_size))
     cols = draw(st.one_of(st.just(rows), st.integers(1, max_size)))
     direction = draw(st.sampled_from(["both", "i2t", "t2i"]))
     dtype = dtype or draw(st.sampled_from([np.float32, np.float64]))
     values = draw(st.integers(1, 4))  # few distinct values: many ties
-    scores = draw(
-        hnp.arrays(np.int8, (rows, cols), elements=st.integers(-values, values))
-    ).astype(dtype)
+    scores = draw(hnp.arrays(np.int8, (rows, cols), elements=st.integers(-values, values))).astype(
+        dtype
+    )
     return RankingCase(
         scores=scores,
         positives=draw(positives_masks(rows, cols, direction)),

@@ -9,9 +9,9 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-
 from loss_reference import ranking_loop
 from loss_strategies import RankingCase, ranking_cases
+
 from vislang import _core
 from vislang.exceptions import InvalidInputError
 from vislang.losses.functional import contrastive_ranking
@@ -196,7 +196,8 @@ def test_non_finite_scores_name_the_row(backend: str, bad: float) -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_missing_positives_for_non_square_scores(backend: str) -> None:
     with pytest.raises(
-        InvalidInputError, match=r"positives: must be given when scores is not square, got shape \(4, 5\)"
+        InvalidInputError,
+        match=r"positives: must be given when scores is not square, got shape \(4, 5\)",
     ):
         contrastive_ranking(torch.zeros(4, 5), backend=backend)  # type: ignore[arg-type]
 
@@ -232,7 +233,11 @@ def test_query_without_positive(backend: str) -> None:
         (torch.zeros(3, 3), {"margin": float("nan")}, r"margin: must be finite, got nan"),
         (torch.zeros(3, 3), {"reduction": "avg"}, r"reduction must be one of 'sum', 'mean'"),
         (torch.zeros(3, 3), {"backend": "cuda"}, r"backend must be one of 'auto', 'rust', 'torch'"),
-        (torch.zeros(3, 3, dtype=torch.float16), {"backend": "rust"}, r"backend='rust' needs float32"),
+        (
+            torch.zeros(3, 3, dtype=torch.float16),
+            {"backend": "rust"},
+            r"backend='rust' needs float32",
+        ),
     ],
 )
 def test_bad_arguments(scores: torch.Tensor, kwargs: dict[str, Any], message: str) -> None:

@@ -35,7 +35,7 @@ class RankingFunction(torch.autograd.Function):
     """Triplet margin loss of a score matrix (``_core.contrastive_ranking``)."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         scores: Tensor,
         positives: Tensor | None,
@@ -58,7 +58,7 @@ class RankingFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:
         (grad,) = ctx.saved_tensors
         return _scaled(grad, grad_output), None, None, None, None, None
 
@@ -67,7 +67,7 @@ class WarpFunction(torch.autograd.Function):
     """WARP loss of a score matrix (``_core.warp``)."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         scores: Tensor,
         positives: Tensor | None,
@@ -92,6 +92,6 @@ class WarpFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:
         (grad,) = ctx.saved_tensors
         return _scaled(grad, grad_output), None, None, None, None, None, None

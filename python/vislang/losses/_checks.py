@@ -82,8 +82,7 @@ def check_positives(positives: Tensor | None, scores: Tensor) -> Tensor | None:
     if positives is None:
         if rows != cols:
             raise InvalidInputError(
-                "positives: must be given when scores is not square, got shape "
-                f"({rows}, {cols})"
+                f"positives: must be given when scores is not square, got shape ({rows}, {cols})"
             )
         return None
     if not isinstance(positives, Tensor):
