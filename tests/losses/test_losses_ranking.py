@@ -14,7 +14,7 @@ from loss_strategies import RankingCase, ranking_cases
 
 from vislang import _core
 from vislang.exceptions import InvalidInputError
-from vislang.losses.functional import contrastive_ranking
+from vislang.losses.functional import contrastive_ranking, same_image_mask
 
 
 def _run(case: RankingCase, backend: str) -> tuple[float, np.ndarray]:
@@ -273,3 +273,18 @@ def test_single_item_batches(n: int) -> None:
     loss = contrastive_ranking(s, margin=0.5)
     loss.backward()
     assert float(loss.detach()) == pytest.approx(2 * 0.5 * n * (n - 1))
+
+
+def test_same_image_mask_marks_repeated_images_as_positives() -> None:
+    ids = torch.tensor([4, 9, 4, 2])
+    mask = same_image_mask(ids)
+    assert mask.tolist() == [
+        [True, False, True, False],
+        [False, True, False, False],
+        [True, False, True, False],
+        [False, False, False, True],
+    ]
+    five = same_image_mask(torch.arange(2), torch.tensor([0, 0, 1, 1, 1]))
+    assert five.shape == (2, 5) and five.sum() == 5
+    with pytest.raises(InvalidInputError, match=r"image_ids must be a 1-D integer tensor"):
+        same_image_mask(torch.zeros(3))

@@ -34,7 +34,7 @@ from vislang.losses._checks import (
     use_rust,
 )
 
-__all__ = ["contrastive_ranking", "info_nce", "similarity", "warp"]
+__all__ = ["contrastive_ranking", "info_nce", "same_image_mask", "similarity", "warp"]
 
 
 def similarity(image_emb: Tensor, text_emb: Tensor) -> Tensor:
@@ -57,6 +57,38 @@ def similarity(image_emb: Tensor, text_emb: Tensor) -> Tensor:
     """
     check_embeddings(image_emb, text_emb)
     return image_emb @ text_emb.t()  # (B, C)
+
+
+def same_image_mask(image_ids: Tensor, text_image_ids: Tensor | None = None) -> Tensor:
+    """Positives mask from image ids: ``mask[i, j] = image_ids[i] == text_image_ids[j]``.
+
+    Use it when a batch holds several captions of one image (or one image twice), so that
+    those captions are positives rather than negatives (vsepp treats them as negatives).
+
+    Parameters
+    ----------
+    image_ids : integer Tensor of shape (B,)
+        The image of each row of ``scores``.
+    text_image_ids : integer Tensor of shape (C,), optional
+        The image each text describes; default ``image_ids`` (a batch of (image, caption) pairs).
+
+    Returns
+    -------
+    bool Tensor of shape (B, C)
+
+    Examples
+    --------
+    >>> import torch
+    >>> same_image_mask(torch.tensor([7, 7, 3]))
+    tensor([[ True,  True, False],
+            [ True,  True, False],
+            [False, False,  True]])
+    """
+    cols = image_ids if text_image_ids is None else text_image_ids
+    for name, t in (("image_ids", image_ids), ("text_image_ids", cols)):
+        if not isinstance(t, Tensor) or t.ndim != 1 or t.is_floating_point():
+            raise InvalidInputError(f"{name} must be a 1-D integer tensor")
+    return image_ids[:, None] == cols.to(image_ids.device)[None, :]
 
 
 def _check_margin(margin: float) -> float:
