@@ -82,7 +82,9 @@ class VSELoss(nn.Module):
     @property
     def hard_negatives(self) -> bool:
         """Whether the next forward uses the hardest negative (after the warm-up)."""
-        return self.max_violation and int(self.num_steps) >= self.warmup_steps
+        if not self.max_violation or self.warmup_steps == 0:
+            return self.max_violation  # no read of the (possibly CUDA) step buffer
+        return int(self.num_steps) >= self.warmup_steps
 
     def forward(
         self, image_emb: Tensor, text_emb: Tensor, positives: Tensor | None = None
