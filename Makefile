@@ -34,10 +34,11 @@ lint: lint-rust lint-python ## all linters
 lint-rust:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-lint-python: venv
+lint-python: build
 	$(PY) -m ruff check python tests benches
 	$(PY) -m ruff format --check python tests benches
 	$(PY) -m mypy python/vislang
+	$(PY) -m mypy.stubtest vislang._core
 
 format: venv ## format Rust and Python sources
 	cargo fmt --all

@@ -1,23 +1,54 @@
 """vislang: fast, faithful early vision-and-language models with a Rust core.
 
-``import vislang`` loads only NumPy and the native extension; PyTorch and OpenCV are imported by
-the subpackages that need them.
+``import vislang`` loads only NumPy, scikit-learn and the native extension. The subpackages
+that need PyTorch or OpenCV (``vislang.features``, ``vislang.data``'s torch views, ...) import
+them on first use; their main names are reachable here lazily (``vislang.DescriptorSet``).
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from vislang._core import __version__
 from vislang.exceptions import CheckpointError, InternalError, InvalidInputError, VislangError
 from vislang.vocab import VisualVocabulary, assign, kmeans, kmeans_plusplus
 
+# Lazily imported names: attribute -> (module, attribute or None for the module itself).
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "data": ("vislang.data", None),
+    "eval": ("vislang.eval", None),
+    "features": ("vislang.features", None),
+    "semantics": ("vislang.semantics", None),
+    "DescriptorSet": ("vislang.features", "DescriptorSet"),
+    "WordVectors": ("vislang.semantics", "WordVectors"),
+}
+
 __all__ = [
     "CheckpointError",
+    "DescriptorSet",
     "InternalError",
     "InvalidInputError",
     "VislangError",
     "VisualVocabulary",
+    "WordVectors",
     "__version__",
     "assign",
     "kmeans",
     "kmeans_plusplus",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'vislang' has no attribute {name!r}") from None
+    mod = importlib.import_module(module)
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

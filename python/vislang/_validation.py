@@ -32,26 +32,41 @@ def as_float_matrix(
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise InvalidInputError(f"{name} must be real, got dtype {arr.dtype}")
     if arr.ndim != 2:
-        raise InvalidInputError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}")
-    target = dtype if dtype is not None else (arr.dtype if arr.dtype in FLOAT_DTYPES else np.float64)
+        raise InvalidInputError(
+            f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}"
+        )
+    if dtype is not None:
+        target = dtype
+    else:
+        target = arr.dtype if arr.dtype in FLOAT_DTYPES else np.float64
     arr = np.ascontiguousarray(arr, dtype=target)
     if not allow_empty and (arr.shape[0] == 0 or arr.shape[1] == 0):
         raise InvalidInputError(f"{name} must be non-empty, got shape {arr.shape}")
     return arr
 
 
-def check_finite_rows(a: NDArray[Any], name: str) -> None:
-    """Raise naming the first row of ``a`` that holds NaN or inf."""
-    if a.size and not np.isfinite(a.sum()):
+def finite_sum(a: NDArray[Any]) -> bool:
+    """Quick test that ``a`` is all finite (False may also mean an overflowing sum)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(a.sum()))
+
+
+def check_finite_rows(a: NDArray[Any], name: str, row_offset: int = 0) -> None:
+    """Raise naming the first row of ``a`` (plus ``row_offset``) that holds NaN or inf."""
+    if a.size and not finite_sum(a):
         bad = ~np.isfinite(a).all(axis=1)
         if bad.any():
-            raise InvalidInputError(f"{name} contains NaN or inf at row {int(np.argmax(bad))}")
+            row = row_offset + int(np.argmax(bad))
+            raise InvalidInputError(f"{name} contains NaN or inf at row {row}")
 
 
 def seed_from(random_state: Any) -> int:
-    """A 64-bit seed from ``random_state`` (None, int or ``np.random.RandomState``/``Generator``)."""
+    """A 64-bit seed from ``random_state``: None, an int, a RandomState or a Generator.
+
+    None draws from NumPy's global RandomState, as scikit-learn does.
+    """
     if random_state is None:
-        return int(np.random.randint(0, 2**63 - 1, dtype=np.int64))
+        return int(np.random.mtrand._rand.randint(0, 2**63 - 1, dtype=np.int64))
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         return int(random_state) % 2**64
     if isinstance(random_state, np.random.RandomState):

@@ -1,6 +1,8 @@
-"""Evaluation: cross-modal retrieval metrics (recall@K, median and mean rank). Torch-free."""
+"""Evaluation: word similarity (Spearman rho with coverage and a bootstrap interval) and
+cross-modal retrieval (recall@K, median and mean rank).
 
-from __future__ import annotations
+Each metric lives in its own module and is re-exported here explicitly.
+"""
 
 from vislang.eval.retrieval import (
     image_to_text_ranks,
@@ -8,5 +10,30 @@ from vislang.eval.retrieval import (
     retrieval_metrics,
     text_to_image_ranks,
 )
+from vislang.eval.word_similarity import (
+    WordPairs,
+    WordSimilarityResult,
+    compare_models,
+    load_men,
+    load_simlex999,
+    load_word_pairs,
+    load_wordsim353,
+    spearman,
+    word_similarity,
+)
 
-__all__ = ["image_to_text_ranks", "recall_at_k", "retrieval_metrics", "text_to_image_ranks"]
+__all__ = [
+    "WordPairs",
+    "WordSimilarityResult",
+    "compare_models",
+    "image_to_text_ranks",
+    "load_men",
+    "load_simlex999",
+    "load_word_pairs",
+    "load_wordsim353",
+    "recall_at_k",
+    "retrieval_metrics",
+    "spearman",
+    "text_to_image_ranks",
+    "word_similarity",
+]

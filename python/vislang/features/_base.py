@@ -74,7 +74,7 @@ def _n_threads(n_jobs: int | None, n_tasks: int) -> int:
     return max(1, min(threads, n_tasks))
 
 
-class LocalFeatureExtractor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class LocalFeatureExtractor(TransformerMixin, BaseEstimator):
     """Base class of the extractors: ``transform(images)`` -> :class:`DescriptorSet`.
 
     Subclasses store their parameters in ``__init__`` and implement :meth:`_extract`

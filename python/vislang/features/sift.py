@@ -390,7 +390,7 @@ def root_sift(descriptors: Any, eps: float = 1e-12) -> Any:
     return np.sqrt(x / np.maximum(l1, eps)).astype(np.float32)
 
 
-class RootSIFT(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class RootSIFT(TransformerMixin, BaseEstimator):
     """RootSIFT descriptors: a SIFT-family extractor followed by :func:`root_sift`.
 
     Parameters

@@ -63,32 +63,76 @@ pub fn nearest<T: Scalar>(
     }
     x.check_finite("X")?;
     centers.check_finite("centers")?;
-    let cnorm = row_sq_norms(centers);
     let mut out = Neighbors {
         indices: vec![0; x.rows() * k],
         sq_distances: vec![T::zero(); x.rows() * k],
         k,
     };
-    nearest_into(
-        x,
-        centers,
-        &cnorm,
-        k,
-        &mut out.indices,
-        &mut out.sq_distances,
-    );
+    nearest_into(x, centers, k, &mut out.indices, &mut out.sq_distances);
     Ok(out)
+}
+
+/// Centres prepared for the expansion: shifted by `mu`, with squared norms.
+///
+/// Shifting both sides by a common `mu` (the centres' mean, rounded to a power-of-two grid of
+/// the centres' spread) keeps `||x||^2 - 2 x.c + ||c||^2` accurate for data far from the
+/// origin, and keeps small-integer data exact.
+pub(crate) struct Prepared<'a, T> {
+    raw: MatRef<'a, T>,
+    mu: Vec<T>,
+    shifted: Vec<T>,
+    norms: Vec<T>,
+    max_norm: T,
+}
+
+impl<'a, T: Scalar> Prepared<'a, T> {
+    pub(crate) fn new(centers: MatRef<'a, T>) -> Self {
+        let (k, d) = (centers.rows(), centers.cols());
+        let mut mu = vec![T::zero(); d];
+        for (j, m) in mu.iter_mut().enumerate() {
+            let col = (0..k).map(|i| centers.row(i)[j].as_f64());
+            let mean = col.clone().sum::<f64>() / k.max(1) as f64;
+            let spread = col.fold(0.0f64, |a, v| a.max((v - mean).abs()));
+            *m = if spread > 0.0 && spread.is_finite() && mean.is_finite() {
+                let q = 2f64.powi(spread.log2().floor() as i32);
+                T::from_f64((mean / q).round() * q)
+            } else if k > 0 {
+                centers.row(0)[j]
+            } else {
+                T::zero()
+            };
+        }
+        let mut shifted = Vec::with_capacity(k * d);
+        for i in 0..k {
+            shifted.extend(centers.row(i).iter().zip(&mu).map(|(c, m)| *c - *m));
+        }
+        let norms: Vec<T> = shifted.chunks(d.max(1)).map(T::sq_norm).take(k).collect();
+        let max_norm = norms
+            .iter()
+            .copied()
+            .fold(T::zero(), |a, v| if v > a { v } else { a });
+        Self {
+            raw: centers,
+            mu,
+            shifted,
+            norms,
+            max_norm,
+        }
+    }
 }
 
 /// Unchecked kernel behind [`nearest`]: writes `n x k` indices and exact squared distances.
 pub(crate) fn nearest_into<T: Scalar>(
     x: MatRef<'_, T>,
     centers: MatRef<'_, T>,
-    cnorm: &[T],
     k: usize,
     indices: &mut [i64],
     sq_distances: &mut [T],
 ) {
+    if x.rows() == 0 {
+        return;
+    }
+    let prep = Prepared::new(centers);
     indices
         .par_chunks_mut(ROW_BLOCK * k)
         .zip(sq_distances.par_chunks_mut(ROW_BLOCK * k))
@@ -98,7 +142,7 @@ pub(crate) fn nearest_into<T: Scalar>(
             |tile, (b, (idx, dist))| {
                 let start = b * ROW_BLOCK;
                 let rows = x.slice_rows(start, start + idx.len() / k);
-                tile.block(rows.as_slice(), rows.rows(), centers, cnorm, idx, dist);
+                tile.block(rows.as_slice(), rows.rows(), &prep, idx, dist);
             },
         );
 }
@@ -108,12 +152,12 @@ pub(crate) fn nearest_gathered_into<T: Scalar>(
     x: MatRef<'_, T>,
     rows: &[usize],
     centers: MatRef<'_, T>,
-    cnorm: &[T],
     k: usize,
     indices: &mut [i64],
     sq_distances: &mut [T],
 ) {
     let d = x.cols();
+    let prep = Prepared::new(centers);
     indices
         .par_chunks_mut(ROW_BLOCK * k)
         .zip(sq_distances.par_chunks_mut(ROW_BLOCK * k))
@@ -125,14 +169,19 @@ pub(crate) fn nearest_gathered_into<T: Scalar>(
                 for &i in ids {
                     buf.extend_from_slice(x.row(i));
                 }
-                tile.block(buf, ids.len(), centers, cnorm, idx, dist);
+                tile.block(buf, ids.len(), &prep, idx, dist);
             },
         );
 }
 
-/// Per-thread scratch: one GEMM tile and the running top-k of a row block.
+/// Extra short-listed centres per row when `k > 1`, re-ranked on exact distances.
+const EXTRA: usize = 4;
+
+/// Per-thread scratch: shifted rows, one GEMM tile and the running short-lists of a row block.
 struct Tile<T> {
     k: usize,
+    shifted: Vec<T>,
+    xnorm: Vec<T>,
     dots: Vec<T>,
     best_d: Vec<T>,
     best_i: Vec<i64>,
@@ -142,74 +191,169 @@ impl<T: Scalar> Tile<T> {
     fn new(k: usize) -> Self {
         Self {
             k,
+            shifted: Vec::new(),
+            xnorm: Vec::new(),
             dots: Vec::new(),
             best_d: Vec::new(),
             best_i: Vec::new(),
         }
     }
 
-    /// Top-k of `m` contiguous rows `xs` against all centres.
+    /// Bound on the rounding error of one expanded distance of a row with shifted norm `xn`.
+    fn slack(d: usize, xn: T, max_norm: T) -> T {
+        T::from_f64(4.0 * (d as f64 + 2.0)) * T::epsilon() * (xn + max_norm)
+    }
+
+    /// The `k` nearest centres of `m` contiguous raw rows `xs`.
     fn block(
         &mut self,
         xs: &[T],
         m: usize,
-        centers: MatRef<'_, T>,
-        cnorm: &[T],
+        prep: &Prepared<'_, T>,
         idx: &mut [i64],
         dist: &mut [T],
     ) {
-        let (k, d, nc) = (self.k, centers.cols(), centers.rows());
+        let (d, nc) = (prep.raw.cols(), prep.raw.rows());
+        self.shifted.clear();
+        self.shifted.extend_from_slice(&xs[..m * d]);
+        self.xnorm.clear();
+        for row in self.shifted.chunks_exact_mut(d.max(1)).take(m) {
+            for (v, mu) in row.iter_mut().zip(&prep.mu) {
+                *v = *v - *mu;
+            }
+            self.xnorm.push(T::sq_norm(row));
+        }
+        if self.k == 1 {
+            self.block_nearest(xs, m, prep, idx, dist);
+            return;
+        }
+        let kk = (self.k + EXTRA).min(nc);
         self.best_d.clear();
-        self.best_d.resize(m * k, T::infinity());
+        self.best_d.resize(m * kk, T::infinity());
         self.best_i.clear();
-        self.best_i.resize(m * k, -1);
+        self.best_i.resize(m * kk, -1);
         let two = T::one() + T::one();
         let mut c0 = 0;
         while c0 < nc {
             let c1 = (c0 + COL_BLOCK).min(nc);
             let cb = c1 - c0;
             self.dots.resize(m * cb, T::zero());
-            let cblock = &centers.as_slice()[c0 * d..c1 * d];
-            T::gemm_nt(m, cb, d, xs, cblock, &mut self.dots[..m * cb]);
+            T::gemm_nt(
+                m,
+                cb,
+                d,
+                &self.shifted,
+                &prep.shifted[c0 * d..c1 * d],
+                &mut self.dots[..m * cb],
+            );
+            for r in 0..m {
+                let row = &self.dots[r * cb..(r + 1) * cb];
+                let bd = &mut self.best_d[r * kk..(r + 1) * kk];
+                let bi = &mut self.best_i[r * kk..(r + 1) * kk];
+                for (j, (&dot, &cn)) in row.iter().zip(&prep.norms[c0..c1]).enumerate() {
+                    let v = cn - two * dot;
+                    if v < bd[kk - 1] {
+                        insert_sorted(bd, bi, v, (c0 + j) as i64);
+                    }
+                }
+            }
+            c0 = c1;
+        }
+        let k = self.k;
+        let mut cand_d: Vec<T> = Vec::with_capacity(nc);
+        let mut cand_i: Vec<i64> = Vec::with_capacity(nc);
+        for r in 0..m {
+            let x = &xs[r * d..(r + 1) * d];
+            let bd = &self.best_d[r * kk..(r + 1) * kk];
+            let bi = &self.best_i[r * kk..(r + 1) * kk];
+            cand_d.clear();
+            cand_i.clear();
+            // If the short-list may have cut a near-tie (its last entry is within rounding of the
+            // k-th), or rounding produced non-finite values, rank every centre exactly.
+            let thresh = bd[k - 1] + Self::slack(d, self.xnorm[r], prep.max_norm);
+            let exhaustive = bi.contains(&-1) || (kk < nc && not_above(bd[kk - 1], thresh));
+            if exhaustive {
+                for j in 0..nc {
+                    cand_i.push(j as i64);
+                    cand_d.push(T::sq_dist(x, prep.raw.row(j)));
+                }
+            } else {
+                for &j in bi {
+                    cand_i.push(j);
+                    cand_d.push(T::sq_dist(x, prep.raw.row(j as usize)));
+                }
+            }
+            sort_pairs(&mut cand_d, &mut cand_i);
+            idx[r * k..(r + 1) * k].copy_from_slice(&cand_i[..k]);
+            dist[r * k..(r + 1) * k].copy_from_slice(&cand_d[..k]);
+        }
+    }
+
+    /// `k = 1`: vectorised arg-min per tile, then exact distances for every centre within the
+    /// rounding slack of the tile's minimum, so near-ties are decided exactly (lower index wins).
+    fn block_nearest(
+        &mut self,
+        xs: &[T],
+        m: usize,
+        prep: &Prepared<'_, T>,
+        idx: &mut [i64],
+        dist: &mut [T],
+    ) {
+        let (d, nc) = (prep.raw.cols(), prep.raw.rows());
+        self.best_d.clear();
+        self.best_d.resize(m, T::infinity());
+        self.best_i.clear();
+        self.best_i.resize(m, -1);
+        let two = T::one() + T::one();
+        let mut c0 = 0;
+        while c0 < nc {
+            let c1 = (c0 + COL_BLOCK).min(nc);
+            let cb = c1 - c0;
+            self.dots.resize(m * cb, T::zero());
+            T::gemm_nt(
+                m,
+                cb,
+                d,
+                &self.shifted,
+                &prep.shifted[c0 * d..c1 * d],
+                &mut self.dots[..m * cb],
+            );
             for r in 0..m {
                 let row = &mut self.dots[r * cb..(r + 1) * cb];
                 // ||c||^2 - 2 x.c: the row's ||x||^2 does not change the ranking.
-                for (v, cn) in row.iter_mut().zip(&cnorm[c0..c1]) {
+                for (v, cn) in row.iter_mut().zip(&prep.norms[c0..c1]) {
                     *v = *cn - two * *v;
                 }
-                let bd = &mut self.best_d[r * k..(r + 1) * k];
-                let bi = &mut self.best_i[r * k..(r + 1) * k];
-                if k == 1 {
-                    let (v, j) = argmin_lanes(row);
-                    if v < bd[0] {
-                        bd[0] = v;
-                        bi[0] = (c0 + j) as i64;
-                    }
-                } else {
-                    for (j, &v) in row.iter().enumerate() {
-                        if v < bd[k - 1] {
-                            insert_sorted(bd, bi, v, (c0 + j) as i64);
+                let (vmin, _) = argmin_lanes(row);
+                let thresh = vmin + Self::slack(d, self.xnorm[r], prep.max_norm);
+                let x = &xs[r * d..(r + 1) * d];
+                for (j, &v) in row.iter().enumerate() {
+                    // NaN from overflow is admitted too: those are decided exactly.
+                    if not_above(v, thresh) {
+                        let jj = c0 + j;
+                        let e = T::sq_dist(x, prep.raw.row(jj));
+                        let (bd, bi) = (self.best_d[r], self.best_i[r]);
+                        if bi < 0 || e < bd || (e == bd && (jj as i64) < bi) {
+                            self.best_d[r] = e;
+                            self.best_i[r] = jj as i64;
                         }
                     }
                 }
             }
             c0 = c1;
         }
-        // Exact distances for the chosen centres, then re-rank on them (ties: lower index).
         for r in 0..m {
-            let x = &xs[r * d..(r + 1) * d];
-            let oi = &mut idx[r * k..(r + 1) * k];
-            let od = &mut dist[r * k..(r + 1) * k];
-            for t in 0..k {
-                let j = self.best_i[r * k + t];
-                oi[t] = j;
-                od[t] = T::sq_dist(x, centers.row(j as usize));
-            }
-            if k > 1 {
-                sort_pairs(od, oi);
-            }
+            // Every row saw at least its tile minimum, so the index is set; guard anyway.
+            idx[r] = self.best_i[r].max(0);
+            dist[r] = self.best_d[r];
         }
     }
+}
+
+/// `!(v > t)`: true when `v <= t` or either is NaN.
+#[inline]
+fn not_above<T: Scalar>(v: T, t: T) -> bool {
+    v.partial_cmp(&t) != Some(std::cmp::Ordering::Greater)
 }
 
 /// Minimum of a row and its first index, in lanes that the compiler can vectorise.
@@ -239,10 +383,6 @@ fn argmin_lanes<T: Scalar>(row: &[T]) -> (T, usize) {
         if v < best.0 {
             best = (v, base + t);
         }
-    }
-    if best.1 == usize::MAX {
-        // Every value is +inf (cannot happen for finite inputs): fall back to the first.
-        best = (row.first().copied().unwrap_or(T::infinity()), 0);
     }
     best
 }

@@ -11,7 +11,7 @@
 
 use rayon::prelude::*;
 
-use crate::assign::{nearest_gathered_into, nearest_into, row_sq_norms};
+use crate::assign::{nearest_gathered_into, nearest_into};
 use crate::rng::Rng;
 use crate::seeding::{kmeans_plus_plus, random_rows};
 use crate::{Error, MatRef, Result, Scalar};
@@ -199,7 +199,14 @@ fn run_one<T: Scalar>(
             n
         };
         let inertia_it = inertia(weights, &st.dist2);
-        let new_centers = update_centers(x, weights, &mut st.labels, &st.dist2, k, &centers);
+        let (new_centers, relocated) =
+            update_centers(x, weights, &st.labels, &st.dist2, k, &centers);
+        if hamerly {
+            // A relocated point's old centre is now "another" centre: its lower bound is void.
+            for &p in &relocated {
+                st.lower[p] = T::zero();
+            }
+        }
         let mut shift = 0.0;
         for j in 0..k {
             let s = T::sq_dist(
@@ -221,7 +228,9 @@ fn run_one<T: Scalar>(
         if !callback(&info) {
             return Err(Error::Interrupted);
         }
-        if st.labels == labels_old {
+        // Unchanged labels mean converged, unless this update relocated a centre (then the
+        // labels no longer match the centres and one more assignment is due).
+        if relocated.is_empty() && st.labels == labels_old {
             strict = true;
             break;
         }
@@ -266,15 +275,14 @@ fn inertia<T: Scalar>(weights: Option<&[T]>, dist2: &[T]) -> f64 {
 
 fn full_assign<T: Scalar>(x: MatRef<'_, T>, centers: &[T], k: usize, two: bool, st: &mut State<T>) {
     let c = MatRef::new("centers", centers, k, x.cols()).unwrap_or(x.slice_rows(0, 0));
-    let cnorm = row_sq_norms(c);
     if !two {
-        nearest_into(x, c, &cnorm, 1, &mut st.labels, &mut st.dist2);
+        nearest_into(x, c, 1, &mut st.labels, &mut st.dist2);
         return;
     }
     let n = x.rows();
     let mut idx = vec![0i64; n * 2];
     let mut dd = vec![T::zero(); n * 2];
-    nearest_into(x, c, &cnorm, 2, &mut idx, &mut dd);
+    nearest_into(x, c, 2, &mut idx, &mut dd);
     st.lower.resize(n, T::zero());
     for i in 0..n {
         st.labels[i] = idx[2 * i];
@@ -307,10 +315,9 @@ fn pruned_assign<T: Scalar>(
         }
     }
     // Half the distance from each centre to its nearest other centre.
-    let cnorm = row_sq_norms(c);
     let mut cidx = vec![0i64; k * 2];
     let mut cd = vec![T::zero(); k * 2];
-    nearest_into(c, c, &cnorm, 2, &mut cidx, &mut cd);
+    nearest_into(c, c, 2, &mut cidx, &mut cd);
     let half = T::from_f64(0.5);
     let s: Vec<T> = (0..k)
         .map(|j| {
@@ -354,7 +361,7 @@ fn pruned_assign<T: Scalar>(
     }
     let mut idx = vec![0i64; marked.len() * 2];
     let mut dd = vec![T::zero(); marked.len() * 2];
-    nearest_gathered_into(x, &marked, c, &cnorm, 2, &mut idx, &mut dd);
+    nearest_gathered_into(x, &marked, c, 2, &mut idx, &mut dd);
     for (t, &i) in marked.iter().enumerate() {
         st.labels[i] = idx[2 * t];
         st.dist2[i] = dd[2 * t];
@@ -401,21 +408,24 @@ pub(crate) fn cluster_sums<T: Scalar>(
     (sums, wsum)
 }
 
-/// New centres: cluster means; empty clusters are moved to the points farthest from their centre.
+/// New centres: cluster means; empty clusters are moved to the points farthest from their
+/// centre (labels are left as assigned, as scikit-learn does). Returns the relocated points too.
 fn update_centers<T: Scalar>(
     x: MatRef<'_, T>,
     weights: Option<&[T]>,
-    labels: &mut [i64],
+    labels: &[i64],
     dist2: &[T],
     k: usize,
     old: &[T],
-) -> Vec<T> {
+) -> (Vec<T>, Vec<usize>) {
     let d = x.cols();
     let (mut sums, mut wsum) = cluster_sums(x, weights, labels, k);
     let empty: Vec<usize> = (0..k).filter(|&j| wsum[j] <= 0.0).collect();
-    if !empty.is_empty() {
-        relocate_empty(x, weights, labels, dist2, &empty, &mut sums, &mut wsum);
-    }
+    let relocated = if empty.is_empty() {
+        Vec::new()
+    } else {
+        relocate_empty(x, weights, labels, dist2, &empty, &mut sums, &mut wsum)
+    };
     let mut out = old.to_vec();
     for j in 0..k {
         if wsum[j] > 0.0 {
@@ -427,18 +437,18 @@ fn update_centers<T: Scalar>(
             }
         }
     }
-    out
+    (out, relocated)
 }
 
 fn relocate_empty<T: Scalar>(
     x: MatRef<'_, T>,
     weights: Option<&[T]>,
-    labels: &mut [i64],
+    labels: &[i64],
     dist2: &[T],
     empty: &[usize],
     sums: &mut [f64],
     wsum: &mut [f64],
-) {
+) -> Vec<usize> {
     let d = x.cols();
     let n = x.rows();
     let take = empty.len().min(n);
@@ -472,8 +482,9 @@ fn relocate_empty<T: Scalar>(
             *a = we * v.as_f64();
         }
         wsum[e] = we;
-        labels[p] = e as i64;
     }
+    order.truncate(empty.len());
+    order
 }
 
 #[cfg(test)]

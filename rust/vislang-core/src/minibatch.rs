@@ -5,7 +5,7 @@
 //! `c_j <- (v_j c_j + S_j) / (v_j + W_j)` and `v_j <- v_j + W_j`. This equals Sculley's per-point
 //! update with learning rate `1 / v_j` applied to the batch at once.
 
-use crate::assign::{nearest_into, row_sq_norms};
+use crate::assign::nearest_into;
 use crate::kmeans::cluster_sums;
 use crate::{Error, MatRef, Result, Scalar};
 
@@ -38,13 +38,12 @@ pub fn step<T: Scalar>(
             format!("must be finite and >= 0, got {} at {j}", counts[j]),
         ));
     }
-    let cnorm = row_sq_norms(c);
     let mut out = BatchStep {
         labels: vec![0; n],
         sq_distances: vec![T::zero(); n],
         inertia: 0.0,
     };
-    nearest_into(batch, c, &cnorm, 1, &mut out.labels, &mut out.sq_distances);
+    nearest_into(batch, c, 1, &mut out.labels, &mut out.sq_distances);
     out.inertia = out
         .sq_distances
         .iter()

@@ -15,11 +15,61 @@ pub trait Scalar: Float + Send + Sync + Debug + Default + 'static {
     fn sq_dist(a: &[Self], b: &[Self]) -> Self;
     /// Squared norm `sum(a^2)`.
     fn sq_norm(a: &[Self]) -> Self;
+    /// `out[t] = (x - mu) . c_t` for the rows `c_t` of `c` (`out.len() x x.len()`, row-major,
+    /// `out.len()` a multiple of [`DOT_GROUP`]), vectorised for the running CPU.
+    fn shifted_dots(x: &[Self], mu: &[Self], c: &[Self], out: &mut [Self]);
     /// `out (m x n) = a (m x k) * b (n x k)^T`, all row-major, single-threaded.
     fn gemm_nt(m: usize, n: usize, k: usize, a: &[Self], b: &[Self], out: &mut [Self]);
 }
 
 const LANES: usize = 16;
+/// Candidates scored together by [`Scalar::shifted_dots`]: independent FMA chains per group.
+pub const DOT_GROUP: usize = 8;
+
+#[inline(always)]
+fn shifted_dots_lanes<T: Float>(x: &[T], mu: &[T], c: &[T], out: &mut [T], fma: bool) {
+    let d = x.len();
+    let full = d - d % LANES;
+    for (g, outg) in out.chunks_exact_mut(DOT_GROUP).enumerate() {
+        let rows = &c[g * DOT_GROUP * d..(g + 1) * DOT_GROUP * d];
+        let mut acc = [[T::zero(); LANES]; DOT_GROUP];
+        let mut p = 0;
+        while p < full {
+            let mut xv = [T::zero(); LANES];
+            for l in 0..LANES {
+                xv[l] = x[p + l] - mu[p + l];
+            }
+            for (a, row) in acc.iter_mut().zip(rows.chunks_exact(d)) {
+                let cr = &row[p..p + LANES];
+                for l in 0..LANES {
+                    a[l] = if fma {
+                        xv[l].mul_add(cr[l], a[l])
+                    } else {
+                        a[l] + xv[l] * cr[l]
+                    };
+                }
+            }
+            p += LANES;
+        }
+        for (o, (a, row)) in outg
+            .iter_mut()
+            .zip(acc.iter_mut().zip(rows.chunks_exact(d)))
+        {
+            let mut tail = T::zero();
+            for q in full..d {
+                tail = tail + (x[q] - mu[q]) * row[q];
+            }
+            let mut width = LANES / 2;
+            while width > 0 {
+                for l in 0..width {
+                    a[l] = a[l] + a[l + width];
+                }
+                width /= 2;
+            }
+            *o = a[0] + tail;
+        }
+    }
+}
 
 #[inline(always)]
 fn sq_dist_lanes<T: Float>(a: &[T], b: &[T], fma: bool) -> T {
@@ -54,6 +104,64 @@ fn sq_dist_lanes<T: Float>(a: &[T], b: &[T], fma: bool) -> T {
     }
     acc[0] + tail
 }
+
+type DotsFn<T> = fn(&[T], &[T], &[T], &mut [T]);
+
+macro_rules! dots_variants {
+    ($t:ty, $generic:ident, $avx2:ident, $avx512:ident, $pick:ident) => {
+        fn $generic(x: &[$t], mu: &[$t], c: &[$t], out: &mut [$t]) {
+            shifted_dots_lanes(x, mu, c, out, false)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $avx2(x: &[$t], mu: &[$t], c: &[$t], out: &mut [$t]) {
+            shifted_dots_lanes(x, mu, c, out, true)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,fma")]
+        unsafe fn $avx512(x: &[$t], mu: &[$t], c: &[$t], out: &mut [$t]) {
+            shifted_dots_lanes(x, mu, c, out, true)
+        }
+
+        fn $pick() -> DotsFn<$t> {
+            static CHOICE: OnceLock<DotsFn<$t>> = OnceLock::new();
+            *CHOICE.get_or_init(|| {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if std::is_x86_feature_detected!("avx512f")
+                        && std::is_x86_feature_detected!("fma")
+                    {
+                        // SAFETY: the features were detected at run time.
+                        return |x, mu, c, out| unsafe { $avx512(x, mu, c, out) };
+                    }
+                    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+                    {
+                        // SAFETY: the features were detected at run time.
+                        return |x, mu, c, out| unsafe { $avx2(x, mu, c, out) };
+                    }
+                }
+                $generic
+            })
+        }
+    };
+}
+
+dots_variants!(
+    f32,
+    dots_f32_generic,
+    dots_f32_avx2,
+    dots_f32_avx512,
+    pick_dots_f32
+);
+dots_variants!(
+    f64,
+    dots_f64_generic,
+    dots_f64_avx2,
+    dots_f64_avx512,
+    pick_dots_f64
+);
 
 macro_rules! simd_variants {
     ($t:ty, $generic:ident, $avx2:ident, $avx512:ident, $pick:ident) => {
@@ -164,6 +272,10 @@ impl Scalar for f32 {
     fn sq_norm(a: &[Self]) -> Self {
         a.iter().map(|v| v * v).sum()
     }
+    #[inline]
+    fn shifted_dots(x: &[Self], mu: &[Self], c: &[Self], out: &mut [Self]) {
+        pick_dots_f32()(x, mu, c, out);
+    }
     fn gemm_nt(m: usize, n: usize, k: usize, a: &[Self], b: &[Self], out: &mut [Self]) {
         gemm_nt_impl(m, n, k, a, b, out);
     }
@@ -182,6 +294,10 @@ impl Scalar for f64 {
     }
     fn sq_norm(a: &[Self]) -> Self {
         a.iter().map(|v| v * v).sum()
+    }
+    #[inline]
+    fn shifted_dots(x: &[Self], mu: &[Self], c: &[Self], out: &mut [Self]) {
+        pick_dots_f64()(x, mu, c, out);
     }
     fn gemm_nt(m: usize, n: usize, k: usize, a: &[Self], b: &[Self], out: &mut [Self]) {
         gemm_nt_impl(m, n, k, a, b, out);
@@ -206,6 +322,23 @@ mod tests {
                 (f64::from(f32::sq_dist(&a, &b)) - naive).abs() < 1e-4,
                 "n={n}"
             );
+        }
+    }
+
+    #[test]
+    fn shifted_dots_matches_naive() {
+        for d in [1usize, 15, 16, 37, 128] {
+            let x: Vec<f64> = (0..d).map(|i| (i as f64 * 0.3).sin() * 5.0).collect();
+            let mu: Vec<f64> = (0..d).map(|i| i as f64 * 0.01).collect();
+            let c: Vec<f64> = (0..2 * DOT_GROUP * d)
+                .map(|i| (i % 11) as f64 - 5.0)
+                .collect();
+            let mut out = vec![0.0; 2 * DOT_GROUP];
+            f64::shifted_dots(&x, &mu, &c, &mut out);
+            for (t, o) in out.iter().enumerate() {
+                let want: f64 = (0..d).map(|p| (x[p] - mu[p]) * c[t * d + p]).sum();
+                assert!((o - want).abs() < 1e-9, "d={d} t={t}");
+            }
         }
     }
 

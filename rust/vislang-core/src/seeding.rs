@@ -15,6 +15,7 @@
 use rayon::prelude::*;
 
 use crate::rng::Rng;
+use crate::scalar::DOT_GROUP;
 use crate::{MatRef, Scalar};
 
 /// Rows per work item (fixed: results must not depend on the thread count).
@@ -58,11 +59,22 @@ pub fn kmeans_plus_plus<T: Scalar>(
     let xnorm: Vec<T> = x
         .as_slice()
         .par_chunks(d)
-        .map(|r| r.iter().zip(&mu).fold(T::zero(), |a, (v, m)| a + (*v - *m) * (*v - *m)))
+        .map(|r| {
+            r.iter()
+                .zip(&mu)
+                .fold(T::zero(), |a, (v, m)| a + (*v - *m) * (*v - *m))
+        })
         .collect();
     let c0 = x.row(first);
-    let d2: Vec<f64> = (0..n).into_par_iter().map(|i| T::sq_dist(x.row(i), c0).as_f64()).collect();
-    let mut st = Nearest { label: vec![0; n], chunk_pot: chunk_potentials(&d2, &w), d2 };
+    let d2: Vec<f64> = (0..n)
+        .into_par_iter()
+        .map(|i| T::sq_dist(x.row(i), c0).as_f64())
+        .collect();
+    let mut st = Nearest {
+        label: vec![0; n],
+        chunk_pot: chunk_potentials(&d2, &w),
+        d2,
+    };
     let mut rad2 = vec![st.d2.iter().copied().fold(0.0, f64::max)];
 
     let mut cands: Vec<usize> = Vec::with_capacity(n_trials);
@@ -87,20 +99,32 @@ pub fn kmeans_plus_plus<T: Scalar>(
                 mask
             })
             .collect();
-        let cand: Vec<T> = cands.iter().flat_map(|&c| x.row(c).iter().zip(&mu).map(|(v, m)| *v - *m)).collect();
+        // Mean-centred candidates, padded with zero rows to whole groups of the dot kernel.
+        let mut cand: Vec<T> = cands
+            .iter()
+            .flat_map(|&c| x.row(c).iter().zip(&mu).map(|(v, m)| *v - *m))
+            .collect();
         let cand_norm: Vec<T> = cand.chunks(d).map(T::sq_norm).collect();
-        let scorer = Scorer { x, mu: &mu, xnorm: &xnorm, cand: &cand, cand_norm: &cand_norm, n_trials };
+        cand.resize(n_trials.div_ceil(DOT_GROUP) * DOT_GROUP * d, T::zero());
+        let scorer = Scorer {
+            x,
+            mu: &mu,
+            xnorm: &xnorm,
+            cand: &cand,
+            cand_norm: &cand_norm,
+            n_trials,
+        };
         let partials: Vec<[f64; MAX_TRIALS]> = cand_dist
             .par_chunks_mut(CHUNK * n_trials)
             .enumerate()
             .map_init(
-                || (Vec::new(), Vec::new(), Vec::new()),
-                |(rows, buf, dots), (c, out)| {
+                || (Vec::new(), Vec::new()),
+                |(rows, dots), (c, out)| {
                     let start = c * CHUNK;
                     let end = (start + CHUNK).min(n);
                     rows.clear();
                     rows.extend((start..end).filter(|&i| masks[st.label[i] as usize] != 0));
-                    scorer.score(rows, start, buf, dots, out);
+                    scorer.score(rows, start, dots, out);
                     let mut gain = [0.0f64; MAX_TRIALS];
                     for &i in rows.iter() {
                         let mask = masks[st.label[i] as usize];
@@ -124,7 +148,9 @@ pub fn kmeans_plus_plus<T: Scalar>(
         let best = (1..n_trials).fold(0, |b, t| if gain[t] > gain[b] { t } else { b });
         let c = cands[best];
         seeds.push(c);
-        let new_rad2 = absorb(x, c, m as u32, best, &masks, &cand_dist, n_trials, &w, &mut st);
+        let new_rad2 = absorb(
+            x, c, m as u32, best, &masks, &cand_dist, n_trials, &w, &mut st,
+        );
         rad2.push(new_rad2);
         if seeds.len() % RADIUS_REFRESH == 0 {
             rad2 = cluster_radii(&st, seeds.len());
@@ -145,26 +171,14 @@ struct Scorer<'a, T> {
 
 impl<T: Scalar> Scorer<'_, T> {
     /// Writes approximate squared distances of `rows` (chunk starting at `start`) into `out`.
-    fn score(&self, rows: &[usize], start: usize, buf: &mut Vec<T>, dots: &mut Vec<T>, out: &mut [T]) {
-        if rows.is_empty() {
-            return;
-        }
-        let (d, t) = (self.x.cols(), self.n_trials);
-        buf.clear();
-        for &i in rows {
-            buf.extend_from_slice(self.x.row(i));
-        }
-        for row in buf.chunks_exact_mut(d) {
-            for (v, m) in row.iter_mut().zip(self.mu) {
-                *v = *v - *m;
-            }
-        }
-        dots.resize(rows.len() * t, T::zero());
-        T::gemm_nt(rows.len(), t, d, buf, self.cand, dots);
+    fn score(&self, rows: &[usize], start: usize, dots: &mut Vec<T>, out: &mut [T]) {
+        let t = self.n_trials;
+        dots.resize(self.cand.len() / self.x.cols().max(1), T::zero());
         let two = T::one() + T::one();
-        for (e, &i) in rows.iter().enumerate() {
+        for &i in rows {
+            T::shifted_dots(self.x.row(i), self.mu, self.cand, dots);
             for c in 0..t {
-                let v = self.xnorm[i] + self.cand_norm[c] - two * dots[e * t + c];
+                let v = self.xnorm[i] + self.cand_norm[c] - two * dots[c];
                 out[(i - start) * t + c] = if v > T::zero() { v } else { T::zero() };
             }
         }
@@ -186,7 +200,11 @@ fn absorb<T: Scalar>(
     st: &mut Nearest,
 ) -> f64 {
     let xc = x.row(c);
-    let Nearest { label, d2, chunk_pot } = st;
+    let Nearest {
+        label,
+        d2,
+        chunk_pot,
+    } = st;
     let radii: Vec<f64> = label
         .par_chunks_mut(CHUNK)
         .zip(d2.par_chunks_mut(CHUNK))
@@ -213,7 +231,11 @@ fn absorb<T: Scalar>(
                 }
             }
             if changed {
-                *pot = dd.iter().zip(&w[start..start + dd.len()]).map(|(d, w)| d * w).sum();
+                *pot = dd
+                    .iter()
+                    .zip(&w[start..start + dd.len()])
+                    .map(|(d, w)| d * w)
+                    .sum();
             }
             r2
         })
@@ -234,7 +256,10 @@ fn cluster_radii(st: &Nearest, m: usize) -> Vec<f64> {
 }
 
 fn chunk_potentials(d2: &[f64], w: &[f64]) -> Vec<f64> {
-    d2.par_chunks(CHUNK).zip(w.par_chunks(CHUNK)).map(|(d, w)| d.iter().zip(w).map(|(d, w)| d * w).sum()).collect()
+    d2.par_chunks(CHUNK)
+        .zip(w.par_chunks(CHUNK))
+        .map(|(d, w)| d.iter().zip(w).map(|(d, w)| d * w).sum())
+        .collect()
 }
 
 /// Column means of `x`, accumulated in `f64` in row order.
@@ -268,8 +293,8 @@ fn sample_candidate(st: &Nearest, w: &[f64], rng: &mut Rng) -> usize {
     }
     let (start, end) = (chunk * CHUNK, ((chunk + 1) * CHUNK).min(n));
     let mut last = None;
-    for i in start..end {
-        let p = w[i] * st.d2[i];
+    for (i, (wi, di)) in w.iter().zip(&st.d2).enumerate().take(end).skip(start) {
+        let p = wi * di;
         if p > 0.0 {
             last = Some(i);
             if r < p {

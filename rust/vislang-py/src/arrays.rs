@@ -23,6 +23,12 @@ pub fn mat<'a, T: Scalar + numpy::Element>(
 ) -> PyResult<MatRef<'a, T>> {
     let shape = a.shape();
     let (rows, cols) = (shape[0], shape[1]);
+    // `as_slice` also accepts Fortran order, which would be read transposed.
+    if !a.is_c_contiguous() {
+        return Err(InvalidInputError::new_err(format!(
+            "{name} must be C-contiguous"
+        )));
+    }
     let data = a
         .as_slice()
         .map_err(|_| InvalidInputError::new_err(format!("{name} must be C-contiguous")))?;
@@ -35,6 +41,9 @@ pub fn weights<'a, T: Scalar + numpy::Element>(
 ) -> PyResult<Option<&'a [T]>> {
     match w {
         None => Ok(None),
+        Some(w) if !w.is_c_contiguous() => Err(InvalidInputError::new_err(
+            "sample_weight must be C-contiguous",
+        )),
         Some(w) => w
             .as_slice()
             .map(Some)

@@ -1,23 +1,24 @@
 //! The one place that leaves Python: detach the GIL, install the thread pool, catch panics.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use crate::errors::{to_pyerr, InternalError};
 
-static POOLS: Mutex<Option<HashMap<usize, Arc<ThreadPool>>>> = Mutex::new(None);
+thread_local! {
+    // One pool per calling thread and size: concurrent Python threads never queue on each
+    // other's pool, and a thread reuses its pool across calls.
+    static POOLS: RefCell<HashMap<usize, Arc<ThreadPool>>> = RefCell::new(HashMap::new());
+}
 
 fn pool(n_threads: usize) -> PyResult<Arc<ThreadPool>> {
-    let mut guard = POOLS
-        .lock()
-        .map_err(|_| InternalError::new_err("thread pool cache poisoned"))?;
-    let map = guard.get_or_insert_with(HashMap::new);
-    if let Some(p) = map.get(&n_threads) {
-        return Ok(Arc::clone(p));
+    if let Some(p) = POOLS.with(|m| m.borrow().get(&n_threads).cloned()) {
+        return Ok(p);
     }
     let p = ThreadPoolBuilder::new()
         .num_threads(n_threads)
@@ -25,7 +26,7 @@ fn pool(n_threads: usize) -> PyResult<Arc<ThreadPool>> {
         .build()
         .map_err(|e| InternalError::new_err(format!("cannot start {n_threads} threads: {e}")))?;
     let p = Arc::new(p);
-    map.insert(n_threads, Arc::clone(&p));
+    POOLS.with(|m| m.borrow_mut().insert(n_threads, Arc::clone(&p)));
     Ok(p)
 }
 

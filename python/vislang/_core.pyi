@@ -1,0 +1,75 @@
+"""Type stubs of the native extension ``vislang._core`` (private: use the public API)."""
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "__version__",
+    "contrastive_ranking",
+    "kmeans_fit",
+    "kmeans_plus_plus",
+    "minibatch_step",
+    "nearest",
+    "warp",
+]
+
+__version__: str
+
+_Floats = NDArray[np.float32] | NDArray[np.float64]
+
+def kmeans_fit(
+    x: _Floats,
+    n_clusters: int,
+    *,
+    init: str | _Floats,
+    sample_weight: _Floats | None = None,
+    max_iter: int = 300,
+    tol: float = 0.0,
+    n_init: int = 1,
+    seed: int = 0,
+    algorithm: str = "lloyd",
+    n_local_trials: int | None = None,
+    n_threads: int | None = None,
+    callback: Callable[[int, int, float, float, int], Any] | None = None,
+) -> tuple[_Floats, NDArray[np.int64], float, int, float]: ...
+def nearest(
+    x: _Floats, centers: _Floats, k: int = 1, *, n_threads: int | None = None
+) -> tuple[NDArray[np.int64], _Floats]: ...
+def minibatch_step(
+    x: _Floats,
+    centers: _Floats,
+    counts: NDArray[np.float64],
+    *,
+    sample_weight: _Floats | None = None,
+    n_threads: int | None = None,
+) -> tuple[_Floats, NDArray[np.float64], NDArray[np.int64], _Floats, float]: ...
+def kmeans_plus_plus(
+    x: _Floats,
+    n_clusters: int,
+    *,
+    n_local_trials: int | None = None,
+    seed: int = 0,
+    n_threads: int | None = None,
+) -> NDArray[np.int64]: ...
+def contrastive_ranking(
+    scores: _Floats,
+    positives: NDArray[np.bool_] | None = None,
+    *,
+    margin: float = 0.2,
+    max_violation: bool = False,
+    direction: str = "both",
+    n_threads: int | None = None,
+) -> tuple[float, _Floats]: ...
+def warp(
+    scores: _Floats,
+    positives: NDArray[np.bool_] | None = None,
+    *,
+    margin: float = 1.0,
+    direction: str = "i2t",
+    seed: int = 0,
+    max_trials: int | None = None,
+    n_threads: int | None = None,
+) -> tuple[float, _Floats]: ...

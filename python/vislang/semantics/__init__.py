@@ -1,0 +1,66 @@
+"""Multimodal word meaning: word vectors, visual word vectors and their fusion.
+
+- :class:`WordVectors` and readers/writers for word2vec (text, binary), GloVe and ``.npz``
+  (:mod:`vislang.semantics.word_vectors`).
+- Visual word vectors aggregated over tagged images, and image dispersion
+  (:mod:`vislang.semantics.visual`).
+- Feature-level (concatenation, SVD) and scoring-level fusion, dispersion gating, PMI/LMI
+  reweighting and development-split tuning (:mod:`vislang.semantics.fusion`).
+
+Evaluate any of them with :func:`vislang.eval.word_similarity`. Only NumPy, SciPy and the
+package's own modules are imported.
+"""
+
+from vislang.semantics.fusion import (
+    DispersionGated,
+    FusionTuning,
+    ScoreFusion,
+    common_words,
+    concatenate,
+    reweight,
+    svd_fusion,
+    svd_mixing,
+    truncated_svd,
+    tune_fusion,
+)
+from vislang.semantics.visual import (
+    aggregate_visual_vectors,
+    group_images_by_word,
+    image_dispersion,
+    tags_from_captions,
+)
+from vislang.semantics.word_vectors import (
+    OutOfVocabularyError,
+    SimilarityModel,
+    WordVectors,
+    load_glove,
+    load_word2vec,
+    load_word_vectors,
+    save_word_vectors,
+    sniff_format,
+)
+
+__all__ = [
+    "DispersionGated",
+    "FusionTuning",
+    "OutOfVocabularyError",
+    "ScoreFusion",
+    "SimilarityModel",
+    "WordVectors",
+    "aggregate_visual_vectors",
+    "common_words",
+    "concatenate",
+    "group_images_by_word",
+    "image_dispersion",
+    "load_glove",
+    "load_word2vec",
+    "load_word_vectors",
+    "reweight",
+    "save_word_vectors",
+    "sniff_format",
+    "svd_fusion",
+    "svd_mixing",
+    "tags_from_captions",
+    "truncated_svd",
+    "tune_fusion",
+]
