@@ -14,7 +14,7 @@ from loss_strategies import RankingCase, ranking_cases
 
 from vislang import _core
 from vislang.exceptions import InvalidInputError
-from vislang.losses.functional import contrastive_ranking, same_image_mask
+from vislang.losses.functional import contrastive_ranking, same_image_mask, warp
 
 
 def _run(case: RankingCase, backend: str) -> tuple[float, np.ndarray]:
@@ -288,3 +288,13 @@ def test_same_image_mask_marks_repeated_images_as_positives() -> None:
     assert five.shape == (2, 5) and five.sum() == 5
     with pytest.raises(InvalidInputError, match=r"image_ids must be a 1-D integer tensor"):
         same_image_mask(torch.zeros(3))
+
+
+@pytest.mark.parametrize("kernel", ["ranking", "warp"])
+def test_backward_twice_with_retain_graph_recomputes_the_same_gradient(kernel: str) -> None:
+    s = torch.randn(70, 70, generator=torch.Generator().manual_seed(9)).requires_grad_()
+    loss = contrastive_ranking(s, max_violation=True) if kernel == "ranking" else warp(s, seed=3)
+    first = torch.autograd.grad(loss, s, retain_graph=True)[0]
+    second = torch.autograd.grad(loss, s)[0]
+    torch.testing.assert_close(first, second, rtol=0, atol=0)
+    assert first.abs().sum() > 0

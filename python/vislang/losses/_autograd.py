@@ -24,6 +24,25 @@ def _numpy_inputs(scores: Tensor, positives: Tensor | None) -> tuple[Any, Any]:
     return s, p
 
 
+def _keep(ctx: Any, scores: Tensor, positives: Tensor | None, grad: Any) -> None:
+    # Inputs are saved (no copy; autograd checks they are not modified in place) for a rerun.
+    ctx.has_positives = positives is not None
+    ctx.save_for_backward(scores, positives if positives is not None else scores.new_empty(0))
+    ctx.grad = [torch.from_numpy(grad)]
+
+
+def _take_grad(ctx: Any, recompute: Any) -> Tensor:
+    """The kernel's ``dL/dS``: handed over (not copied) on the first backward, so that a leaf
+    ``scores`` can take the buffer as its ``.grad``; recomputed from the saved inputs if the
+    graph is run backward again (``retain_graph=True``, gradcheck)."""
+    if ctx.grad:
+        grad: Tensor = ctx.grad.pop()
+        return grad
+    scores, positives = ctx.saved_tensors
+    s, p = _numpy_inputs(scores, positives if ctx.has_positives else None)
+    return torch.from_numpy(recompute(s, p)[1])
+
+
 def _scaled(grad: Tensor, grad_output: Tensor) -> Tensor:
     # loss.backward() passes exactly 1: hand back the kernel's buffer without another B x C pass.
     if grad_output.numel() == 1 and float(grad_output) == 1.0:
@@ -53,13 +72,21 @@ class RankingFunction(torch.autograd.Function):
             direction=direction,
             n_threads=n_threads,
         )
-        ctx.save_for_backward(torch.from_numpy(grad))
+        _keep(ctx, scores, positives, grad)
+        ctx.recompute = lambda s, p: _core.contrastive_ranking(
+            s,
+            p,
+            margin=margin,
+            max_violation=max_violation,
+            direction=direction,
+            n_threads=n_threads,
+        )
         return torch.tensor(loss, dtype=scores.dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:
-        (grad,) = ctx.saved_tensors
+        grad = _take_grad(ctx, ctx.recompute)
         return _scaled(grad, grad_output), None, None, None, None, None
 
 
@@ -87,11 +114,20 @@ class WarpFunction(torch.autograd.Function):
             max_trials=max_trials,
             n_threads=n_threads,
         )
-        ctx.save_for_backward(torch.from_numpy(grad))
+        _keep(ctx, scores, positives, grad)
+        ctx.recompute = lambda s, p: _core.warp(
+            s,
+            p,
+            margin=margin,
+            direction=direction,
+            seed=seed,
+            max_trials=max_trials,
+            n_threads=n_threads,
+        )
         return torch.tensor(loss, dtype=scores.dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:
-        (grad,) = ctx.saved_tensors
+        grad = _take_grad(ctx, ctx.recompute)
         return _scaled(grad, grad_output), None, None, None, None, None, None
