@@ -16,15 +16,20 @@ from vislang.vocab import VisualVocabulary, assign, kmeans, kmeans_plusplus
 
 # Lazily imported names: attribute -> (module, attribute or None for the module itself).
 _LAZY: dict[str, tuple[str, str | None]] = {
+    "bovw": ("vislang.bovw", None),
     "data": ("vislang.data", None),
     "eval": ("vislang.eval", None),
     "features": ("vislang.features", None),
     "semantics": ("vislang.semantics", None),
+    "BagOfVisualWords": ("vislang.bovw", "BagOfVisualWords"),
     "DescriptorSet": ("vislang.features", "DescriptorSet"),
+    "draw_visual_words": ("vislang.bovw", "draw_visual_words"),
+    "encode": ("vislang.bovw", "encode"),
     "WordVectors": ("vislang.semantics", "WordVectors"),
 }
 
 __all__ = [
+    "BagOfVisualWords",
     "CheckpointError",
     "DescriptorSet",
     "InternalError",
@@ -34,6 +39,8 @@ __all__ = [
     "WordVectors",
     "__version__",
     "assign",
+    "draw_visual_words",
+    "encode",
     "kmeans",
     "kmeans_plusplus",
 ]

@@ -9,11 +9,14 @@ from numpy.typing import NDArray
 __all__ = [
     "__version__",
     "contrastive_ranking",
+    "encode",
+    "idf",
     "kmeans_fit",
     "kmeans_plus_plus",
     "minibatch_step",
     "nearest",
     "warp",
+    "weight_and_normalize",
 ]
 
 __version__: str
@@ -73,3 +76,27 @@ def warp(
     max_trials: int | None = None,
     n_threads: int | None = None,
 ) -> tuple[float, _Floats]: ...
+def encode(
+    x: _Floats,
+    offsets: NDArray[np.int64],
+    centers: _Floats,
+    *,
+    encoding: str = "hard",
+    k: int = 1,
+    sigma: float | None = None,
+    pyramid: list[int] = ...,
+    keypoints: _Floats | None = None,
+    image_sizes: NDArray[np.int64] | None = None,
+    idf: NDArray[np.float64] | None = None,
+    intra_norm: bool = False,
+    norm: str | None = None,
+    n_threads: int | None = None,
+) -> tuple[_Floats, float | None]: ...
+def weight_and_normalize(
+    x: _Floats,
+    *,
+    idf: NDArray[np.float64] | None = None,
+    norm: str | None = None,
+    n_threads: int | None = None,
+) -> _Floats: ...
+def idf(x: _Floats) -> NDArray[np.float64]: ...

@@ -7,11 +7,13 @@
 //! - [`kmeans`]: Lloyd and Hamerly iterations, empty-cluster relocation, `n_init` restarts.
 //! - [`seeding`]: greedy k-means++ (Arthur & Vassilvitskii 2007) with triangle-inequality pruning.
 //! - [`minibatch`]: one mini-batch k-means step (Sculley 2010).
+//! - [`histogram`]: bag-of-visual-words encodings (hard, soft, VLAD, spatial pyramid, tf-idf).
 //! - [`negatives`]: batched margin-ranking losses (VSE, VSE++, WARP) with their gradient.
 #![deny(missing_docs)]
 
 pub mod assign;
 pub mod error;
+pub mod histogram;
 pub mod kmeans;
 pub mod matrix;
 pub mod minibatch;
@@ -19,6 +21,8 @@ pub mod negatives;
 pub mod rng;
 pub mod scalar;
 pub mod seeding;
+#[cfg(target_arch = "x86_64")]
+mod simd;
 
 pub use error::{Error, Result};
 pub use matrix::MatRef;

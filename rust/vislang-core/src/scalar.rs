@@ -22,201 +22,104 @@ pub trait Scalar: Float + Send + Sync + Debug + Default + 'static {
     fn gemm_nt(m: usize, n: usize, k: usize, a: &[Self], b: &[Self], out: &mut [Self]);
 }
 
-const LANES: usize = 16;
 /// Candidates scored together by [`Scalar::shifted_dots`]: independent FMA chains per group.
 pub const DOT_GROUP: usize = 8;
 
-#[inline(always)]
-fn shifted_dots_lanes<T: Float>(x: &[T], mu: &[T], c: &[T], out: &mut [T], fma: bool) {
-    let d = x.len();
-    let full = d - d % LANES;
-    for (g, outg) in out.chunks_exact_mut(DOT_GROUP).enumerate() {
-        let rows = &c[g * DOT_GROUP * d..(g + 1) * DOT_GROUP * d];
-        let mut acc = [[T::zero(); LANES]; DOT_GROUP];
-        let mut p = 0;
-        while p < full {
-            let mut xv = [T::zero(); LANES];
-            for l in 0..LANES {
-                xv[l] = x[p + l] - mu[p + l];
-            }
-            for (a, row) in acc.iter_mut().zip(rows.chunks_exact(d)) {
-                let cr = &row[p..p + LANES];
-                for l in 0..LANES {
-                    a[l] = if fma {
-                        xv[l].mul_add(cr[l], a[l])
-                    } else {
-                        a[l] + xv[l] * cr[l]
-                    };
-                }
-            }
-            p += LANES;
-        }
-        for (o, (a, row)) in outg
-            .iter_mut()
-            .zip(acc.iter_mut().zip(rows.chunks_exact(d)))
-        {
-            let mut tail = T::zero();
-            for q in full..d {
-                tail = tail + (x[q] - mu[q]) * row[q];
-            }
-            let mut width = LANES / 2;
-            while width > 0 {
-                for l in 0..width {
-                    a[l] = a[l] + a[l + width];
-                }
-                width /= 2;
-            }
-            *o = a[0] + tail;
-        }
-    }
-}
-
-#[inline(always)]
-fn sq_dist_lanes<T: Float>(a: &[T], b: &[T], fma: bool) -> T {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [T::zero(); LANES];
-    let ca = a.chunks_exact(LANES);
-    let cb = b.chunks_exact(LANES);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..LANES {
-            let t = x[l] - y[l];
-            acc[l] = if fma {
-                t.mul_add(t, acc[l])
-            } else {
-                acc[l] + t * t
-            };
-        }
-    }
-    let mut tail = T::zero();
-    for (x, y) in ra.iter().zip(rb) {
+/// Portable squared distance, the fallback of the SIMD kernels.
+fn sq_dist_portable<T: Float>(a: &[T], b: &[T]) -> T {
+    a.iter().zip(b).fold(T::zero(), |s, (x, y)| {
         let t = *x - *y;
-        tail = tail + t * t;
-    }
-    // Fixed pairwise order of the lane reduction keeps results identical across calls.
-    let mut width = LANES / 2;
-    while width > 0 {
-        for l in 0..width {
-            acc[l] = acc[l] + acc[l + width];
-        }
-        width /= 2;
-    }
-    acc[0] + tail
+        s + t * t
+    })
 }
 
+/// Portable `out[t] = (x - mu) . c_t`, the fallback of the SIMD kernels.
+fn shifted_dots_portable<T: Float>(x: &[T], mu: &[T], c: &[T], out: &mut [T]) {
+    let d = x.len();
+    for (t, o) in out.iter_mut().enumerate() {
+        let row = &c[t * d..(t + 1) * d];
+        *o = x
+            .iter()
+            .zip(mu)
+            .zip(row)
+            .fold(T::zero(), |s, ((x, m), r)| s + (*x - *m) * *r);
+    }
+}
+
+type SqDistFn<T> = fn(&[T], &[T]) -> T;
 type DotsFn<T> = fn(&[T], &[T], &[T], &mut [T]);
 
-macro_rules! dots_variants {
-    ($t:ty, $generic:ident, $avx2:ident, $avx512:ident, $pick:ident) => {
-        fn $generic(x: &[$t], mu: &[$t], c: &[$t], out: &mut [$t]) {
-            shifted_dots_lanes(x, mu, c, out, false)
-        }
+/// The widest instruction set of this CPU that the kernels use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    Avx512,
+    Avx2,
+    Portable,
+}
 
+fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn $avx2(x: &[$t], mu: &[$t], c: &[$t], out: &mut [$t]) {
-            shifted_dots_lanes(x, mu, c, out, true)
+        {
+            if std::is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                return Isa::Avx2;
+            }
         }
+        Isa::Portable
+    })
+}
 
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f,fma")]
-        unsafe fn $avx512(x: &[$t], mu: &[$t], c: &[$t], out: &mut [$t]) {
-            shifted_dots_lanes(x, mu, c, out, true)
-        }
-
-        fn $pick() -> DotsFn<$t> {
-            static CHOICE: OnceLock<DotsFn<$t>> = OnceLock::new();
-            *CHOICE.get_or_init(|| {
+macro_rules! dispatch {
+    ($t:ty, $sq_pick:ident, $dots_pick:ident, $sq512:ident, $sq2:ident, $dots512:ident, $dots2:ident) => {
+        fn $sq_pick() -> SqDistFn<$t> {
+            static F: OnceLock<SqDistFn<$t>> = OnceLock::new();
+            *F.get_or_init(|| match isa() {
+                // SAFETY: `isa()` detected the instruction set at run time.
                 #[cfg(target_arch = "x86_64")]
-                {
-                    if std::is_x86_feature_detected!("avx512f")
-                        && std::is_x86_feature_detected!("fma")
-                    {
-                        // SAFETY: the features were detected at run time.
-                        return |x, mu, c, out| unsafe { $avx512(x, mu, c, out) };
-                    }
-                    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-                    {
-                        // SAFETY: the features were detected at run time.
-                        return |x, mu, c, out| unsafe { $avx2(x, mu, c, out) };
-                    }
-                }
-                $generic
+                Isa::Avx512 => |a, b| unsafe { crate::simd::$sq512(a, b) },
+                // SAFETY: as above.
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => |a, b| unsafe { crate::simd::$sq2(a, b) },
+                _ => sq_dist_portable::<$t>,
+            })
+        }
+
+        fn $dots_pick() -> DotsFn<$t> {
+            static F: OnceLock<DotsFn<$t>> = OnceLock::new();
+            *F.get_or_init(|| match isa() {
+                // SAFETY: `isa()` detected the instruction set; callers pass the documented sizes.
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => |x, m, c, o| unsafe { crate::simd::$dots512(x, m, c, o) },
+                // SAFETY: as above.
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => |x, m, c, o| unsafe { crate::simd::$dots2(x, m, c, o) },
+                _ => shifted_dots_portable::<$t>,
             })
         }
     };
 }
 
-dots_variants!(
+dispatch!(
     f32,
-    dots_f32_generic,
-    dots_f32_avx2,
-    dots_f32_avx512,
-    pick_dots_f32
-);
-dots_variants!(
-    f64,
-    dots_f64_generic,
-    dots_f64_avx2,
-    dots_f64_avx512,
-    pick_dots_f64
-);
-
-macro_rules! simd_variants {
-    ($t:ty, $generic:ident, $avx2:ident, $avx512:ident, $pick:ident) => {
-        fn $generic(a: &[$t], b: &[$t]) -> $t {
-            sq_dist_lanes(a, b, false)
-        }
-
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn $avx2(a: &[$t], b: &[$t]) -> $t {
-            sq_dist_lanes(a, b, true)
-        }
-
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f,fma")]
-        unsafe fn $avx512(a: &[$t], b: &[$t]) -> $t {
-            sq_dist_lanes(a, b, true)
-        }
-
-        fn $pick() -> fn(&[$t], &[$t]) -> $t {
-            static CHOICE: OnceLock<fn(&[$t], &[$t]) -> $t> = OnceLock::new();
-            *CHOICE.get_or_init(|| {
-                #[cfg(target_arch = "x86_64")]
-                {
-                    if std::is_x86_feature_detected!("avx512f")
-                        && std::is_x86_feature_detected!("fma")
-                    {
-                        // SAFETY: the features were detected at run time.
-                        return |a, b| unsafe { $avx512(a, b) };
-                    }
-                    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-                    {
-                        // SAFETY: the features were detected at run time.
-                        return |a, b| unsafe { $avx2(a, b) };
-                    }
-                }
-                $generic
-            })
-        }
-    };
-}
-
-simd_variants!(
-    f32,
-    sq_dist_f32_generic,
-    sq_dist_f32_avx2,
+    pick_f32,
+    pick_dots_f32,
     sq_dist_f32_avx512,
-    pick_f32
+    sq_dist_f32_avx2,
+    dots_f32_avx512,
+    dots_f32_avx2
 );
-simd_variants!(
+dispatch!(
     f64,
-    sq_dist_f64_generic,
-    sq_dist_f64_avx2,
+    pick_f64,
+    pick_dots_f64,
     sq_dist_f64_avx512,
-    pick_f64
+    sq_dist_f64_avx2,
+    dots_f64_avx512,
+    dots_f64_avx2
 );
 
 fn gemm_nt_impl<T: Float + 'static>(m: usize, n: usize, k: usize, a: &[T], b: &[T], out: &mut [T]) {
@@ -274,6 +177,11 @@ impl Scalar for f32 {
     }
     #[inline]
     fn shifted_dots(x: &[Self], mu: &[Self], c: &[Self], out: &mut [Self]) {
+        assert!(
+            mu.len() >= x.len()
+                && c.len() >= out.len() * x.len()
+                && out.len().is_multiple_of(DOT_GROUP)
+        );
         pick_dots_f32()(x, mu, c, out);
     }
     fn gemm_nt(m: usize, n: usize, k: usize, a: &[Self], b: &[Self], out: &mut [Self]) {
@@ -297,6 +205,11 @@ impl Scalar for f64 {
     }
     #[inline]
     fn shifted_dots(x: &[Self], mu: &[Self], c: &[Self], out: &mut [Self]) {
+        assert!(
+            mu.len() >= x.len()
+                && c.len() >= out.len() * x.len()
+                && out.len().is_multiple_of(DOT_GROUP)
+        );
         pick_dots_f64()(x, mu, c, out);
     }
     fn gemm_nt(m: usize, n: usize, k: usize, a: &[Self], b: &[Self], out: &mut [Self]) {
@@ -307,6 +220,39 @@ impl Scalar for f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn simd_kernels_match_portable_ones() {
+        for d in [1usize, 7, 8, 15, 16, 17, 31, 33, 64, 128, 131] {
+            let x: Vec<f32> = (0..d).map(|i| (i as f32 * 0.37).sin() * 3.0).collect();
+            let y: Vec<f32> = (0..d).map(|i| (i as f32 * 0.11).cos()).collect();
+            let want = sq_dist_portable(&x, &y);
+            assert!(
+                (f32::sq_dist(&x, &y) - want).abs() <= 1e-4 * want.max(1.0),
+                "d={d}"
+            );
+            let xd: Vec<f64> = x.iter().map(|v| f64::from(*v)).collect();
+            let yd: Vec<f64> = y.iter().map(|v| f64::from(*v)).collect();
+            let want = sq_dist_portable(&xd, &yd);
+            assert!(
+                (f64::sq_dist(&xd, &yd) - want).abs() <= 1e-12 * want.max(1.0),
+                "d={d}"
+            );
+            let c: Vec<f32> = (0..DOT_GROUP * 2 * d)
+                .map(|i| ((i % 13) as f32) - 6.0)
+                .collect();
+            let mut got = vec![0.0f32; 2 * DOT_GROUP];
+            let mut exp = vec![0.0f32; 2 * DOT_GROUP];
+            f32::shifted_dots(&x, &y, &c, &mut got);
+            shifted_dots_portable(&x, &y, &c, &mut exp);
+            for (g, e) in got.iter().zip(&exp) {
+                assert!(
+                    (g - e).abs() <= 1e-3 * e.abs().max(1.0),
+                    "d={d}: {g} vs {e}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn sq_dist_matches_naive_for_all_lengths() {

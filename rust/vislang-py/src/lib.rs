@@ -5,6 +5,7 @@
 
 mod arrays;
 mod errors;
+mod histogram;
 mod kmeans;
 mod native;
 mod negatives;
@@ -13,6 +14,8 @@ use pyo3::prelude::*;
 
 #[pymodule(gil_used = false)]
 mod _core {
+    #[pymodule_export]
+    use crate::histogram::{encode_py, idf_py, weight_and_normalize_py};
     #[pymodule_export]
     use crate::kmeans::{kmeans_fit_py, kmeans_plus_plus_py, minibatch_step_py, nearest_py};
     #[pymodule_export]
