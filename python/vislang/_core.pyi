@@ -8,12 +8,14 @@ from numpy.typing import NDArray
 
 __all__ = [
     "__version__",
+    "contrastive_ranking",
     "encode",
     "idf",
     "kmeans_fit",
     "kmeans_plus_plus",
     "minibatch_step",
     "nearest",
+    "warp",
     "weight_and_normalize",
 ]
 
@@ -55,6 +57,25 @@ def kmeans_plus_plus(
     seed: int = 0,
     n_threads: int | None = None,
 ) -> NDArray[np.int64]: ...
+def contrastive_ranking(
+    scores: _Floats,
+    positives: NDArray[np.bool_] | None = None,
+    *,
+    margin: float = 0.2,
+    max_violation: bool = False,
+    direction: str = "both",
+    n_threads: int | None = None,
+) -> tuple[float, _Floats]: ...
+def warp(
+    scores: _Floats,
+    positives: NDArray[np.bool_] | None = None,
+    *,
+    margin: float = 1.0,
+    direction: str = "i2t",
+    seed: int = 0,
+    max_trials: int | None = None,
+    n_threads: int | None = None,
+) -> tuple[float, _Floats]: ...
 def encode(
     x: _Floats,
     offsets: NDArray[np.int64],

@@ -1,8 +1,15 @@
-"""Evaluation: word similarity (Spearman rho with coverage and a bootstrap interval).
+"""Evaluation: word similarity (Spearman rho with coverage and a bootstrap interval) and
+cross-modal retrieval (recall@K, median and mean rank).
 
 Each metric lives in its own module and is re-exported here explicitly.
 """
 
+from vislang.eval.retrieval import (
+    image_to_text_ranks,
+    recall_at_k,
+    retrieval_metrics,
+    text_to_image_ranks,
+)
 from vislang.eval.word_similarity import (
     WordPairs,
     WordSimilarityResult,
@@ -19,10 +26,14 @@ __all__ = [
     "WordPairs",
     "WordSimilarityResult",
     "compare_models",
+    "image_to_text_ranks",
     "load_men",
     "load_simlex999",
     "load_word_pairs",
     "load_wordsim353",
+    "recall_at_k",
+    "retrieval_metrics",
     "spearman",
+    "text_to_image_ranks",
     "word_similarity",
 ]

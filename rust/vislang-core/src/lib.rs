@@ -8,6 +8,7 @@
 //! - [`seeding`]: greedy k-means++ (Arthur & Vassilvitskii 2007) with triangle-inequality pruning.
 //! - [`minibatch`]: one mini-batch k-means step (Sculley 2010).
 //! - [`histogram`]: bag-of-visual-words encodings (hard, soft, VLAD, spatial pyramid, tf-idf).
+//! - [`negatives`]: batched margin-ranking losses (VSE, VSE++, WARP) with their gradient.
 #![deny(missing_docs)]
 
 pub mod assign;
@@ -16,6 +17,7 @@ pub mod histogram;
 pub mod kmeans;
 pub mod matrix;
 pub mod minibatch;
+pub mod negatives;
 pub mod rng;
 pub mod scalar;
 pub mod seeding;

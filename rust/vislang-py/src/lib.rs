@@ -8,6 +8,7 @@ mod errors;
 mod histogram;
 mod kmeans;
 mod native;
+mod negatives;
 
 use pyo3::prelude::*;
 
@@ -17,6 +18,8 @@ mod _core {
     use crate::histogram::{encode_py, idf_py, weight_and_normalize_py};
     #[pymodule_export]
     use crate::kmeans::{kmeans_fit_py, kmeans_plus_plus_py, minibatch_step_py, nearest_py};
+    #[pymodule_export]
+    use crate::negatives::{contrastive_ranking_py, warp_py};
 
     use pyo3::prelude::*;
 

@@ -1,0 +1,16 @@
+"""Cross-modal ranking losses (torch modules): VSE / VSE++, WARP, DeViSE, InfoNCE.
+
+Importing this package imports torch. On the CPU the margin losses run in a Rust kernel that
+returns the loss and its gradient in one pass (:mod:`vislang.losses.functional`); on CUDA the
+same semantics run as torch ops.
+"""
+
+from __future__ import annotations
+
+from vislang.losses import functional
+from vislang.losses.devise import DeViSELoss
+from vislang.losses.infonce import InfoNCELoss
+from vislang.losses.vse import VSELoss
+from vislang.losses.warp import WARPLoss
+
+__all__ = ["DeViSELoss", "InfoNCELoss", "VSELoss", "WARPLoss", "functional"]

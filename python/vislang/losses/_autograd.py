@@ -1,0 +1,133 @@
+"""``torch.autograd.Function`` wrappers of the Rust kernels (CPU, float32/float64).
+
+The forward pass calls the kernel, which returns the loss and ``dL/dS`` in one pass over ``S``;
+the gradient is kept for the backward pass, which only scales it. ``scores`` is read through
+NumPy without a copy when it is C-contiguous (otherwise one contiguous copy is made), and it must
+not be modified by another thread during the call (the kernel runs without the GIL).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from vislang import _core
+
+
+def _numpy_inputs(scores: Tensor, positives: Tensor | None) -> tuple[Any, Any]:
+    s = scores.detach().contiguous().numpy()
+    p = None if positives is None else np.ascontiguousarray(positives.detach().numpy())
+    return s, p
+
+
+def _keep(ctx: Any, scores: Tensor, positives: Tensor | None, grad: Any) -> None:
+    # Inputs are saved (no copy; autograd checks they are not modified in place) for a rerun.
+    ctx.has_positives = positives is not None
+    ctx.save_for_backward(scores, positives if positives is not None else scores.new_empty(0))
+    ctx.grad = [torch.from_numpy(grad)]
+
+
+def _take_grad(ctx: Any, recompute: Any) -> Tensor:
+    """The kernel's ``dL/dS``: handed over (not copied) on the first backward, so that a leaf
+    ``scores`` can take the buffer as its ``.grad``; recomputed from the saved inputs if the
+    graph is run backward again (``retain_graph=True``, gradcheck)."""
+    if ctx.grad:
+        grad: Tensor = ctx.grad.pop()
+        return grad
+    scores, positives = ctx.saved_tensors
+    s, p = _numpy_inputs(scores, positives if ctx.has_positives else None)
+    return torch.from_numpy(recompute(s, p)[1])
+
+
+def _scaled(grad: Tensor, grad_output: Tensor) -> Tensor:
+    # loss.backward() passes exactly 1: hand back the kernel's buffer without another B x C pass.
+    if grad_output.numel() == 1 and float(grad_output) == 1.0:
+        return grad
+    return grad * grad_output.to(grad.dtype)
+
+
+class RankingFunction(torch.autograd.Function):
+    """Triplet margin loss of a score matrix (``_core.contrastive_ranking``)."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        scores: Tensor,
+        positives: Tensor | None,
+        margin: float,
+        max_violation: bool,
+        direction: str,
+        n_threads: int | None,
+    ) -> Tensor:
+        s, p = _numpy_inputs(scores, positives)
+        loss, grad = _core.contrastive_ranking(
+            s,
+            p,
+            margin=margin,
+            max_violation=max_violation,
+            direction=direction,
+            n_threads=n_threads,
+        )
+        _keep(ctx, scores, positives, grad)
+        ctx.recompute = lambda s, p: _core.contrastive_ranking(
+            s,
+            p,
+            margin=margin,
+            max_violation=max_violation,
+            direction=direction,
+            n_threads=n_threads,
+        )
+        return torch.tensor(loss, dtype=scores.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:
+        grad = _take_grad(ctx, ctx.recompute)
+        return _scaled(grad, grad_output), None, None, None, None, None
+
+
+class WarpFunction(torch.autograd.Function):
+    """WARP loss of a score matrix (``_core.warp``)."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        scores: Tensor,
+        positives: Tensor | None,
+        margin: float,
+        direction: str,
+        seed: int,
+        max_trials: int | None,
+        n_threads: int | None,
+    ) -> Tensor:
+        s, p = _numpy_inputs(scores, positives)
+        loss, grad = _core.warp(
+            s,
+            p,
+            margin=margin,
+            direction=direction,
+            seed=seed,
+            max_trials=max_trials,
+            n_threads=n_threads,
+        )
+        _keep(ctx, scores, positives, grad)
+        ctx.recompute = lambda s, p: _core.warp(
+            s,
+            p,
+            margin=margin,
+            direction=direction,
+            seed=seed,
+            max_trials=max_trials,
+            n_threads=n_threads,
+        )
+        return torch.tensor(loss, dtype=scores.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:
+        grad = _take_grad(ctx, ctx.recompute)
+        return _scaled(grad, grad_output), None, None, None, None, None, None

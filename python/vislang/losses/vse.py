@@ -1,0 +1,115 @@
+"""VSE and VSE++ (Kiros et al. 2014; Faghri et al. 2018): triplet margin ranking loss."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from vislang.exceptions import InvalidInputError
+from vislang.losses import functional as F
+from vislang.losses._checks import DIRECTIONS, Backend, Direction, Reduction, check_choice
+
+__all__ = ["VSELoss"]
+
+
+class VSELoss(nn.Module):
+    """Hinge-based triplet ranking loss of VSE (sum of hinges) and VSE++ (hardest negative).
+
+    ``loss = sum_{(i,p) positive} [sum_j or max_j] max(0, margin - s(i,p) + s(i,j))`` in the
+    image -> text direction, plus the same with columns as queries (text -> image). Negatives
+    are the entries that ``positives`` does not mark, so other captions of the same image are
+    never negatives. Embeddings are used as given: normalise them for cosine similarity.
+
+    Parameters
+    ----------
+    margin : float, default 0.2
+    max_violation : bool, default False
+        VSE++: only the hardest negative of each query.
+    direction : {"both", "i2t", "t2i"}
+    warmup_steps : int, default 0
+        With ``max_violation=True``, use the sum of hinges for the first ``warmup_steps``
+        training steps (forward calls in ``train()`` mode), then the hardest negative. Hard
+        negatives from the start can collapse all embeddings to one point (vsepp issue #27).
+        The step count is a buffer, saved in ``state_dict`` so a resumed run continues it.
+    reduction : {"sum", "mean"}
+        ``"sum"`` as VSE++; ``"mean"`` divides by the number of positive pairs.
+    backend : {"auto", "rust", "torch"}
+        Rust kernel on the CPU (float32/float64), torch ops on CUDA; ``"torch"`` forces torch.
+    n_jobs : int, optional
+        Threads of the Rust kernel.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from vislang.losses import VSELoss
+    >>> img = torch.nn.functional.normalize(torch.randn(4, 8), dim=1)
+    >>> txt = torch.nn.functional.normalize(torch.randn(4, 8), dim=1)
+    >>> loss = VSELoss(max_violation=True)(img, txt)
+    >>> loss.shape
+    torch.Size([])
+    """
+
+    num_steps: Tensor
+
+    def __init__(
+        self,
+        margin: float = 0.2,
+        max_violation: bool = False,
+        *,
+        direction: Direction = "both",
+        warmup_steps: int = 0,
+        reduction: Reduction = "sum",
+        backend: Backend = "auto",
+        n_jobs: int | None = None,
+    ) -> None:
+        super().__init__()
+        check_choice(direction, "direction", DIRECTIONS)
+        check_choice(reduction, "reduction", ("sum", "mean"))
+        check_choice(backend, "backend", ("auto", "rust", "torch"))
+        if warmup_steps < 0:
+            raise InvalidInputError(f"warmup_steps: must be >= 0, got {warmup_steps}")
+        if warmup_steps and not max_violation:
+            raise InvalidInputError("warmup_steps: needs max_violation=True (sum -> max)")
+        self.margin = float(margin)
+        self.max_violation = bool(max_violation)
+        self.direction: Direction = direction
+        self.warmup_steps = int(warmup_steps)
+        self.reduction: Reduction = reduction
+        self.backend: Backend = backend
+        self.n_jobs = n_jobs
+        self.register_buffer("num_steps", torch.zeros((), dtype=torch.long))
+
+    @property
+    def hard_negatives(self) -> bool:
+        """Whether the next forward uses the hardest negative (after the warm-up)."""
+        if not self.max_violation or self.warmup_steps == 0:
+            return self.max_violation  # no read of the (possibly CUDA) step buffer
+        return int(self.num_steps) >= self.warmup_steps
+
+    def forward(
+        self, image_emb: Tensor, text_emb: Tensor, positives: Tensor | None = None
+    ) -> Tensor:
+        """Loss of image_emb (B, D) against text_emb (C, D); positives (B, C), default diagonal."""
+        return self.forward_scores(F.similarity(image_emb, text_emb), positives)
+
+    def forward_scores(self, scores: Tensor, positives: Tensor | None = None) -> Tensor:
+        """Loss of a precomputed similarity matrix of shape (B, C)."""
+        hard = self.hard_negatives
+        if self.training:
+            self.num_steps += 1
+        return F.contrastive_ranking(
+            scores,
+            positives,
+            self.margin,
+            hard,
+            direction=self.direction,
+            reduction=self.reduction,
+            backend=self.backend,
+            n_jobs=self.n_jobs,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"margin={self.margin}, max_violation={self.max_violation}, "
+            f"direction={self.direction!r}, warmup_steps={self.warmup_steps}"
+        )
