@@ -65,7 +65,7 @@ fn matches_the_triplet_loop_with_ties_and_masks() {
             1 + (rng.next() % 9) as usize
         };
         let s: Vec<f64> = (0..b * c).map(|_| (rng.next() % 5) as f64 - 2.0).collect();
-        let mut p: Vec<bool> = (0..b * c).map(|_| rng.next() % 4 == 0).collect();
+        let mut p: Vec<bool> = (0..b * c).map(|_| rng.next().is_multiple_of(4)).collect();
         for i in 0..b {
             p[i * c + (rng.next() as usize % c)] = true;
         }
