@@ -256,6 +256,29 @@ def memmap_table(benches: list[Bench]) -> list[str]:
     return table(header, rows)
 
 
+def generic_table(benches: list[Bench]) -> list[str]:
+    """Groups of other bench files (no k-means columns): times and their extra_info."""
+    rows = []
+    for b in benches:
+        e = b.get("extra_info", {})
+        info = ", ".join(
+            f"{k}={fmt(v)}"
+            for k, v in e.items()
+            if isinstance(v, (int, float, bool)) or k == "impl"
+        )
+        st = b["stats"]
+        rows.append(
+            [
+                f"`{b.get('param') or b['name']}`",
+                secs(float(st["min"])),
+                secs(float(st["median"])),
+                fmt(int(st["rounds"])),
+                info,
+            ]
+        )
+    return table(["benchmark", "best", "median", "rounds", "extra info"], rows)
+
+
 # ---------------------------------------------------------------- targets
 def verdict(ok: bool | None) -> str:
     return {True: "**met**", False: "**not met**", None: "not measured"}[ok]
@@ -454,7 +477,7 @@ def render(data: dict[str, Any], json_path: str, md_path: str) -> str:
     order = ("kmeans", "seeding", "assign", "time-to-target", "minibatch memmap")
     for prefix in order:
         for g, bs in groups.items():
-            if not g.startswith(prefix):
+            if not g.startswith(prefix) or not all("impl" in b["extra_info"] for b in bs):
                 continue
             lines += [f"### {g}", ""]
             if prefix == "kmeans":
@@ -467,6 +490,14 @@ def render(data: dict[str, Any], json_path: str, md_path: str) -> str:
                 lines += ttt_table(bs)
             else:
                 lines += memmap_table(bs)
+    mine = {
+        g
+        for g, bs in groups.items()
+        if g.startswith(order) and all("impl" in b["extra_info"] for b in bs)
+    }
+    for g, bs in groups.items():
+        if g not in mine:
+            lines += [f"### {g}", "", *generic_table(bs)]
     sizes = meta.get("sizes", {})
     lines += [
         "## How each tool is run",
