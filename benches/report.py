@@ -297,19 +297,27 @@ def _target_ttt(groups: dict[str, list[Bench]]) -> str:
     line = "no time-to-target benchmark in this run"
     ttt = _first(groups, "time-to-target")
     impls = by_impl(ttt) if ttt else {}
-    f, v = impls.get("faiss-full"), impls.get(VISLANG_DEFAULT)
+    # The fastest vislang configuration that reached the target (full or sampled seeding).
+    reached = [
+        b
+        for name, b in impls.items()
+        if name.startswith("vislang") and b["extra_info"].get("reached")
+    ]
+    best = min(reached, key=lambda b: b["extra_info"]["time_to_target_s"], default=None)
+    f, v = impls.get("faiss-full"), best or impls.get(VISLANG_DEFAULT)
+    name = v["extra_info"].get("impl", VISLANG_DEFAULT) if v else VISLANG_DEFAULT
     if f and v:
         ef, ev = f["extra_info"], v["extra_info"]
         if ev.get("reached") and ef.get("time_to_target_s"):
             sp = ef["time_to_target_s"] / ev["time_to_target_s"]
             ok = sp >= TTT_SPEEDUP
             line = (
-                f"`{VISLANG_DEFAULT}` {secs(ev['time_to_target_s'])} vs faiss "
+                f"`{name}` {secs(ev['time_to_target_s'])} vs faiss "
                 f"{secs(ef['time_to_target_s'])}: {sp:.2f}× (target ≥ {TTT_SPEEDUP:g}×)"
             )
         else:
             ok = False
-            line = f"`{VISLANG_DEFAULT}` did not reach faiss's inertia within the iteration cap"
+            line = f"`{name}` did not reach faiss's inertia within the iteration cap"
         n, k = ISSUE_SIZES["ttt"]
         line += size_note(f"n={human(ev['n'])}, k={ev['k']}", f"n={human(n)}, k={k}")
     return (

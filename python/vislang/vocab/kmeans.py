@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar
@@ -45,17 +46,29 @@ _SAVED_PARAMS = (
 _LABEL_CHUNK = 65536
 
 
+_HISTORY_FIELDS = ("run", "iteration", "inertia", "center_shift", "full_rows", "seconds")
+
+
 class _Progress:
-    """tqdm bar fed by the native per-iteration callback (no-op unless ``verbose``)."""
+    """Per-iteration callback of the native fit: records the history, and feeds a tqdm bar
+    when ``verbose``."""
 
     def __init__(self, verbose: bool, total: int, desc: str) -> None:
         self.bar = None
+        self.start = time.perf_counter()
+        self.rows: list[tuple[int, int, float, float, int, float]] = []
         if verbose:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, desc=desc, unit="it", leave=False)
 
+    @property
+    def history(self) -> dict[str, NDArray[Any]]:
+        cols = list(zip(*self.rows, strict=True)) if self.rows else [()] * len(_HISTORY_FIELDS)
+        return {name: np.asarray(col) for name, col in zip(_HISTORY_FIELDS, cols, strict=True)}
+
     def __call__(self, run: int, it: int, inertia: float, shift: float, n_full: int) -> None:
+        self.rows.append((run, it, inertia, shift, n_full, time.perf_counter() - self.start))
         if self.bar is not None:
             if it == 0 and run > 0:
                 self.bar.reset()
@@ -126,6 +139,11 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         Mini-batch steps run (mini-batch fitting and ``partial_fit`` only).
     seed_inertia_ : float
         Inertia of the seeds of the kept run (full-batch fitting only).
+    history_ : dict of str to ndarray
+        One entry per iteration (mini-batch: per step): ``run``, ``iteration``, ``inertia``
+        (of the centres that iteration assigned to; mini-batch: batch inertia per row),
+        ``center_shift`` (squared), ``full_rows`` (points whose distances to every centre were
+        computed) and ``seconds`` since the fit started — for loss curves and profiling.
     n_features_in_ : int
 
     Examples
@@ -238,7 +256,7 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
             "n_threads": threads_from(self.n_jobs),
         }
         progress = _Progress(self.verbose, self.max_iter, "k-means")
-        callback = progress if self.verbose else None
+        callback = progress
         try:
             if not isinstance(init, str) or self.init_size is None or self.init_size >= len(X):
                 result = _core.kmeans_fit(
@@ -262,7 +280,7 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
                         init=seeds,
                         n_init=1,
                         seed=seed,
-                        callback=None if callback is None else _RunOffset(callback, run),
+                        callback=_RunOffset(callback, run),
                         **options,
                     )
                     if result is None or out[2] < result[2]:
@@ -271,6 +289,7 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
             centers, labels, inertia, n_iter, seed_inertia = result
         finally:
             progress.close()
+        self.history_ = getattr(progress, "history", {})
         self.cluster_centers_ = centers
         self.labels_ = labels.astype(np.int32)
         self.inertia_ = float(inertia)
@@ -333,6 +352,8 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         n_steps = max(1, (self.max_iter * n) // batch_size)
         progress = _Progress(self.verbose, n_steps, "mini-batch k-means")
         ewa, best_ewa, no_improvement, since_reassign = None, np.inf, 0, 0
+        # scikit-learn's smoothing: the EWA spans about n / batch_size steps (one pass).
+        alpha = min(1.0, 2.0 * batch_size / (n + 1))
         step = 0
         try:
             for step in range(1, n_steps + 1):
@@ -351,9 +372,8 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
                 progress(0, step - 1, inertia / batch_size, shift, batch_size)
                 # Convergence as in scikit-learn: EWA of the batch inertia stops improving, or
                 # the centres stop moving.
-                ewa = (
-                    inertia / batch_size if ewa is None else 0.9 * ewa + 0.1 * inertia / batch_size
-                )
+                batch_inertia = inertia / batch_size
+                ewa = batch_inertia if ewa is None else (1 - alpha) * ewa + alpha * batch_inertia
                 if ewa < best_ewa:
                     best_ewa, no_improvement = ewa, 0
                 else:
@@ -362,6 +382,7 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
                     break
         finally:
             progress.close()
+        self.history_ = getattr(progress, "history", {})
         self.cluster_centers_ = centers
         self._counts = counts
         self.n_steps_ = step
