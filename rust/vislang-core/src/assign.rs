@@ -13,7 +13,7 @@ use crate::{Error, MatRef, Result, Scalar};
 /// Rows per work item; fixed so that results do not depend on the thread count.
 pub const ROW_BLOCK: usize = 256;
 /// Centres per GEMM tile.
-pub const COL_BLOCK: usize = 512;
+pub const COL_BLOCK: usize = 1024;
 
 /// The `k` nearest centres of each row, nearest first.
 #[derive(Debug, Clone, PartialEq)]
@@ -324,18 +324,27 @@ impl<T: Scalar> Tile<T> {
                 for (v, cn) in row.iter_mut().zip(&prep.norms[c0..c1]) {
                     *v = *cn - two * *v;
                 }
-                let (vmin, _) = argmin_lanes(row);
+                let vmin = min_lanes(row);
                 let thresh = vmin + Self::slack(d, self.xnorm[r], prep.max_norm);
+                let close = count_not_above(row, thresh);
                 let x = &xs[r * d..(r + 1) * d];
-                for (j, &v) in row.iter().enumerate() {
-                    // NaN from overflow is admitted too: those are decided exactly.
-                    if not_above(v, thresh) {
-                        let jj = c0 + j;
-                        let e = T::sq_dist(x, prep.raw.row(jj));
-                        let (bd, bi) = (self.best_d[r], self.best_i[r]);
-                        if bi < 0 || e < bd || (e == bd && (jj as i64) < bi) {
-                            self.best_d[r] = e;
-                            self.best_i[r] = jj as i64;
+                let mut consider = |jj: usize| {
+                    let e = T::sq_dist(x, prep.raw.row(jj));
+                    let (bd, bi) = (self.best_d[r], self.best_i[r]);
+                    if bi < 0 || e < bd || (e == bd && (jj as i64) < bi) {
+                        self.best_d[r] = e;
+                        self.best_i[r] = jj as i64;
+                    }
+                };
+                if close == 1 {
+                    // The usual case: a clear winner in this tile.
+                    let jmin = row.iter().position(|&v| v == vmin).unwrap_or(0);
+                    consider(c0 + jmin);
+                } else {
+                    // A near-tie (or NaN from overflow): decide every close centre exactly.
+                    for (j, &v) in row.iter().enumerate() {
+                        if not_above(v, thresh) {
+                            consider(c0 + j);
                         }
                     }
                 }
@@ -356,35 +365,27 @@ fn not_above<T: Scalar>(v: T, t: T) -> bool {
     v.partial_cmp(&t) != Some(std::cmp::Ordering::Greater)
 }
 
-/// Minimum of a row and its first index, in lanes that the compiler can vectorise.
+/// Smallest non-NaN value of a row (+inf if none), in lanes the compiler vectorises.
 #[inline]
-fn argmin_lanes<T: Scalar>(row: &[T]) -> (T, usize) {
+fn min_lanes<T: Scalar>(row: &[T]) -> T {
     const L: usize = 16;
-    let mut bv = [T::infinity(); L];
-    let mut bi = [usize::MAX; L];
+    let mut b = [T::infinity(); L];
     let chunks = row.chunks_exact(L);
     let tail = chunks.remainder();
-    for (c, chunk) in chunks.enumerate() {
+    for chunk in chunks {
         for l in 0..L {
-            if chunk[l] < bv[l] {
-                bv[l] = chunk[l];
-                bi[l] = c * L + l;
-            }
+            b[l] = b[l].min(chunk[l]);
         }
     }
-    let mut best = (T::infinity(), usize::MAX);
-    for l in 0..L {
-        if bv[l] < best.0 || (bv[l] == best.0 && bi[l] < best.1) {
-            best = (bv[l], bi[l]);
-        }
-    }
-    let base = row.len() - tail.len();
-    for (t, &v) in tail.iter().enumerate() {
-        if v < best.0 {
-            best = (v, base + t);
-        }
-    }
-    best
+    let m = tail.iter().fold(T::infinity(), |a, &v| a.min(v));
+    b.iter().fold(m, |a, &v| a.min(v))
+}
+
+/// How many entries are `<= t` or NaN (NaN must be re-checked exactly).
+#[inline]
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(v > t)` is meant: it admits NaN
+fn count_not_above<T: Scalar>(row: &[T], t: T) -> usize {
+    row.iter().map(|&v| usize::from(!(v > t))).sum()
 }
 
 /// Inserts `(v, j)` into the ascending lists, after equal values, dropping the last entry.
@@ -418,13 +419,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn argmin_lanes_takes_first_minimum() {
+    fn min_and_count_helpers() {
         let mut row = vec![5.0f32; 40];
         row[33] = 1.0;
         row[7] = 1.0;
-        assert_eq!(argmin_lanes(&row), (1.0, 7));
-        let row = vec![2.0f32; 3];
-        assert_eq!(argmin_lanes(&row), (2.0, 0));
+        assert_eq!(min_lanes(&row), 1.0);
+        assert_eq!(count_not_above(&row, 1.0), 2);
+        row[39] = f32::NAN;
+        assert_eq!(count_not_above(&row, 1.0), 3);
+        assert_eq!(min_lanes(&[3.0f32]), 3.0);
+        assert_eq!(min_lanes(&[f32::NAN, f32::NAN]), f32::INFINITY);
     }
 
     #[test]
