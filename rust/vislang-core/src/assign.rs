@@ -199,6 +199,16 @@ impl<T: Scalar> Tile<T> {
         }
     }
 
+    /// Dot products of the `m` shifted rows with the shifted centres `c0..c1`, into `dots`
+    /// (`m x (c1 - c0)`). Callers turn them into `||c||^2 - 2 x.c` row by row, while the row is
+    /// still in cache.
+    fn tile_dots(&mut self, m: usize, prep: &Prepared<'_, T>, c0: usize, c1: usize) {
+        let (d, cb) = (prep.raw.cols(), c1 - c0);
+        self.dots.resize(m * cb, T::zero());
+        let dots = &mut self.dots[..m * cb];
+        T::gemm_nt(m, cb, d, &self.shifted, &prep.shifted[c0 * d..c1 * d], dots);
+    }
+
     /// Bound on the rounding error of one expanded distance of a row with shifted norm `xn`.
     fn slack(d: usize, xn: T, max_norm: T) -> T {
         T::from_f64(4.0 * (d as f64 + 2.0)) * T::epsilon() * (xn + max_norm)
@@ -237,15 +247,7 @@ impl<T: Scalar> Tile<T> {
         while c0 < nc {
             let c1 = (c0 + COL_BLOCK).min(nc);
             let cb = c1 - c0;
-            self.dots.resize(m * cb, T::zero());
-            T::gemm_nt(
-                m,
-                cb,
-                d,
-                &self.shifted,
-                &prep.shifted[c0 * d..c1 * d],
-                &mut self.dots[..m * cb],
-            );
+            self.tile_dots(m, prep, c0, c1);
             for r in 0..m {
                 let row = &self.dots[r * cb..(r + 1) * cb];
                 let bd = &mut self.best_d[r * kk..(r + 1) * kk];
@@ -309,21 +311,14 @@ impl<T: Scalar> Tile<T> {
         while c0 < nc {
             let c1 = (c0 + COL_BLOCK).min(nc);
             let cb = c1 - c0;
-            self.dots.resize(m * cb, T::zero());
-            T::gemm_nt(
-                m,
-                cb,
-                d,
-                &self.shifted,
-                &prep.shifted[c0 * d..c1 * d],
-                &mut self.dots[..m * cb],
-            );
+            self.tile_dots(m, prep, c0, c1);
             for r in 0..m {
                 let row = &mut self.dots[r * cb..(r + 1) * cb];
                 // ||c||^2 - 2 x.c: the row's ||x||^2 does not change the ranking.
                 for (v, cn) in row.iter_mut().zip(&prep.norms[c0..c1]) {
                     *v = *cn - two * *v;
                 }
+                let row = &*row;
                 let vmin = min_lanes(row);
                 let thresh = vmin + Self::slack(d, self.xnorm[r], prep.max_norm);
                 let close = count_not_above(row, thresh);
