@@ -26,18 +26,6 @@ pub struct Neighbors<T> {
     pub k: usize,
 }
 
-/// Squared norm of every row.
-pub fn row_sq_norms<T: Scalar>(m: MatRef<'_, T>) -> Vec<T> {
-    let mut out = vec![T::zero(); m.rows()];
-    if m.cols() == 0 {
-        return out;
-    }
-    out.par_iter_mut()
-        .zip(m.as_slice().par_chunks(m.cols()))
-        .for_each(|(o, r)| *o = T::sq_norm(r));
-    out
-}
-
 /// The `k` nearest rows of `centers` for every row of `x`.
 ///
 /// Checks shapes, `1 <= k <= n_centers` and finiteness of both inputs. An `x` with zero rows
