@@ -2,27 +2,36 @@
 //!
 //! Greedy k-means++ (Arthur & Vassilvitskii 2007, with the `2 + ln k` local trials that
 //! scikit-learn uses): each new centre is the best of several candidates drawn with probability
-//! proportional to `w * D(x)^2`. A round streams over the data once in fixed row chunks:
-//! - the triangle inequality skips the points of every cluster `j` that a candidate cannot
-//!   improve (`|c - c_j| >= 2 r_j`, with `r_j` an upper bound of the cluster's radius);
-//! - the remaining rows are mean-centred into a small buffer and scored against all candidates
-//!   with one GEMM per chunk;
-//! - the points that the winner improves get their distance recomputed exactly.
+//! proportional to `w * D(x)^2`. Scoring candidates costs a pass over the data, and on
+//! high-dimensional data nearly every point has to be scored; so one pass serves several rounds:
+//! - at the start of a pass, proposals for the next rounds are drawn from the current `D`; a
+//!   round later accepts proposal `x` with probability `D_now(x) / D_start(x)` (rejection
+//!   sampling: `D` only shrinks, so accepted proposals are exact draws from `D_now`);
+//! - the pass scores all proposals with one GEMM per block of rows and keeps, per proposal,
+//!   only the points it brings closer than `D_start` (few: the rest cannot gain);
+//! - the rounds are then resolved in order from those short lists: gains against the current
+//!   `D`, the best candidate wins, and the points it improves get their distance recomputed
+//!   exactly;
+//! - the triangle inequality skips the points of every cluster `j` that no proposal can improve
+//!   (`|p - c_j| >= 2 r_j`, `r_j` the cluster's radius).
 //!
-//! Sampling walks per-chunk potentials, then one chunk. Partial sums are reduced in chunk
-//! order, so the seeds do not depend on the thread count.
+//! Work is split into fixed row chunks reduced in chunk order, so the seeds do not depend on the
+//! thread count.
 
 use rayon::prelude::*;
 
 use crate::rng::Rng;
-use crate::scalar::DOT_GROUP;
 use crate::{MatRef, Scalar};
 
 /// Rows per work item (fixed: results must not depend on the thread count).
 const CHUNK: usize = 1024;
-/// Rounds between exact recomputations of the cluster radii (in between they are upper bounds).
-const RADIUS_REFRESH: usize = 4;
+/// Rows per GEMM block inside a chunk (keeps the block of scores in L2).
+const BLOCK: usize = 256;
 const MAX_TRIALS: usize = 32;
+/// Most rounds resolved from one pass over the data.
+const MAX_ROUNDS_PER_PASS: usize = 16;
+/// Most proposals scored in one pass.
+const MAX_PROPOSALS: usize = 256;
 
 /// The default number of local trials of greedy k-means++: `2 + floor(ln k)`.
 pub fn default_local_trials(k: usize) -> usize {
@@ -36,6 +45,22 @@ struct Nearest {
     chunk_pot: Vec<f64>,
 }
 
+/// A candidate drawn at the start of a pass: its row, acceptance draw and `D` at that time.
+#[derive(Clone, Copy)]
+struct Proposal {
+    row: usize,
+    u: f64,
+    d2_start: f64,
+}
+
+/// A point that a proposal brings closer than its distance at the start of the pass.
+#[derive(Clone, Copy)]
+struct Hit {
+    proposal: u32,
+    row: u32,
+    d2: f64,
+}
+
 /// Row indices of `k` seeds chosen by greedy k-means++ with `n_trials` candidates per centre.
 ///
 /// `weights` must be non-negative with a positive sum; `k <= x.rows()` (checked by callers).
@@ -46,7 +71,7 @@ pub fn kmeans_plus_plus<T: Scalar>(
     n_trials: usize,
     rng: &mut Rng,
 ) -> Vec<usize> {
-    let (n, d) = (x.rows(), x.cols());
+    let n = x.rows();
     let n_trials = n_trials.clamp(1, MAX_TRIALS);
     let w: Vec<f64> = match weights {
         Some(w) => w.iter().map(|v| v.as_f64()).collect(),
@@ -55,15 +80,10 @@ pub fn kmeans_plus_plus<T: Scalar>(
     let first = sample_weighted(&w, rng);
     let mut seeds = vec![first];
     let mu = column_mean(x);
-    // Squared norms of the mean-centred rows.
     let xnorm: Vec<T> = x
         .as_slice()
-        .par_chunks(d)
-        .map(|r| {
-            r.iter()
-                .zip(&mu)
-                .fold(T::zero(), |a, (v, m)| a + (*v - *m) * (*v - *m))
-        })
+        .par_chunks(x.cols().max(1))
+        .map(|r| centred(r, &mu).fold(T::zero(), |a, v| a + v * v))
         .collect();
     let c0 = x.row(first);
     let d2: Vec<f64> = (0..n)
@@ -75,172 +95,301 @@ pub fn kmeans_plus_plus<T: Scalar>(
         chunk_pot: chunk_potentials(&d2, &w),
         d2,
     };
-    let mut rad2 = vec![st.d2.iter().copied().fold(0.0, f64::max)];
-
-    let mut cands: Vec<usize> = Vec::with_capacity(n_trials);
-    let mut cand_dist: Vec<T> = vec![T::zero(); n * n_trials];
-    while seeds.len() < k {
+    let mut reject_rate = 0.25;
+    while seeds.len() < k && n > 0 {
         let m = seeds.len();
-        cands.clear();
-        for _ in 0..n_trials {
-            cands.push(sample_candidate(&st, &w, rng));
-        }
-        // Which candidates may improve the points of each cluster (bit t for candidate t).
-        let masks: Vec<u32> = (0..m)
-            .into_par_iter()
-            .map(|j| {
-                let cj = x.row(seeds[j]);
-                let mut mask = 0u32;
-                for (t, &c) in cands.iter().enumerate() {
-                    if T::sq_dist(x.row(c), cj).as_f64() < 4.0 * rad2[j] {
-                        mask |= 1 << t;
-                    }
+        // Early rounds change `D` a lot (many rejections); later ones barely do.
+        let rounds = (m / 8)
+            .clamp(1, MAX_ROUNDS_PER_PASS)
+            .min(k - m)
+            .min(MAX_PROPOSALS / n_trials);
+        // Enough proposals for the rejections seen in the last pass, with some to spare.
+        let n_prop = if rounds == 1 {
+            n_trials
+        } else {
+            let need = (rounds * n_trials) as f64 * (1.0 + 1.5 * reject_rate) + 2.0;
+            (need.ceil() as usize).min(MAX_PROPOSALS)
+        };
+        let proposals: Vec<Proposal> = (0..n_prop)
+            .map(|_| {
+                let row = sample_candidate(&st, &w, rng);
+                Proposal {
+                    row,
+                    u: rng.uniform(),
+                    d2_start: st.d2[row],
                 }
-                mask
             })
             .collect();
-        // Mean-centred candidates, padded with zero rows to whole groups of the dot kernel.
-        let mut cand: Vec<T> = cands
-            .iter()
-            .flat_map(|&c| x.row(c).iter().zip(&mu).map(|(v, m)| *v - *m))
-            .collect();
-        let cand_norm: Vec<T> = cand.chunks(d).map(T::sq_norm).collect();
-        cand.resize(n_trials.div_ceil(DOT_GROUP) * DOT_GROUP * d, T::zero());
-        let scorer = Scorer {
+        let hits = score_pass(x, &mu, &xnorm, &seeds, &st, &proposals);
+        let by_proposal = group_by_proposal(hits, n_prop);
+        let (examined, rejected) = resolve_rounds(
             x,
-            mu: &mu,
-            xnorm: &xnorm,
-            cand: &cand,
-            cand_norm: &cand_norm,
+            &w,
+            &proposals,
+            &by_proposal,
+            rounds.min(k - m),
             n_trials,
-        };
-        let partials: Vec<[f64; MAX_TRIALS]> = cand_dist
-            .par_chunks_mut(CHUNK * n_trials)
-            .enumerate()
-            .map_init(
-                || (Vec::new(), Vec::new()),
-                |(rows, dots), (c, out)| {
-                    let start = c * CHUNK;
-                    let end = (start + CHUNK).min(n);
-                    rows.clear();
-                    rows.extend((start..end).filter(|&i| masks[st.label[i] as usize] != 0));
-                    scorer.score(rows, start, dots, out);
-                    let mut gain = [0.0f64; MAX_TRIALS];
-                    for &i in rows.iter() {
-                        let mask = masks[st.label[i] as usize];
-                        for (t, g) in gain.iter_mut().enumerate().take(n_trials) {
-                            let v = out[(i - start) * n_trials + t].as_f64();
-                            if mask & (1 << t) != 0 && v < st.d2[i] {
-                                *g += w[i] * (st.d2[i] - v);
-                            }
-                        }
-                    }
-                    gain
-                },
-            )
-            .collect();
-        let mut gain = [0.0f64; MAX_TRIALS];
-        for p in &partials {
-            for t in 0..n_trials {
-                gain[t] += p[t];
-            }
-        }
-        let best = (1..n_trials).fold(0, |b, t| if gain[t] > gain[b] { t } else { b });
-        let c = cands[best];
-        seeds.push(c);
-        let new_rad2 = absorb(
-            x, c, m as u32, best, &masks, &cand_dist, n_trials, &w, &mut st,
+            &mut seeds,
+            &mut st,
         );
-        rad2.push(new_rad2);
-        if seeds.len() % RADIUS_REFRESH == 0 {
-            rad2 = cluster_radii(&st, seeds.len());
+        if rounds > 1 && examined > 0 {
+            reject_rate = rejected as f64 / examined as f64;
         }
     }
     seeds
 }
 
-/// Scores rows of one chunk against all candidates.
-struct Scorer<'a, T> {
-    x: MatRef<'a, T>,
-    mu: &'a [T],
-    xnorm: &'a [T],
-    cand: &'a [T],
-    cand_norm: &'a [T],
-    n_trials: usize,
+fn centred<'a, T: Scalar>(row: &'a [T], mu: &'a [T]) -> impl Iterator<Item = T> + 'a {
+    row.iter().zip(mu).map(|(v, m)| *v - *m)
 }
 
-impl<T: Scalar> Scorer<'_, T> {
-    /// Writes approximate squared distances of `rows` (chunk starting at `start`) into `out`.
-    fn score(&self, rows: &[usize], start: usize, dots: &mut Vec<T>, out: &mut [T]) {
-        let t = self.n_trials;
-        dots.resize(self.cand.len() / self.x.cols().max(1), T::zero());
-        let two = T::one() + T::one();
-        for &i in rows {
-            T::shifted_dots(self.x.row(i), self.mu, self.cand, dots);
-            for c in 0..t {
-                let v = self.xnorm[i] + self.cand_norm[c] - two * dots[c];
-                out[(i - start) * t + c] = if v > T::zero() { v } else { T::zero() };
+/// One pass over the data: for every proposal, the points it brings closer than their current
+/// `D` (by the GEMM value, with a margin for its rounding error), in row order.
+fn score_pass<T: Scalar>(
+    x: MatRef<'_, T>,
+    mu: &[T],
+    xnorm: &[T],
+    seeds: &[usize],
+    st: &Nearest,
+    proposals: &[Proposal],
+) -> Vec<Hit> {
+    let (n, d) = (x.rows(), x.cols());
+    let n_prop = proposals.len();
+    let prop: Vec<T> = proposals
+        .iter()
+        .flat_map(|p| centred(x.row(p.row), mu))
+        .collect();
+    let half_norm: Vec<T> = prop
+        .chunks(d.max(1))
+        .map(|r| T::sq_norm(r) * T::from_f64(0.5))
+        .take(n_prop)
+        .collect();
+    let max_norm = half_norm
+        .iter()
+        .fold(0.0f64, |a, v| a.max(2.0 * v.as_f64()));
+    // Bound of the GEMM's rounding error on |x|^2 + |p|^2 - 2 x.p, relative to the norms.
+    let rel_err = (d as f64 + 8.0) * T::epsilon().as_f64();
+    // Clusters that some proposal may improve (`|p - c_j|^2 < 4 r_j^2`, with slack for the
+    // rounding of the GEMM distances).
+    let rad2 = cluster_radii(st, seeds.len());
+    let live = live_clusters(x, mu, seeds, &rad2, &prop, &half_norm, rel_err);
+    let per_chunk: Vec<Vec<Hit>> = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map_init(
+            || (Vec::new(), Vec::new(), Vec::new()),
+            |(rows, block, dots): &mut (Vec<usize>, Vec<T>, Vec<T>), c| {
+                let (start, end) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
+                rows.clear();
+                rows.extend((start..end).filter(|&i| live[st.label[i] as usize]));
+                let mut hits = Vec::new();
+                for blk in rows.chunks(BLOCK) {
+                    block.clear();
+                    for &i in blk {
+                        block.extend(centred(x.row(i), mu));
+                    }
+                    dots.resize(blk.len() * n_prop, T::zero());
+                    T::gemm_nt(blk.len(), n_prop, d, block, &prop, dots);
+                    for (&i, row) in blk.iter().zip(dots.chunks(n_prop)) {
+                        // |x - p|^2 < D  <=>  |p|^2 / 2 - x.p < (D - |x|^2) / 2.
+                        let slack = rel_err * (xnorm[i].as_f64() + max_norm);
+                        let lim = T::from_f64(0.5 * (st.d2[i] + slack - xnorm[i].as_f64()));
+                        collect_hits(i, row, &half_norm, lim, xnorm[i], &mut hits);
+                    }
+                }
+                hits
+            },
+        )
+        .collect();
+    per_chunk.concat()
+}
+
+/// Whether some proposal may bring a point of cluster `j` closer than the cluster's radius.
+fn live_clusters<T: Scalar>(
+    x: MatRef<'_, T>,
+    mu: &[T],
+    seeds: &[usize],
+    rad2: &[f64],
+    prop: &[T],
+    half_norm: &[T],
+    rel_err: f64,
+) -> Vec<bool> {
+    let d = x.cols();
+    let n_prop = half_norm.len();
+    seeds
+        .par_chunks(BLOCK)
+        .zip(rad2.par_chunks(BLOCK))
+        .flat_map_iter(|(block_seeds, block_rad2)| {
+            let centres: Vec<T> = block_seeds
+                .iter()
+                .flat_map(|&s| centred(x.row(s), mu))
+                .collect();
+            let mut dots = vec![T::zero(); block_seeds.len() * n_prop];
+            T::gemm_nt(block_seeds.len(), n_prop, d, &centres, prop, &mut dots);
+            let live: Vec<bool> = centres
+                .chunks(d.max(1))
+                .zip(dots.chunks(n_prop.max(1)))
+                .zip(block_rad2)
+                .map(|((c, row), &r2)| {
+                    let cn = T::sq_norm(c).as_f64();
+                    row.iter().zip(half_norm).any(|(&dot, &h)| {
+                        let hn = 2.0 * h.as_f64();
+                        let d2 = cn + hn - 2.0 * dot.as_f64();
+                        d2 < 4.0 * r2 + rel_err * (cn + hn)
+                    })
+                })
+                .collect();
+            live
+        })
+        .collect()
+}
+
+/// Appends the proposals of `row` (dot products with row `i`) that pass `|p|^2/2 - x.p < lim`.
+#[inline]
+fn collect_hits<T: Scalar>(
+    i: usize,
+    row: &[T],
+    half_norm: &[T],
+    lim: T,
+    xnorm: T,
+    hits: &mut Vec<Hit>,
+) {
+    const GROUP: usize = 8;
+    let two = T::one() + T::one();
+    let mut p0 = 0;
+    for (dots, halves) in row.chunks(GROUP).zip(half_norm.chunks(GROUP)) {
+        // Branch-free test of a group first: hits are rare.
+        let any = dots
+            .iter()
+            .zip(halves)
+            .fold(false, |a, (&dot, &h)| a | (h - dot < lim));
+        if any {
+            for (q, (&dot, &h)) in dots.iter().zip(halves).enumerate() {
+                if h - dot < lim {
+                    let d2 = (xnorm + two * (h - dot)).as_f64().max(0.0);
+                    hits.push(Hit {
+                        proposal: (p0 + q) as u32,
+                        row: i as u32,
+                        d2,
+                    });
+                }
             }
         }
+        p0 += GROUP;
     }
 }
 
-/// Moves the points that the new seed `c` (cluster `m`, candidate `bit`) improves; returns the
-/// new cluster's squared radius.
+/// Hits grouped by proposal (CSR: `offsets` has `n_prop + 1` entries), rows ascending.
+struct ByProposal {
+    offsets: Vec<usize>,
+    hits: Vec<Hit>,
+}
+
+impl ByProposal {
+    fn of(&self, p: usize) -> &[Hit] {
+        &self.hits[self.offsets[p]..self.offsets[p + 1]]
+    }
+}
+
+fn group_by_proposal(hits: Vec<Hit>, n_prop: usize) -> ByProposal {
+    let mut offsets = vec![0usize; n_prop + 1];
+    for h in &hits {
+        offsets[h.proposal as usize + 1] += 1;
+    }
+    for p in 0..n_prop {
+        offsets[p + 1] += offsets[p];
+    }
+    let mut next = offsets.clone();
+    let mut sorted = hits.clone();
+    for h in hits {
+        let slot = &mut next[h.proposal as usize];
+        sorted[*slot] = h;
+        *slot += 1;
+    }
+    ByProposal {
+        offsets,
+        hits: sorted,
+    }
+}
+
+/// Resolves up to `rounds` greedy rounds from one pass's short lists; stops early when the
+/// proposals run out (the next pass continues). Returns the proposals examined and rejected.
 #[allow(clippy::too_many_arguments)]
-fn absorb<T: Scalar>(
+fn resolve_rounds<T: Scalar>(
     x: MatRef<'_, T>,
-    c: usize,
-    m: u32,
-    bit: usize,
-    masks: &[u32],
-    cand_dist: &[T],
-    n_trials: usize,
     w: &[f64],
+    proposals: &[Proposal],
+    by_proposal: &ByProposal,
+    rounds: usize,
+    n_trials: usize,
+    seeds: &mut Vec<usize>,
     st: &mut Nearest,
-) -> f64 {
-    let xc = x.row(c);
-    let Nearest {
-        label,
-        d2,
-        chunk_pot,
-    } = st;
-    let radii: Vec<f64> = label
-        .par_chunks_mut(CHUNK)
-        .zip(d2.par_chunks_mut(CHUNK))
-        .zip(chunk_pot.par_iter_mut())
-        .enumerate()
-        .map(|(ci, ((lab, dd), pot))| {
-            let start = ci * CHUNK;
-            let mut r2 = 0.0f64;
-            let mut changed = false;
-            for (o, (l, dv)) in lab.iter_mut().zip(dd.iter_mut()).enumerate() {
-                let i = start + o;
-                if masks.get(*l as usize).is_none_or(|mk| mk & (1 << bit) == 0) {
-                    continue;
-                }
-                if cand_dist[i * n_trials + bit].as_f64() < *dv || i == c {
-                    // Confirm with the exact distance: the GEMM value only short-lists.
-                    let exact = T::sq_dist(x.row(i), xc).as_f64();
-                    if exact < *dv || i == c {
-                        *dv = exact;
-                        *l = m;
-                        r2 = r2.max(exact);
-                        changed = true;
+) -> (usize, usize) {
+    let mut rejected = 0;
+    let mut dirty = vec![false; st.chunk_pot.len()];
+    let mut next = 0;
+    let mut cands = Vec::with_capacity(n_trials);
+    for _ in 0..rounds {
+        cands.clear();
+        let mut scan = next;
+        while cands.len() < n_trials && scan < proposals.len() {
+            let p = proposals[scan];
+            if p.d2_start <= 0.0 || p.u * p.d2_start < st.d2[p.row] {
+                cands.push(scan);
+            } else {
+                rejected += 1;
+            }
+            scan += 1;
+        }
+        if cands.len() < n_trials {
+            break;
+        }
+        next = scan;
+        let gain = |p: usize| -> f64 {
+            by_proposal
+                .of(p)
+                .iter()
+                .map(|h| {
+                    let cur = st.d2[h.row as usize];
+                    if h.d2 < cur {
+                        w[h.row as usize] * (cur - h.d2)
+                    } else {
+                        0.0
                     }
-                }
+                })
+                .sum()
+        };
+        let gains: Vec<f64> = cands.iter().map(|&p| gain(p)).collect();
+        let best = (1..cands.len()).fold(0, |b, t| if gains[t] > gains[b] { t } else { b });
+        let winner = cands[best];
+        let c = proposals[winner].row;
+        let label = seeds.len() as u32;
+        seeds.push(c);
+        // Confirm with exact distances: the GEMM value only short-lists.
+        let xc = x.row(c);
+        for h in by_proposal.of(winner) {
+            let i = h.row as usize;
+            let exact = T::sq_dist(x.row(i), xc).as_f64();
+            if exact < st.d2[i] || i == c {
+                st.d2[i] = exact;
+                st.label[i] = label;
+                dirty[i / CHUNK] = true;
             }
-            if changed {
-                *pot = dd
-                    .iter()
-                    .zip(&w[start..start + dd.len()])
-                    .map(|(d, w)| d * w)
-                    .sum();
-            }
-            r2
-        })
-        .collect();
-    radii.iter().fold(0.0, |a, &r| a.max(r))
+        }
+        if st.label[c] != label {
+            st.d2[c] = 0.0;
+            st.label[c] = label;
+            dirty[c / CHUNK] = true;
+        }
+    }
+    let Nearest { d2, chunk_pot, .. } = st;
+    chunk_pot
+        .par_iter_mut()
+        .zip(d2.par_chunks(CHUNK))
+        .zip(w.par_chunks(CHUNK))
+        .zip(dirty.par_iter())
+        .filter(|(_, &dirty)| dirty)
+        .for_each(|(((pot, d), w), _)| *pot = d.iter().zip(w).map(|(d, w)| d * w).sum());
+    (next, rejected)
 }
 
 /// Exact squared radius of every cluster.
