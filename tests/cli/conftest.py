@@ -24,12 +24,19 @@ class Run:
         return json.loads(self.out)
 
     def error_line(self) -> str:
-        """The stderr of a failed call, checked to be exactly one ``vislang: error:`` line."""
+        """The error of a failed call: one ``vislang: error:`` line, last on stderr (after any
+        progress messages), and no traceback."""
         lines = [ln for ln in self.err.splitlines() if ln.strip()]
-        assert len(lines) == 1, self.err
-        assert lines[0].startswith("vislang: error: "), self.err
+        errors = [ln for ln in lines if ln.startswith("vislang: error: ")]
+        assert len(errors) == 1 and lines[-1] == errors[0], self.err
         assert "Traceback" not in self.err
-        return lines[0]
+        return errors[0]
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every CLI test in its own folder (default outputs such as runs/NAME land there)."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture

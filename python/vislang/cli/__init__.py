@@ -275,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
+    prog = PROG
     try:
         parser = build_parser()
         args = parser.parse_args(args_list)
@@ -282,13 +283,17 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return 2
         subparser = _find_subparser(parser, args)
+        prog = subparser.prog
         return int(args.handler(args, subparser))
     except SystemExit as e:  # --help / --version
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except CLIError as e:
         if debug:
             traceback.print_exc()
-        return _fail(str(e), e.exit_code)
+        message = str(e)
+        if isinstance(e, UsageError) and "--help" not in message:
+            message += f" (see '{prog} --help')"
+        return _fail(message, e.exit_code)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except (VislangError, OSError, ValueError) as e:
