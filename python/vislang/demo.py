@@ -245,7 +245,7 @@ def _shapes_step(quick: bool, seed: int) -> tuple[dict[str, Any], CaptionDataset
 
 
 def _vocab_step(
-    quick: bool, seed: int, progress: bool, echo: bool
+    quick: bool, seed: int, n_jobs: int | None, progress: bool, echo: bool
 ) -> tuple[dict[str, Any], Descriptors, Any]:
     from sklearn.cluster import KMeans
 
@@ -262,7 +262,9 @@ def _vocab_step(
         print(f"  {len(d.X)} SIFT descriptors from {len(photos)} photos; k-means with k={k}")
 
     t0 = time.perf_counter()
-    vocab = VisualVocabulary(n_clusters=k, random_state=seed, verbose=progress).fit(d.X)
+    vocab = VisualVocabulary(n_clusters=k, random_state=seed, n_jobs=n_jobs, verbose=progress).fit(
+        d.X
+    )
     t_vislang = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -540,7 +542,7 @@ def _accuracy_bars(results: dict[str, Any]) -> Figure:
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("test accuracy")
     ax.set_title(
-        "Linear SVM on bag-of-visual-words codes (dashed: chance / majority class)", fontsize=9
+        "Linear SVM on bag-of-visual-words codes (dashed: majority class)", fontsize=9
     )
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
@@ -648,13 +650,13 @@ def _word_vector_step(
     images = train.images
     desc = features.extractor.transform(images)
     codes = encode(desc, features.vocabulary, norm="power", n_jobs=n_jobs)
+    tags = tags_from_captions(train.captions)
+    dispersion = image_dispersion(codes, tags, vocabulary=set(category))
     # Centred codes: a word's vector is how its images differ from the average image (the raw
     # means are dominated by what every scene shares: background, and 1-3 objects).
     codes -= codes.mean(axis=0)
-    tags = tags_from_captions(train.captions)
     visual = aggregate_visual_vectors(codes, tags, method="mean", vocabulary=set(category))
     assert isinstance(visual, WordVectors)
-    dispersion = image_dispersion(codes, tags, vocabulary=set(category))
     metrics: dict[str, Any] = {
         "n_images": n,
         "visual_dim": visual.dim,
@@ -820,7 +822,7 @@ def run_demo(
         shapes_metrics, ds = _shapes_step(quick, seed)
         figures["shapes_grid"] = figure_png(_shapes_grid(ds, 8 if quick else 12))
     with _step(2, "visual vocabulary of SIFT on scikit-image photos", echo, timings):
-        vocab_metrics, desc, vocab = _vocab_step(quick, seed, progress, echo)
+        vocab_metrics, desc, vocab = _vocab_step(quick, seed, n_jobs, progress, echo)
         figures["visual_words"] = figure_png(
             _visual_words(
                 desc, vocab.cluster_centers_, vocab.labels_, 4 if quick else 8, 6 if quick else 10
@@ -974,7 +976,7 @@ def _report(
             )
             for name, t in tasks.items()
         ],
-        header=["task", "question", "train", "test", "chance", *encodings, "verdict"],
+        header=["task", "question", "train", "test", "majority class", *encodings, "verdict"],
     )
     r.image(figures["accuracy"], "accuracy per task and encoding")
     r.image(figures["confusion"], "confusion matrices")
