@@ -541,9 +541,7 @@ def _accuracy_bars(results: dict[str, Any]) -> Figure:
     ax.set_xticks(x, tasks)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("test accuracy")
-    ax.set_title(
-        "Linear SVM on bag-of-visual-words codes (dashed: majority class)", fontsize=9
-    )
+    ax.set_title("Linear SVM on bag-of-visual-words codes (dashed: majority class)", fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
