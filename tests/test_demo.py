@@ -1,0 +1,109 @@
+"""``vislang demo --quick`` end to end (the same code as ``make demo``), and its VSE++ slot."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+NEEDS = ("cv2", "skimage", "matplotlib", "sklearn")
+
+
+@pytest.mark.slow
+def test_quick_demo_writes_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for module in NEEDS:
+        pytest.importorskip(module)
+    from vislang.cli import main
+
+    out = tmp_path / "demo-out"
+    assert main(["demo", "--quick", "--out", str(out), "--quiet", "--device", "cpu"]) == 0
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["quick"] is True and metrics["device"] == "cpu"
+    shapes, vocab = metrics["shapes"], metrics["vocabulary"]
+    assert shapes["n_images"] == sum(shapes["splits"].values()) > 0
+    assert set(shapes["splits"]) == {"train", "val", "test", "heldout"}
+    assert shapes["heldout_pairs"]  # pairs that only the heldout split shows
+    assert vocab["n_descriptors"] >= vocab["n_clusters"] > 0 and vocab["descriptor_dim"] == 128
+    for impl in ("vislang", "sklearn"):
+        assert vocab[impl]["fit_seconds"] > 0 and vocab[impl]["inertia"] > 0
+    # same data, same settings: the two k-means reach a similar optimum
+    assert 0.9 < vocab["inertia_ratio_vislang_over_sklearn"] < 1.1
+
+    # 3. BoVW classification: a lone object's shape is learned; the relation task needs the
+    # spatial pyramid (an orderless bag cannot tell left from right).
+    tasks = metrics["bovw_classification"]["tasks"]
+    assert list(tasks) == ["shape", "colour", "binding", "relation"]
+    for t in tasks.values():
+        assert all(0.0 <= a <= 1.0 for a in t["accuracy"].values())
+        assert t["n_test"] > 0 and 0 < t["majority"] < 1
+    bow, pyramid = "BoW (k=32)", "BoW + pyramid 1,2 (k=32)"
+    assert tasks["shape"]["accuracy"][bow] > tasks["shape"]["majority"] + 0.2
+    assert tasks["relation"]["accuracy"][pyramid] > tasks["relation"]["accuracy"][bow] + 0.1
+    confusion = metrics["bovw_classification"]["confusion"]["shape"]
+    assert sum(map(sum, confusion)) == tasks["shape"]["n_test"]
+
+    # 4. word vectors: the visual space knows which colours look alike, the text space does not
+    wv = metrics["word_vectors"]
+    assert set(wv["words"]) == {
+        "red", "green", "blue", "yellow", "purple", "orange",
+        "circle", "square", "triangle", "diamond",
+    }  # fmt: skip
+    spaces = wv["spaces"]
+    if "text" in spaces:  # the GloVe wheel is installed
+        assert set(spaces) == {"text", "visual", "fused"}
+        assert spaces["visual"]["colour_rho"] > spaces["text"]["colour_rho"] + 0.3
+        assert spaces["text"]["nn_accuracy"] >= 0.9  # text separates colour and shape words
+
+    # 5. VSE++ is not part of this build: a visible note
+    assert metrics["vsepp"]["available"] is False
+
+    report = (out / "report.html").read_text()
+    pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', report)
+    assert len(pngs) == 7 and all(len(p) > 1000 for p in pngs)
+    for heading in ("1. The shapes world", "3. Bag-of-visual-words", "4. Multimodal word"):
+        assert heading in report
+    assert "VSE++ retrieval is not available in this build" in report
+    assert "http://" not in report and "https://" not in report  # self-contained
+    printed = capsys.readouterr().out
+    assert str((out / "report.html").resolve()) in printed
+    assert str((out / "metrics.json").resolve()) in printed
+
+
+def test_python_dash_m_vislang_demo_is_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    from vislang import demo
+
+    assert demo.main(["--help"]) == 0
+    assert "--quick" in capsys.readouterr().out
+
+
+def test_vsepp_slot_runs_the_model_when_available(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vislang import demo
+
+    calls: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+
+    def run_config(name: str, config: dict[str, Any], **kwargs: Any) -> dict[str, float]:
+        calls.append((name, config, kwargs))
+        (kwargs["out"] / "retrieval_grid.png").write_bytes(b"\x89PNG fake")
+        return {"i2t_r1": 50.0, "t2i_r1": 40.0}
+
+    module = types.ModuleType("vislang.models")
+    module.run_config = run_config  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "vislang.models", module)
+    metrics, pngs = demo._vsepp_step(tmp_path, True, 3, "cpu", False)
+    assert metrics["available"] is True and metrics["metrics"] == {"i2t_r1": 50.0, "t2i_r1": 40.0}
+    assert [p.name for p in pngs] == ["retrieval_grid.png"]
+    ((name, _, kwargs),) = calls
+    assert name == "vse++"
+    assert kwargs == {"device": "cpu", "seed": 3, "out": tmp_path / "vsepp", "progress": False}
+
+    monkeypatch.setitem(sys.modules, "vislang.models", None)
+    metrics, pngs = demo._vsepp_step(tmp_path, True, 3, "cpu", False)
+    assert metrics["available"] is False and "not available in this build" in metrics["note"]
