@@ -55,10 +55,9 @@ struct Proposal {
 
 /// A point that a proposal brings closer than its distance at the start of the pass.
 #[derive(Clone, Copy)]
-struct Hit {
-    proposal: u32,
+struct Hit<T> {
     row: u32,
-    d2: f64,
+    d2: T,
 }
 
 /// Row indices of `k` seeds chosen by greedy k-means++ with `n_trials` candidates per centre.
@@ -120,8 +119,7 @@ pub fn kmeans_plus_plus<T: Scalar>(
                 }
             })
             .collect();
-        let hits = score_pass(x, &mu, &xnorm, &seeds, &st, &proposals);
-        let by_proposal = group_by_proposal(hits, n_prop);
+        let by_proposal = score_pass(x, &mu, &xnorm, &seeds, &st, &proposals);
         let (examined, rejected) = resolve_rounds(
             x,
             &w,
@@ -152,7 +150,7 @@ fn score_pass<T: Scalar>(
     seeds: &[usize],
     st: &Nearest,
     proposals: &[Proposal],
-) -> Vec<Hit> {
+) -> ByProposal<T> {
     let (n, d) = (x.rows(), x.cols());
     let n_prop = proposals.len();
     let prop: Vec<T> = proposals
@@ -173,7 +171,7 @@ fn score_pass<T: Scalar>(
     // rounding of the GEMM distances).
     let rad2 = cluster_radii(st, seeds.len());
     let live = live_clusters(x, mu, seeds, &rad2, &prop, &half_norm, rel_err);
-    let per_chunk: Vec<Vec<Hit>> = (0..n.div_ceil(CHUNK))
+    let per_chunk: Vec<Vec<Vec<Hit<T>>>> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map_init(
             || (Vec::new(), Vec::new(), Vec::new()),
@@ -181,7 +179,7 @@ fn score_pass<T: Scalar>(
                 let (start, end) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
                 rows.clear();
                 rows.extend((start..end).filter(|&i| live[st.label[i] as usize]));
-                let mut hits = Vec::new();
+                let mut hits = vec![Vec::new(); n_prop];
                 for blk in rows.chunks(BLOCK) {
                     block.clear();
                     for &i in blk {
@@ -200,7 +198,7 @@ fn score_pass<T: Scalar>(
             },
         )
         .collect();
-    per_chunk.concat()
+    ByProposal { per_chunk }
 }
 
 /// Whether some proposal may bring a point of cluster `j` closer than the cluster's radius.
@@ -251,7 +249,7 @@ fn collect_hits<T: Scalar>(
     half_norm: &[T],
     lim: T,
     xnorm: T,
-    hits: &mut Vec<Hit>,
+    hits: &mut [Vec<Hit<T>>],
 ) {
     const GROUP: usize = 8;
     let two = T::one() + T::one();
@@ -265,11 +263,10 @@ fn collect_hits<T: Scalar>(
         if any {
             for (q, (&dot, &h)) in dots.iter().zip(halves).enumerate() {
                 if h - dot < lim {
-                    let d2 = (xnorm + two * (h - dot)).as_f64().max(0.0);
-                    hits.push(Hit {
-                        proposal: (p0 + q) as u32,
+                    let d2 = xnorm + two * (h - dot);
+                    hits[p0 + q].push(Hit {
                         row: i as u32,
-                        d2,
+                        d2: d2.max(T::zero()),
                     });
                 }
             }
@@ -278,36 +275,14 @@ fn collect_hits<T: Scalar>(
     }
 }
 
-/// Hits grouped by proposal (CSR: `offsets` has `n_prop + 1` entries), rows ascending.
-struct ByProposal {
-    offsets: Vec<usize>,
-    hits: Vec<Hit>,
+/// The hits of one pass: per row chunk (in row order), per proposal.
+struct ByProposal<T> {
+    per_chunk: Vec<Vec<Vec<Hit<T>>>>,
 }
 
-impl ByProposal {
-    fn of(&self, p: usize) -> &[Hit] {
-        &self.hits[self.offsets[p]..self.offsets[p + 1]]
-    }
-}
-
-fn group_by_proposal(hits: Vec<Hit>, n_prop: usize) -> ByProposal {
-    let mut offsets = vec![0usize; n_prop + 1];
-    for h in &hits {
-        offsets[h.proposal as usize + 1] += 1;
-    }
-    for p in 0..n_prop {
-        offsets[p + 1] += offsets[p];
-    }
-    let mut next = offsets.clone();
-    let mut sorted = hits.clone();
-    for h in hits {
-        let slot = &mut next[h.proposal as usize];
-        sorted[*slot] = h;
-        *slot += 1;
-    }
-    ByProposal {
-        offsets,
-        hits: sorted,
+impl<T: Scalar> ByProposal<T> {
+    fn of(&self, p: usize) -> impl Iterator<Item = &Hit<T>> {
+        self.per_chunk.iter().flat_map(move |c| &c[p])
     }
 }
 
@@ -318,7 +293,7 @@ fn resolve_rounds<T: Scalar>(
     x: MatRef<'_, T>,
     w: &[f64],
     proposals: &[Proposal],
-    by_proposal: &ByProposal,
+    by_proposal: &ByProposal<T>,
     rounds: usize,
     n_trials: usize,
     seeds: &mut Vec<usize>,
@@ -347,11 +322,10 @@ fn resolve_rounds<T: Scalar>(
         let gain = |p: usize| -> f64 {
             by_proposal
                 .of(p)
-                .iter()
                 .map(|h| {
-                    let cur = st.d2[h.row as usize];
-                    if h.d2 < cur {
-                        w[h.row as usize] * (cur - h.d2)
+                    let (cur, d2) = (st.d2[h.row as usize], h.d2.as_f64());
+                    if d2 < cur {
+                        w[h.row as usize] * (cur - d2)
                     } else {
                         0.0
                     }
