@@ -20,6 +20,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "data": ("vislang.data", None),
     "eval": ("vislang.eval", None),
     "features": ("vislang.features", None),
+    "models": ("vislang.models", None),
     "semantics": ("vislang.semantics", None),
     "BagOfVisualWords": ("vislang.bovw", "BagOfVisualWords"),
     "DescriptorSet": ("vislang.features", "DescriptorSet"),

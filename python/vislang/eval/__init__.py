@@ -5,10 +5,12 @@ Each metric lives in its own module and is re-exported here explicitly.
 """
 
 from vislang.eval.retrieval import (
+    coco_retrieval_metrics,
     image_to_text_ranks,
     recall_at_k,
     retrieval_metrics,
     text_to_image_ranks,
+    topk_search,
 )
 from vislang.eval.word_similarity import (
     WordPairs,
@@ -25,6 +27,7 @@ from vislang.eval.word_similarity import (
 __all__ = [
     "WordPairs",
     "WordSimilarityResult",
+    "coco_retrieval_metrics",
     "compare_models",
     "image_to_text_ranks",
     "load_men",
@@ -35,5 +38,6 @@ __all__ = [
     "retrieval_metrics",
     "spearman",
     "text_to_image_ranks",
+    "topk_search",
     "word_similarity",
 ]
