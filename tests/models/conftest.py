@@ -21,12 +21,17 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-def pixel_features(images: np.ndarray, cells: int = 8) -> np.ndarray:
+def _pixel_features(images: np.ndarray, cells: int = 8) -> np.ndarray:
     """Mean colour of each cell of a cells x cells grid: (n, cells * cells * 3), centred."""
     n, h, w, _ = images.shape
     x = images.reshape(n, cells, h // cells, cells, w // cells, 3).mean(axis=(2, 4)) / 255.0
     x = x.reshape(n, -1).astype(np.float32)
     return x - x.mean(axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="package")
+def pixel_features() -> Any:
+    return _pixel_features
 
 
 @pytest.fixture(scope="package")
@@ -41,5 +46,5 @@ def shapes_pairs(shapes: Any) -> dict[str, Any]:
     out = {}
     for split in ("train", "val", "test"):
         ds = shapes.select(split)
-        out[split] = CaptionPairs.from_dataset(ds, pixel_features(ds.images))
+        out[split] = CaptionPairs.from_dataset(ds, _pixel_features(ds.images))
     return out

@@ -269,6 +269,8 @@ def _image_inputs(ds: Any, idx: list[int], m: Mapping[str, Any], d: Mapping[str,
                 f"{feats.shape}"
             )
         return np.asarray(feats[np.asarray(idx)], dtype=np.float32)
+    if m["backbone"] == "precomputed":
+        raise InvalidInputError("config: model.backbone='precomputed' needs data.features")
     mean, std, _ = BACKBONES[m["backbone"]]
     size = d["image_size"]
     chunks = [

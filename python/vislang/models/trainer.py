@@ -258,14 +258,16 @@ class Trainer:
         self.epoch += 1
         return total / max(count, 1)
 
-    def fit(self) -> list[dict[str, float]]:
-        """Train until ``epochs`` (or early stopping); returns the per-epoch history
-        (``loss`` and the validation metrics)."""
+    def fit(self, until_epoch: int | None = None) -> list[dict[str, float]]:
+        """Train until ``config.epochs`` (or ``until_epoch``, to pause earlier with the same
+        schedule; or early stopping); returns the per-epoch history (``loss`` and the
+        validation metrics)."""
         from tqdm.auto import tqdm
 
         c = self.config
-        bar = tqdm(total=c.epochs, initial=self.epoch, desc="training", disable=not self.progress)
-        while self.epoch < c.epochs:
+        stop = c.epochs if until_epoch is None else min(until_epoch, c.epochs)
+        bar = tqdm(total=stop, initial=self.epoch, desc="training", disable=not self.progress)
+        while self.epoch < stop:
             loss = self.train_epoch()
             record: dict[str, float] = {"epoch": float(self.epoch), "loss": loss}
             if self.val_data is not None:
