@@ -50,7 +50,9 @@ def test_embeddings_from_pair_and_glove_file(tmp_path: Path) -> None:
     np.testing.assert_array_equal(weights[VOCAB.index["circle"]].numpy(), vectors[1])
     assert not weights[0].any()  # <pad>
     glove = tmp_path / "tiny.glove.txt"
-    glove.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in zip(words, vectors)))
+    glove.write_text(
+        "".join(f"{w} {' '.join(map(str, v))}\n" for w, v in zip(words, vectors, strict=True))
+    )
     enc = create_text_encoder(VOCAB, TextEncoderConfig("gru", 99, 4), word_vectors=glove)
     assert enc.embed.weight.shape == (len(VOCAB), 3)  # word_dim taken from the vectors
     np.testing.assert_array_equal(enc.embed.weight[VOCAB.index["red"]].detach().numpy(), vectors[0])
@@ -77,7 +79,7 @@ def test_backbones_and_local_weights(tmp_path: Path) -> None:
     path = tmp_path / "r18.safetensors"
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
     again, _ = create_backbone("resnet18", pretrained=path)
-    for (k, a), b in zip(net.state_dict().items(), again.state_dict().values()):
+    for (k, a), b in zip(net.state_dict().items(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
     with pytest.raises(InvalidInputError, match="not a URL"):
         create_backbone("resnet18", pretrained="https://example.com/r18.pth")

@@ -12,6 +12,7 @@ from vislang.eval.retrieval import (
     text_to_image_ranks,
     topk_search,
 )
+from vislang.eval.retrieval_plot import plot_retrieval_grid
 from vislang.eval.word_similarity import (
     WordPairs,
     WordSimilarityResult,
@@ -34,6 +35,7 @@ __all__ = [
     "load_simlex999",
     "load_word_pairs",
     "load_wordsim353",
+    "plot_retrieval_grid",
     "recall_at_k",
     "retrieval_metrics",
     "spearman",
