@@ -291,7 +291,7 @@ def preprocess_images(
     resize = resize or max(size, size * 8 // 7)
     out = []
     for img in images:
-        x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255.0
+        x = torch.from_numpy(np.array(img, dtype=np.uint8)).permute(2, 0, 1)[None].float() / 255.0
         h, w = x.shape[2:]
         scale = resize / min(h, w)
         nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
