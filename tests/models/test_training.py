@@ -207,3 +207,42 @@ def test_retrieval_metrics_masks_other_captions(shapes_pairs: dict[str, Any]) ->
         model.embed_images(test.images), model.embed_texts(test.captions), test.text_to_image
     )
     assert set(m) >= {"i2t_r1", "t2i_r10", "i2t_medr", "rsum"}
+
+
+def test_data_containers_reject_bad_input() -> None:
+    from vislang.models import CaptionPairs
+
+    feats = np.zeros((3, 4), np.float32)
+    with pytest.raises(InvalidInputError, match=r"text_to_image must have shape \(2,\)"):
+        CaptionPairs(feats, ["a", "b"], np.array([0, 1, 2]))
+    with pytest.raises(InvalidInputError, match=r"text_to_image\[1\] is not an image index"):
+        CaptionPairs(feats, ["a", "b"], np.array([0, 3]))
+    feats[2, 1] = np.nan
+    with pytest.raises(InvalidInputError, match="images contains NaN or inf at row 2"):
+        CaptionPairs(feats, ["a", "b"], np.array([0, 1]))
+    with pytest.raises(InvalidInputError, match="targets has 2 rows for 3 images"):
+        LabeledImages(np.zeros((3, 4), np.float32), np.array([0, 1]))
+    with pytest.raises(InvalidInputError, match="no images or no captions"):
+        CaptionPairs(np.zeros((0, 4), np.float32), [], np.zeros(0, np.int64))
+
+
+def test_separate_backbone_lr_and_early_stopping(shapes_pairs: dict[str, Any]) -> None:
+    vocab = Vocabulary.build(["a b"])
+    model = VSE(vocab, VSEConfig(backbone="tiny_cnn", word_dim=4, embed_dim=8))
+    cfg = TrainConfig(lr=1e-3, backbone_lr=1e-5)
+    images = torch.zeros(2, 3, 32, 32)
+    from vislang.models import CaptionPairs
+
+    trainer = Trainer(model, CaptionPairs(images, ["a", "b"], [0, 1]), None, cfg, progress=False)
+    lrs = sorted(g["lr"] for g in trainer.optimizer.param_groups)
+    assert lrs == [1e-5, 1e-3]
+    backbone = {id(p) for p in model.image_encoder.backbone.parameters()}  # type: ignore[union-attr]
+    slow = next(g for g in trainer.optimizer.param_groups if g["lr"] == 1e-5)
+    assert {id(p) for p in slow["params"]} == backbone
+
+    frozen = _vse(shapes_pairs, "vse")
+    stop = TrainConfig(epochs=10, lr=0.0, backbone_lr=0.0, patience=2, max_steps_per_epoch=1)
+    history = Trainer(
+        frozen, shapes_pairs["train"], shapes_pairs["val"], stop, progress=False
+    ).fit()
+    assert len(history) == 3  # no improvement after epoch 1: stop after 2 more

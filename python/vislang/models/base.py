@@ -65,6 +65,7 @@ class CaptionPairs:
         if bad.any():
             j = int(np.argmax(bad))
             raise InvalidInputError(f"text_to_image[{j}] is not an image index in [0, {n})")
+        _check_finite(self.images, "images")
 
     @classmethod
     def from_dataset(cls, dataset: Any, images: Any) -> CaptionPairs:
@@ -91,6 +92,7 @@ class LabeledImages:
             raise InvalidInputError(
                 f"targets has {self.targets.shape[0]} rows for {len(self.images)} images"
             )
+        _check_finite(self.images, "images")
 
     def mask(self, n_labels: int) -> NDArray[np.bool_]:
         if self.targets.ndim == 2:
@@ -105,6 +107,28 @@ class LabeledImages:
         out = np.zeros((t.shape[0], n_labels), dtype=bool)
         out[np.arange(t.shape[0]), t] = True
         return out
+
+
+def _check_finite(images: Any, name: str) -> None:
+    """Raise naming the first image (row) with NaN or inf (chunked: memory maps stay lazy)."""
+    if isinstance(images, Tensor):
+        if images.is_floating_point():
+            bad = ~torch.isfinite(images.reshape(images.shape[0], -1)).all(dim=1)
+            if bool(bad.any()):
+                raise InvalidInputError(
+                    f"{name} contains NaN or inf at row {int(bad.nonzero()[0, 0])}"
+                )
+        return
+    arr = np.asarray(images)
+    if not np.issubdtype(arr.dtype, np.floating):
+        return
+    for start in range(0, arr.shape[0], 65536):
+        chunk = arr[start : start + 65536].reshape(min(65536, arr.shape[0] - start), -1)
+        bad = ~np.isfinite(chunk).all(axis=1)
+        if bad.any():
+            raise InvalidInputError(
+                f"{name} contains NaN or inf at row {start + int(np.argmax(bad))}"
+            )
 
 
 def _rows(images: Any, idx: NDArray[np.int64]) -> Tensor:
