@@ -27,11 +27,18 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "draw_visual_words": ("vislang.bovw", "draw_visual_words"),
     "encode": ("vislang.bovw", "encode"),
     "WordVectors": ("vislang.semantics", "WordVectors"),
+    "VSE": ("vislang.models", "VSE"),
+    "DeViSE": ("vislang.models", "DeViSE"),
+    "WSABIE": ("vislang.models", "WSABIE"),
+    "extract_features": ("vislang.models", "extract_features"),
 }
 
 __all__ = [
+    "VSE",
+    "WSABIE",
     "BagOfVisualWords",
     "CheckpointError",
+    "DeViSE",
     "DescriptorSet",
     "InternalError",
     "InvalidInputError",
@@ -42,6 +49,7 @@ __all__ = [
     "assign",
     "draw_visual_words",
     "encode",
+    "extract_features",
     "kmeans",
     "kmeans_plusplus",
 ]
