@@ -38,6 +38,10 @@ class Option:
     help: str
     models: tuple[str, ...] = MODEL_NAMES
     choices: tuple[Any, ...] = ()
+    per_model: tuple[tuple[str, Any], ...] = ()
+
+    def default_for(self, name: str) -> Any:
+        return dict(self.per_model).get(name, self.default)
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -85,9 +89,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("model", "bidirectional", False, "bidirectional RNN (directions averaged)",
            models=_CAPTION_MODELS),
     Option("model", "embed_dim", 1024, "joint embedding size",
-           models=(*_CAPTION_MODELS, "wsabie")),
-    Option("model", "margin", 0.2, "hinge margin (devise: 0.1 is the paper's; wsabie: 1.0)",
-           models=("vse", "vse++", "devise", "wsabie")),
+           models=(*_CAPTION_MODELS, "wsabie"), per_model=(("wsabie", 100),)),
+    Option("model", "margin", 0.2, "hinge margin (the papers': VSE 0.2, DeViSE 0.1, WSABIE 1)",
+           models=("vse", "vse++", "devise", "wsabie"),
+           per_model=(("devise", 0.1), ("wsabie", 1.0))),
     Option("model", "warmup_steps", 0, "VSE++: steps of sum-of-hinges before the hardest "
            "negative (avoids collapse)", models=("vse++",)),
     Option("model", "temperature", 0.07, "InfoNCE temperature", models=("infonce",)),
@@ -98,7 +103,8 @@ OPTIONS: tuple[Option, ...] = (
     # ------------------------------------------------------------------ train
     Option("train", "epochs", 15, "training epochs"),
     Option("train", "batch_size", 128, "pairs (or images) per batch"),
-    Option("train", "lr", 2e-4, "AdamW learning rate"),
+    Option("train", "lr", 2e-4, "AdamW learning rate",
+           per_model=(("devise", 1e-3), ("wsabie", 1e-3))),
     Option("train", "backbone_lr", 2e-5, "learning rate of the image backbone (fine-tuning)"),
     Option("train", "weight_decay", 1e-4, "AdamW weight decay"),
     Option("train", "schedule", "cosine", "LR schedule: constant, cosine or step (x0.1)",
@@ -127,7 +133,8 @@ def config_help(name: str) -> str:
         if o.section != section:
             section = o.section
             lines.append(f"\n[{section}]")
-        value = json.dumps(o.default) if not isinstance(o.default, bool) else str(o.default).lower()
+        d = o.default_for(name)
+        value = json.dumps(d) if not isinstance(d, bool) else str(d).lower()
         lines.append(f"{o.key} = {value}  # {o.help}")
     return "\n".join(lines) + "\n"
 
@@ -166,7 +173,7 @@ def resolve_config(name: str, config: Mapping[str, Any]) -> dict[str, dict[str, 
     opts = _options(name)
     out: dict[str, dict[str, Any]] = {}
     for o in opts:
-        out.setdefault(o.section, {})[o.key] = o.default
+        out.setdefault(o.section, {})[o.key] = o.default_for(name)
     by_key = {(o.section, o.key): o for o in opts}
     if not isinstance(config, Mapping):
         raise InvalidInputError(f"config must be a mapping, got {type(config).__name__}")
