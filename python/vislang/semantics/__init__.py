@@ -4,6 +4,9 @@
   (:mod:`vislang.semantics.word_vectors`).
 - Visual word vectors aggregated over tagged images, and image dispersion
   (:mod:`vislang.semantics.visual`).
+- :class:`SkipGram` (skip-gram with negative sampling) and :class:`MultimodalSkipGram`
+  (Lazaridou et al. 2015), trained in native code (:mod:`vislang.semantics.skipgram`), on corpora
+  encoded by :func:`encode_corpus`.
 - Feature-level (concatenation, SVD) and scoring-level fusion, dispersion gating, PMI/LMI
   reweighting and development-split tuning (:mod:`vislang.semantics.fusion`).
 
@@ -11,6 +14,7 @@ Evaluate any of them with :func:`vislang.eval.word_similarity`. Only NumPy, SciP
 package's own modules are imported.
 """
 
+from vislang.semantics.corpus import EncodedCorpus, encode_corpus
 from vislang.semantics.fusion import (
     DispersionGated,
     FusionTuning,
@@ -23,6 +27,7 @@ from vislang.semantics.fusion import (
     truncated_svd,
     tune_fusion,
 )
+from vislang.semantics.skipgram import MultimodalSkipGram, SkipGram
 from vislang.semantics.visual import (
     aggregate_visual_vectors,
     group_images_by_word,
@@ -42,14 +47,18 @@ from vislang.semantics.word_vectors import (
 
 __all__ = [
     "DispersionGated",
+    "EncodedCorpus",
     "FusionTuning",
+    "MultimodalSkipGram",
     "OutOfVocabularyError",
     "ScoreFusion",
     "SimilarityModel",
+    "SkipGram",
     "WordVectors",
     "aggregate_visual_vectors",
     "common_words",
     "concatenate",
+    "encode_corpus",
     "group_images_by_word",
     "image_dispersion",
     "load_glove",
