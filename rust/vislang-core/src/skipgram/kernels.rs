@@ -59,10 +59,16 @@ pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
+/// `ln(1 + e^x)` without overflow or cancellation.
+fn softplus(x: f32) -> f32 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
 /// One skip-gram negative-sampling update (word2vec.c): `input` (a row of the input matrix)
 /// predicts `targets[0]` (label 1) and `targets[1..]` (label 0, skipped when equal to
 /// `targets[0]`) through rows of the output matrix `out`. `work` receives the input's gradient
-/// and is applied at the end. Returns the loss `-log s(x.o) - sum log s(-x.n)` before the update.
+/// and is applied at the end. Returns the loss `-log s(x.o) - sum log s(-x.n)` before the update
+/// when `with_loss` (training passes `false`, which compiles the loss away), else 0.
 ///
 /// # Safety
 /// `input` points to `dim` floats, `work` to `dim` floats not overlapping anything else,
@@ -75,6 +81,7 @@ pub unsafe fn sgns_update(
     targets: &[u32],
     lr: f32,
     work: &mut [f32],
+    with_loss: bool,
 ) -> f32 {
     let work = &mut work[..dim];
     work.fill(0.0);
@@ -89,7 +96,10 @@ pub unsafe fn sgns_update(
         let o = std::slice::from_raw_parts_mut(out.add(t as usize * dim), dim);
         let f = dot(x.as_ptr(), o.as_ptr(), dim);
         let s = sigmoid(f);
-        loss -= if d == 0 { s.ln() } else { (1.0 - s).ln() };
+        if with_loss {
+            // -log s(f) = softplus(-f), -log(1 - s(f)) = softplus(f), computed stably.
+            loss += softplus(if d == 0 { -f } else { f });
+        }
         let g = (label - s) * lr;
         for ((wi, oi), xi) in work.iter_mut().zip(o.iter_mut()).zip(x) {
             *wi += g * *oi;

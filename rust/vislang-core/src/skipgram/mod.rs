@@ -178,7 +178,7 @@ impl Corpus<'_> {
 impl MultimodalParams<'_> {
     /// Checks shapes and values against the vocabulary and the text dimension.
     pub fn validate(&self, vocab: usize, vector_size: usize) -> Result<usize> {
-        if self.vdim == 0 || self.vectors.len() % self.vdim != 0 {
+        if self.vdim == 0 || !self.vectors.len().is_multiple_of(self.vdim) {
             return Err(Error::invalid(
                 "visual",
                 format!(
@@ -294,7 +294,7 @@ pub fn sgns_step(
     negatives: &[u32],
     lr: f32,
 ) -> Result<f32> {
-    if dim == 0 || syn0.len() % dim != 0 || syn1neg.len() != syn0.len() {
+    if dim == 0 || !syn0.len().is_multiple_of(dim) || syn1neg.len() != syn0.len() {
         return Err(Error::invalid(
             "syn0/syn1neg",
             "must both be rows x dim, dim >= 1",
@@ -319,6 +319,7 @@ pub fn sgns_step(
             &targets,
             lr,
             &mut work,
+            true,
         )
     };
     Ok(loss)
@@ -342,10 +343,10 @@ pub fn margin_step(
     lr: f32,
     weight: f32,
 ) -> Result<f32> {
-    if dim == 0 || syn0.len() % dim != 0 {
+    if dim == 0 || !syn0.len().is_multiple_of(dim) {
         return Err(Error::invalid("syn0", "must be rows x dim, dim >= 1"));
     }
-    if vdim == 0 || visual.len() % vdim != 0 {
+    if vdim == 0 || !visual.len().is_multiple_of(vdim) {
         return Err(Error::invalid("visual", "must be rows x vdim, vdim >= 1"));
     }
     let (rows, vrows) = (syn0.len() / dim, visual.len() / vdim);

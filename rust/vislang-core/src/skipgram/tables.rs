@@ -72,9 +72,12 @@ impl AliasTable {
         Ok(Self { accept, alias })
     }
 
-    /// The unigram^`power` noise table of word2vec (`power = 0.75`).
+    /// The unigram^`power` noise table of word2vec (`power = 0.75`); unseen words get no mass.
     pub fn unigram(counts: &[u64], power: f64) -> Result<Self> {
-        let w: Vec<f64> = counts.iter().map(|&c| (c as f64).powf(power)).collect();
+        let w: Vec<f64> = counts
+            .iter()
+            .map(|&c| if c == 0 { 0.0 } else { (c as f64).powf(power) })
+            .collect();
         Self::new(&w)
     }
 

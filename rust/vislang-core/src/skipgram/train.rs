@@ -262,11 +262,10 @@ unsafe fn shard_body(ctx: &Ctx<'_>, sentences: Range<usize>, thread: usize) -> R
                 let reach = p.window - rng.below(p.window);
                 let lo = pos.saturating_sub(reach);
                 let hi = (pos + reach).min(n - 1);
-                for c in lo..=hi {
+                for (c, &last) in kept.iter().enumerate().take(hi + 1).skip(lo) {
                     if c == pos {
                         continue;
                     }
-                    let last = kept[c];
                     targets[0] = word;
                     for t in targets[1..].iter_mut() {
                         *t = ctx.noise.sample(&mut rng);
@@ -278,6 +277,7 @@ unsafe fn shard_body(ctx: &Ctx<'_>, sentences: Range<usize>, thread: usize) -> R
                         &targets,
                         lr,
                         &mut work,
+                        false,
                     );
                 }
                 if let Some(v) = &ctx.visual {
