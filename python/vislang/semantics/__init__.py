@@ -6,7 +6,8 @@
   (:mod:`vislang.semantics.visual`).
 - :class:`SkipGram` (skip-gram with negative sampling) and :class:`MultimodalSkipGram`
   (Lazaridou et al. 2015), trained in native code (:mod:`vislang.semantics.skipgram`), on corpora
-  encoded by :func:`encode_corpus`.
+  encoded by :func:`encode_corpus`; :func:`run_config` / :func:`config_help` drive them from a
+  config (``vislang train``) (:mod:`vislang.semantics.skipgram_config`).
 - Feature-level (concatenation, SVD) and scoring-level fusion, dispersion gating, PMI/LMI
   reweighting and development-split tuning (:mod:`vislang.semantics.fusion`).
 
@@ -28,6 +29,7 @@ from vislang.semantics.fusion import (
     tune_fusion,
 )
 from vislang.semantics.skipgram import MultimodalSkipGram, SkipGram
+from vislang.semantics.skipgram_config import bovw_visual_vectors, config_help, run_config
 from vislang.semantics.visual import (
     aggregate_visual_vectors,
     group_images_by_word,
@@ -56,8 +58,10 @@ __all__ = [
     "SkipGram",
     "WordVectors",
     "aggregate_visual_vectors",
+    "bovw_visual_vectors",
     "common_words",
     "concatenate",
+    "config_help",
     "encode_corpus",
     "group_images_by_word",
     "image_dispersion",
@@ -65,6 +69,7 @@ __all__ = [
     "load_word2vec",
     "load_word_vectors",
     "reweight",
+    "run_config",
     "save_word_vectors",
     "sniff_format",
     "svd_fusion",
