@@ -53,7 +53,7 @@ pub unsafe fn axpy(alpha: f32, x: *const f32, y: *mut f32, n: usize) {
     }
 }
 
-/// The logistic function, computed exactly (no table) so that tests can reproduce it.
+/// The logistic function `1 / (1 + e^-x)` (no table, so tests can reproduce it).
 #[inline(always)]
 pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
@@ -152,29 +152,28 @@ pub unsafe fn margin_grad(
     let vp = vis.add(pos as usize * vdim);
     let cos_pos = dot(u, vp, vdim) * inv_norm;
     let mut loss = 0.0f32;
-    // d cos(u, v) / du = (v - cos * u / |u|) / |u|, for unit v.
-    let mut active = 0.0f32;
+    // d cos(u, v) / du = (v - cos * u / |u|) / |u|, for unit v. Sum the active negatives' v and
+    // cosines first, then form the gradient in one pass.
+    let (mut active, mut cos_sum) = (0.0f32, 0.0f32);
     for &j in negs {
         if j == pos {
             continue;
         }
-        let vn = std::slice::from_raw_parts(vis.add(j as usize * vdim), vdim);
-        let cos_neg = dot(u, vn.as_ptr(), vdim) * inv_norm;
+        let vn = vis.add(j as usize * vdim);
+        let cos_neg = dot(u, vn, vdim) * inv_norm;
         let violation = margin - cos_pos + cos_neg;
         if violation > 0.0 {
             loss += violation;
             active += 1.0;
-            let c = cos_neg * inv_norm;
-            for ((gi, vi), ui) in grad.iter_mut().zip(vn).zip(us) {
-                *gi += (*vi - c * *ui) * inv_scale;
-            }
+            cos_sum += cos_neg;
+            axpy(1.0, vn, grad.as_mut_ptr(), vdim);
         }
     }
     if active > 0.0 {
         let vps = std::slice::from_raw_parts(vp, vdim);
-        let c = cos_pos * inv_norm;
+        let cu = (cos_sum - active * cos_pos) * inv_norm;
         for ((gi, vi), ui) in grad.iter_mut().zip(vps).zip(us) {
-            *gi -= active * (*vi - c * *ui) * inv_scale;
+            *gi = (*gi - active * *vi - cu * *ui) * inv_scale;
         }
     }
     loss
