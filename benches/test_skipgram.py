@@ -6,7 +6,8 @@ corpus: the Flickr8k captions (``$VISLANG_FLICKR8K`` or ``../shared/data/flickr8
 when missing) and the text corpora bundled with gensim (``lee_background.cor``,
 ``head500.noblanks.cor``, ``crime-and-punishment.txt``, ``pang_lee_polarity.cor``), lower-cased,
 tokenised on letters and repeated up to the size (``smoke``: 50k tokens, ``default``/``full``:
-5M). Only training is timed (vocabulary building is reported in ``extra_info``):
+5M). Only training is timed (vocabulary building is reported in ``extra_info``), the best of
+``ROUNDS`` fresh trainings (2; 1 at smoke scale):
 
 * ``vislang``: ``SkipGram.fit`` on the encoded corpus;
 * ``vislang-mm-A`` / ``vislang-mm-B``: ``MultimodalSkipGram`` with random unit visual vectors
@@ -39,6 +40,7 @@ gensim = pytest.importorskip("gensim")
 SCALE = os.environ.get("VISLANG_BENCH_SCALE", "default")
 THREADS = int(os.environ.get("VISLANG_BENCH_THREADS", "2"))
 TOKENS = {"smoke": 50_000, "default": 5_000_000, "full": 5_000_000}[SCALE]
+ROUNDS = 1 if SCALE == "smoke" else 2  # best of 2 fresh trainings: the machine is shared
 SETTINGS: dict[str, Any] = {
     "vector_size": 100,
     "window": 5,
@@ -151,34 +153,48 @@ def test_skipgram_throughput(
 ) -> None:
     sentences, enc, path, encode_s = corpus(tmp_path_factory.getbasetemp())
     tokens = int(enc.ids.size)
-    result: dict[str, Any] = {}
+    result: dict[str, Any] = {"seconds": []}
     vocab_s = encode_s
+    models: list[Any] = []
     if impl.startswith("vislang"):
-        if impl == "vislang":
-            model: Any = SkipGram(**SETTINGS, n_jobs=THREADS, seed=1)
-        else:
-            model = MultimodalSkipGram(
-                variant=impl[-1], visual=visual_vectors(enc), **SETTINGS, n_jobs=THREADS, seed=1
-            )
+
+        def setup() -> None:
+            if impl == "vislang":
+                models.append(SkipGram(**SETTINGS, n_jobs=THREADS, seed=1))
+            else:
+                models.append(
+                    MultimodalSkipGram(
+                        variant=impl[-1],  # type: ignore[arg-type]
+                        visual=visual_vectors(enc),
+                        **SETTINGS,
+                        n_jobs=THREADS,
+                        seed=1,
+                    )
+                )
 
         def run() -> None:
             t = time.perf_counter()
-            model.fit(enc)
-            result["seconds"] = time.perf_counter() - t
-            result["wv"] = model.wv
+            models[-1].fit(enc)
+            result["seconds"].append(time.perf_counter() - t)
+            result["wv"] = models[-1].wv
 
     else:
         from gensim.models import Word2Vec
 
-        g = Word2Vec(sg=1, workers=THREADS, seed=1, **SETTINGS)
-        t = time.perf_counter()
-        if impl == "gensim":
-            g.build_vocab(sentences)
-        else:
-            g.build_vocab(corpus_file=str(path))
-        vocab_s = time.perf_counter() - t
+        def setup() -> None:
+            # A fresh model per round: every round trains one epoch from scratch.
+            nonlocal vocab_s
+            g = Word2Vec(sg=1, workers=THREADS, seed=1, **SETTINGS)
+            t = time.perf_counter()
+            if impl == "gensim":
+                g.build_vocab(sentences)
+            else:
+                g.build_vocab(corpus_file=str(path))
+            vocab_s = time.perf_counter() - t
+            models.append(g)
 
         def run() -> None:
+            g = models[-1]
             t = time.perf_counter()
             if impl == "gensim":
                 g.train(sentences, total_examples=g.corpus_count, epochs=1)
@@ -189,11 +205,12 @@ def test_skipgram_throughput(
                     total_examples=g.corpus_count,
                     epochs=1,
                 )
-            result["seconds"] = time.perf_counter() - t
+            result["seconds"].append(time.perf_counter() - t)
             result["wv"] = g.wv
 
-    benchmark.pedantic(run, rounds=1, iterations=1, warmup_rounds=0)
-    seconds = result["seconds"]  # also with --benchmark-disable (no stats then)
+    benchmark.pedantic(run, setup=setup, rounds=ROUNDS, iterations=1, warmup_rounds=0)
+    # Timed here too, so that --benchmark-disable (smoke) works; the best round counts.
+    seconds = min(result["seconds"])
     benchmark.extra_info.update(
         impl=impl,
         tokens=tokens,
