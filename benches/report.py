@@ -279,6 +279,66 @@ def generic_table(benches: list[Bench]) -> list[str]:
     return table(["benchmark", "best", "median", "rounds", "extra info"], rows)
 
 
+def skipgram_table(benches: list[Bench]) -> list[str]:
+    """Skip-gram training (issue 5, section 7): words/s, ratio to gensim, word-similarity rho."""
+    impls = by_impl(benches)
+    gensim = impls.get("gensim")
+    rows = []
+    for name, b in impls.items():
+        e = b["extra_info"]
+        rows.append(
+            [
+                f"`{name}`",
+                secs(t_min(b)),
+                f"{e.get('words_per_s', 0) / 1e6:.3f} M",
+                ratio(t_min(gensim), t_min(b)) if gensim else "—",
+                f"{fmt(e.get('rho_simlex'))} ({e.get('covered_simlex', '?')})",
+                f"{fmt(e.get('rho_ws353'))} ({e.get('covered_ws353', '?')})",
+                secs(e.get("vocab_s")),
+            ]
+        )
+    header = [
+        "impl",
+        "train time",
+        "words/s",
+        "× gensim",
+        "ρ SimLex-999 (pairs)",
+        "ρ WordSim-353 (pairs)",
+        "vocabulary",
+    ]
+    return table(header, rows)
+
+
+def skipgram_targets(groups: dict[str, list[Bench]]) -> list[str]:
+    """Issue 5, section 7: text >= 1.0x gensim, multimodal >= 0.7x, rho within 0.02."""
+    bs = _first(groups, "skipgram")
+    if not bs:
+        return ["- no skip-gram benchmark in this run"]
+    impls = by_impl(bs)
+    g = impls.get("gensim")
+    if g is None:
+        return ["- gensim was not measured"]
+    lines = []
+    for name, goal in (("vislang", 1.0), ("vislang-mm-A", 0.7), ("vislang-mm-B", 0.7)):
+        b = impls.get(name)
+        if b is None:
+            continue
+        r = t_min(g) / t_min(b)
+        lines.append(f"- `{name}` words/s ≥ {goal}× gensim: {verdict(r >= goal)} — {r:.2f}×")
+    v = impls.get("vislang")
+    if v is not None:
+        for key, label in (("rho_simlex", "SimLex-999"), ("rho_ws353", "WordSim-353")):
+            a, b_ = v["extra_info"].get(key), g["extra_info"].get(key)
+            if a is None or b_ is None or a != a or b_ != b_:
+                lines.append(f"- ρ {label} within 0.02 of gensim: {verdict(None)}")
+                continue
+            lines.append(
+                f"- ρ {label} within 0.02 of gensim: {verdict(a >= b_ - 0.02)} — "
+                f"vislang {a:.3f}, gensim {b_:.3f}"
+            )
+    return lines
+
+
 # ---------------------------------------------------------------- targets
 def verdict(ok: bool | None) -> str:
     return {True: "**met**", False: "**not met**", None: "not measured"}[ok]
@@ -470,6 +530,10 @@ def render(data: dict[str, Any], json_path: str, md_path: str) -> str:
         "",
         *targets(groups),
         "",
+        "## Targets of issue 5 (section 7), computed from this run",
+        "",
+        *skipgram_targets(groups),
+        "",
         "## Results",
         "",
         "Times are wall-clock seconds of one call (the best of the rounds run). Inertia is "
@@ -503,6 +567,10 @@ def render(data: dict[str, Any], json_path: str, md_path: str) -> str:
         for g, bs in groups.items()
         if g.startswith(order) and all("impl" in b["extra_info"] for b in bs)
     }
+    for g, bs in groups.items():
+        if g.startswith("skipgram") and all("impl" in b["extra_info"] for b in bs):
+            lines += [f"### {g}", "", *skipgram_table(bs)]
+            mine.add(g)
     for g, bs in groups.items():
         if g not in mine:
             lines += [f"### {g}", "", *generic_table(bs)]

@@ -14,7 +14,11 @@ __all__ = [
     "kmeans_fit",
     "kmeans_plus_plus",
     "minibatch_step",
+    "multimodal_step",
     "nearest",
+    "skipgram_step",
+    "skipgram_tables",
+    "skipgram_train",
     "warp",
     "weight_and_normalize",
 ]
@@ -100,3 +104,49 @@ def weight_and_normalize(
     n_threads: int | None = None,
 ) -> _Floats: ...
 def idf(x: _Floats) -> NDArray[np.float64]: ...
+def skipgram_train(
+    ids: NDArray[np.uint32],
+    offsets: NDArray[np.int64],
+    counts: NDArray[np.int64],
+    *,
+    vector_size: int = 100,
+    window: int = 5,
+    negative: int = 5,
+    sample: float = 1e-3,
+    alpha: float = 0.025,
+    min_alpha: float = 1e-4,
+    epochs: int = 5,
+    seed: int = 0,
+    ns_exponent: float = 0.75,
+    visual: NDArray[np.float32] | None = None,
+    visual_of: NDArray[np.int64] | None = None,
+    variant: str = "A",
+    margin: float = 0.5,
+    n_visual_negatives: int = 20,
+    visual_weight: float = 1.0,
+    n_threads: int | None = None,
+    callback: Callable[[int, int], Any] | None = None,
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32] | None, int]: ...
+def skipgram_step(
+    syn0: NDArray[np.float32],
+    syn1neg: NDArray[np.float32],
+    center: int,
+    context: int,
+    negatives: NDArray[np.uint32],
+    lr: float,
+) -> tuple[NDArray[np.float32], NDArray[np.float32], float]: ...
+def multimodal_step(
+    syn0: NDArray[np.float32],
+    word: int,
+    visual: NDArray[np.float32],
+    target: int,
+    negatives: NDArray[np.uint32],
+    lr: float,
+    *,
+    margin: float = 0.5,
+    weight: float = 1.0,
+    mapping: NDArray[np.float32] | None = None,
+) -> tuple[NDArray[np.float32], NDArray[np.float32] | None, float]: ...
+def skipgram_tables(
+    counts: NDArray[np.int64], sample: float, ns_exponent: float = 0.75
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...

@@ -4,6 +4,10 @@
   (:mod:`vislang.semantics.word_vectors`).
 - Visual word vectors aggregated over tagged images, and image dispersion
   (:mod:`vislang.semantics.visual`).
+- :class:`SkipGram` (skip-gram with negative sampling) and :class:`MultimodalSkipGram`
+  (Lazaridou et al. 2015), trained in native code (:mod:`vislang.semantics.skipgram`), on corpora
+  encoded by :func:`encode_corpus`; :func:`run_config` / :func:`config_help` drive them from a
+  config (``vislang train``) (:mod:`vislang.semantics.skipgram_config`).
 - Feature-level (concatenation, SVD) and scoring-level fusion, dispersion gating, PMI/LMI
   reweighting and development-split tuning (:mod:`vislang.semantics.fusion`).
 
@@ -11,6 +15,7 @@ Evaluate any of them with :func:`vislang.eval.word_similarity`. Only NumPy, SciP
 package's own modules are imported.
 """
 
+from vislang.semantics.corpus import EncodedCorpus, encode_corpus
 from vislang.semantics.fusion import (
     DispersionGated,
     FusionTuning,
@@ -23,6 +28,8 @@ from vislang.semantics.fusion import (
     truncated_svd,
     tune_fusion,
 )
+from vislang.semantics.skipgram import MultimodalSkipGram, SkipGram
+from vislang.semantics.skipgram_config import bovw_visual_vectors, config_help, run_config
 from vislang.semantics.visual import (
     aggregate_visual_vectors,
     group_images_by_word,
@@ -43,14 +50,20 @@ from vislang.semantics.word_vectors import (
 
 __all__ = [
     "DispersionGated",
+    "EncodedCorpus",
     "FusionTuning",
+    "MultimodalSkipGram",
     "OutOfVocabularyError",
     "ScoreFusion",
     "SimilarityModel",
+    "SkipGram",
     "WordVectors",
     "aggregate_visual_vectors",
+    "bovw_visual_vectors",
     "common_words",
     "concatenate",
+    "config_help",
+    "encode_corpus",
     "group_images_by_word",
     "image_dispersion",
     "load_glove",
@@ -58,6 +71,7 @@ __all__ = [
     "load_word2vec",
     "load_word_vectors",
     "reweight",
+    "run_config",
     "save_word_vectors",
     "sniff_format",
     "svd_fusion",

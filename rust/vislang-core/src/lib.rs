@@ -9,6 +9,7 @@
 //! - [`minibatch`]: one mini-batch k-means step (Sculley 2010).
 //! - [`histogram`]: bag-of-visual-words encodings (hard, soft, VLAD, spatial pyramid, tf-idf).
 //! - [`negatives`]: batched margin-ranking losses (VSE, VSE++, WARP) with their gradient.
+//! - [`skipgram`]: skip-gram with negative sampling and the multimodal skip-gram (Hogwild).
 #![deny(missing_docs)]
 
 pub mod assign;
@@ -23,6 +24,7 @@ pub mod scalar;
 pub mod seeding;
 #[cfg(target_arch = "x86_64")]
 mod simd;
+pub mod skipgram;
 
 pub use error::{Error, Result};
 pub use matrix::MatRef;

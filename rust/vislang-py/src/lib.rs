@@ -9,6 +9,7 @@ mod histogram;
 mod kmeans;
 mod native;
 mod negatives;
+mod skipgram;
 
 use pyo3::prelude::*;
 
@@ -20,6 +21,10 @@ mod _core {
     use crate::kmeans::{kmeans_fit_py, kmeans_plus_plus_py, minibatch_step_py, nearest_py};
     #[pymodule_export]
     use crate::negatives::{contrastive_ranking_py, warp_py};
+    #[pymodule_export]
+    use crate::skipgram::{
+        multimodal_step_py, skipgram_step_py, skipgram_tables_py, skipgram_train_py,
+    };
 
     use pyo3::prelude::*;
 
