@@ -5,10 +5,28 @@
 //! GEMM into a small per-thread tile, which is reduced to the running top-`k` at once, so no
 //! `n x n_centers` matrix ever exists. The distances returned for the chosen centres are then
 //! recomputed exactly as `sum((x - c)^2)`. Ties go to the lower centre index.
+//!
+//! With [`Precision::Auto`] on a CPU with AVX-512 BF16, `f32` tiles come from the bfloat16
+//! kernel of [`crate::lowp`] instead of the GEMM; its rigorous error bound widens the re-check
+//! slack, so the result is identical to [`Precision::Fp32`].
+
+use std::any::Any;
 
 use rayon::prelude::*;
 
+use crate::lowp::{self, PackedCenters};
 use crate::{Error, MatRef, Result, Scalar};
+
+/// Which dot products select the candidates; the result is the same for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// bfloat16 candidates re-checked exactly when the CPU has AVX-512 BF16 and the data are
+    /// `f32` (unless `VISLANG_PRECISION=fp32`); the input precision otherwise.
+    #[default]
+    Auto,
+    /// Always the GEMM in the input precision (fp32 for `f32`).
+    Fp32,
+}
 
 /// Rows per work item; fixed so that results do not depend on the thread count.
 pub const ROW_BLOCK: usize = 256;
@@ -35,6 +53,16 @@ pub fn nearest<T: Scalar>(
     centers: MatRef<'_, T>,
     k: usize,
 ) -> Result<Neighbors<T>> {
+    nearest_with(x, centers, k, Precision::Auto)
+}
+
+/// [`nearest`] with a choice of candidate [`Precision`] (for A/B comparisons).
+pub fn nearest_with<T: Scalar>(
+    x: MatRef<'_, T>,
+    centers: MatRef<'_, T>,
+    k: usize,
+    precision: Precision,
+) -> Result<Neighbors<T>> {
     centers.check_non_empty("centers")?;
     if x.cols() != centers.cols() {
         return Err(Error::DimensionMismatch {
@@ -56,7 +84,14 @@ pub fn nearest<T: Scalar>(
         sq_distances: vec![T::zero(); x.rows() * k],
         k,
     };
-    nearest_into(x, centers, k, &mut out.indices, &mut out.sq_distances);
+    nearest_into_with(
+        x,
+        centers,
+        k,
+        precision,
+        &mut out.indices,
+        &mut out.sq_distances,
+    );
     Ok(out)
 }
 
@@ -71,10 +106,12 @@ pub(crate) struct Prepared<'a, T> {
     shifted: Vec<T>,
     norms: Vec<T>,
     max_norm: T,
+    /// bfloat16 copy of `shifted` when that path is used.
+    lowp: Option<PackedCenters>,
 }
 
 impl<'a, T: Scalar> Prepared<'a, T> {
-    pub(crate) fn new(centers: MatRef<'a, T>) -> Self {
+    pub(crate) fn new(centers: MatRef<'a, T>, precision: Precision) -> Self {
         let (k, d) = (centers.rows(), centers.cols());
         let mut mu = vec![T::zero(); d];
         for (j, m) in mu.iter_mut().enumerate() {
@@ -99,12 +136,21 @@ impl<'a, T: Scalar> Prepared<'a, T> {
             .iter()
             .copied()
             .fold(T::zero(), |a, v| if v > a { v } else { a });
+        let lowp = match (
+            precision,
+            (&shifted as &dyn Any).downcast_ref::<Vec<f32>>(),
+            (&norms as &dyn Any).downcast_ref::<Vec<f32>>(),
+        ) {
+            (Precision::Auto, Some(s32), Some(n32)) => PackedCenters::new(s32, n32, d),
+            _ => None,
+        };
         Self {
             raw: centers,
             mu,
             shifted,
             norms,
             max_norm,
+            lowp,
         }
     }
 }
@@ -117,10 +163,22 @@ pub(crate) fn nearest_into<T: Scalar>(
     indices: &mut [i64],
     sq_distances: &mut [T],
 ) {
+    nearest_into_with(x, centers, k, Precision::Auto, indices, sq_distances);
+}
+
+/// [`nearest_into`] with a choice of candidate [`Precision`].
+pub(crate) fn nearest_into_with<T: Scalar>(
+    x: MatRef<'_, T>,
+    centers: MatRef<'_, T>,
+    k: usize,
+    precision: Precision,
+    indices: &mut [i64],
+    sq_distances: &mut [T],
+) {
     if x.rows() == 0 {
         return;
     }
-    let prep = Prepared::new(centers);
+    let prep = Prepared::new(centers, precision);
     indices
         .par_chunks_mut(ROW_BLOCK * k)
         .zip(sq_distances.par_chunks_mut(ROW_BLOCK * k))
@@ -145,7 +203,7 @@ pub(crate) fn nearest_gathered_into<T: Scalar>(
     sq_distances: &mut [T],
 ) {
     let d = x.cols();
-    let prep = Prepared::new(centers);
+    let prep = Prepared::new(centers, Precision::Auto);
     indices
         .par_chunks_mut(ROW_BLOCK * k)
         .zip(sq_distances.par_chunks_mut(ROW_BLOCK * k))
@@ -173,6 +231,17 @@ struct Tile<T> {
     dots: Vec<T>,
     best_d: Vec<T>,
     best_i: Vec<i64>,
+    /// Per-row rounding slack of the current block.
+    slack: Vec<T>,
+    /// bfloat16 pairs of the shifted rows when the current block uses that path.
+    xpack: Vec<u32>,
+    lowp: bool,
+    /// bfloat16 tile of `||c||^2 - 2 x.c` and its row minima.
+    vals: Vec<f32>,
+    row_min: Vec<f32>,
+    /// `k > 1` on bfloat16 tiles: per row, every centre so far within the slack of the `k`-th
+    /// smallest value, as `(value, index)`.
+    pool: Vec<Vec<(f32, i64)>>,
 }
 
 impl<T: Scalar> Tile<T> {
@@ -184,6 +253,12 @@ impl<T: Scalar> Tile<T> {
             dots: Vec::new(),
             best_d: Vec::new(),
             best_i: Vec::new(),
+            slack: Vec::new(),
+            xpack: Vec::new(),
+            lowp: false,
+            vals: Vec::new(),
+            row_min: Vec::new(),
+            pool: Vec::new(),
         }
     }
 
@@ -197,9 +272,60 @@ impl<T: Scalar> Tile<T> {
         T::gemm_nt(m, cb, d, &self.shifted, &prep.shifted[c0 * d..c1 * d], dots);
     }
 
+    /// bfloat16 `||c||^2 - 2 x.c` of the block's rows with centres `c0..c1` into `vals`
+    /// (`m x (c1 - c0)`), the minimum of each row into `row_min`.
+    fn tile_values(&mut self, m: usize, pc: &PackedCenters, c0: usize, c1: usize) {
+        let cb = c1 - c0;
+        self.vals.resize(m * cb, 0.0);
+        self.row_min.clear();
+        self.row_min.resize(m, f32::INFINITY);
+        let vals = &mut self.vals[..m * cb];
+        pc.values(
+            &self.xpack,
+            m,
+            (c0, c1),
+            &pc.norms()[c0..c1],
+            vals,
+            &mut self.row_min,
+        );
+    }
+
+    /// The bfloat16 centres when the current block uses them.
+    fn lowp_centers<'p>(&self, prep: &'p Prepared<'_, T>) -> Option<&'p PackedCenters> {
+        prep.lowp.as_ref().filter(|_| self.lowp)
+    }
+
     /// Bound on the rounding error of one expanded distance of a row with shifted norm `xn`.
     fn slack(d: usize, xn: T, max_norm: T) -> T {
         T::from_f64(4.0 * (d as f64 + 2.0)) * T::epsilon() * (xn + max_norm)
+    }
+
+    /// Per-row slack of the `m` rows in `shifted`, and their bfloat16 copy when `prep` has
+    /// bfloat16 centres and the rows are in range: then two bfloat16 dot errors (each doubled
+    /// in `||c||^2 - 2 x.c`) are added, as both the winner and the minimum may be off.
+    fn prepare_rows(&mut self, m: usize, prep: &Prepared<'_, T>) {
+        let d = prep.raw.cols();
+        self.lowp = prep.lowp.is_some()
+            && self.xnorm[..m]
+                .iter()
+                .all(|v| v.as_f64() < lowp::MAX_SQ_NORM);
+        self.slack.clear();
+        let c_norm = prep.max_norm.as_f64().sqrt();
+        for &xn in &self.xnorm[..m] {
+            let mut s = Self::slack(d, xn, prep.max_norm);
+            if self.lowp {
+                s = s + T::from_f64(4.0 * lowp::dot_error_bound(d, xn.as_f64().sqrt(), c_norm));
+            }
+            self.slack.push(s);
+        }
+        if self.lowp {
+            if let Some(s32) = (&self.shifted as &dyn Any).downcast_ref::<Vec<f32>>() {
+                self.xpack.clear();
+                for row in s32.chunks_exact(d).take(m) {
+                    lowp::push_pairs(row, &mut self.xpack);
+                }
+            }
+        }
     }
 
     /// The `k` nearest centres of `m` contiguous raw rows `xs`.
@@ -221,8 +347,13 @@ impl<T: Scalar> Tile<T> {
             }
             self.xnorm.push(T::sq_norm(row));
         }
+        self.prepare_rows(m, prep);
         if self.k == 1 {
             self.block_nearest(xs, m, prep, idx, dist);
+            return;
+        }
+        if let Some(pc) = self.lowp_centers(prep) {
+            self.block_lowp(xs, m, prep, pc, idx, dist);
             return;
         }
         let kk = (self.k + EXTRA).min(nc);
@@ -260,7 +391,7 @@ impl<T: Scalar> Tile<T> {
             cand_i.clear();
             // If the short-list may have cut a near-tie (its last entry is within rounding of the
             // k-th), or rounding produced non-finite values, rank every centre exactly.
-            let thresh = bd[k - 1] + Self::slack(d, self.xnorm[r], prep.max_norm);
+            let thresh = bd[k - 1] + self.slack[r];
             let exhaustive = bi.contains(&-1) || (kk < nc && not_above(bd[kk - 1], thresh));
             if exhaustive {
                 for j in 0..nc {
@@ -276,6 +407,79 @@ impl<T: Scalar> Tile<T> {
             sort_pairs(&mut cand_d, &mut cand_i);
             idx[r * k..(r + 1) * k].copy_from_slice(&cand_i[..k]);
             dist[r * k..(r + 1) * k].copy_from_slice(&cand_d[..k]);
+        }
+    }
+
+    /// `k > 1` on bfloat16 tiles. Per tile, an insertion list gives each row's `k`-th smallest
+    /// value so far; every centre within the row's slack of it joins the row's pool, and the
+    /// pool drops entries above that bound. Each of the exactly `k` nearest centres is within
+    /// the slack of the `k`-th smallest approximation (both sides err by at most half the
+    /// slack), so re-ranking the final pool exactly gives the same result as the fp32 path.
+    fn block_lowp(
+        &mut self,
+        xs: &[T],
+        m: usize,
+        prep: &Prepared<'_, T>,
+        pc: &PackedCenters,
+        idx: &mut [i64],
+        dist: &mut [T],
+    ) {
+        let (d, nc, k) = (prep.raw.cols(), prep.raw.rows(), self.k);
+        let mut kth = vec![f32::INFINITY; m * k];
+        let mut kth_i = vec![-1i64; m * k];
+        self.pool.resize_with(m.max(self.pool.len()), Vec::new);
+        for p in &mut self.pool[..m] {
+            p.clear();
+        }
+        let mut c0 = 0;
+        while c0 < nc {
+            let c1 = (c0 + COL_BLOCK).min(nc);
+            let cb = c1 - c0;
+            self.tile_values(m, pc, c0, c1);
+            for r in 0..m {
+                let row = &self.vals[r * cb..(r + 1) * cb];
+                let (bd, bi) = (&mut kth[r * k..(r + 1) * k], &mut kth_i[r * k..(r + 1) * k]);
+                // Any k entries bound the k-th smallest from above: the largest of the minima
+                // of k disjoint chunks is such a bound, so only entries below it can enter the
+                // list (fed in index order, as a full scan would).
+                let mut bound = bd[k - 1];
+                if cb >= k {
+                    let chunk = cb / k;
+                    let chunk_max = (0..k)
+                        .map(|t| min_lanes(&row[t * chunk..(t + 1) * chunk]))
+                        .fold(f32::NEG_INFINITY, f32::max);
+                    bound = bound.min(chunk_max);
+                }
+                lowp::for_each_not_above(row, bound, |j| {
+                    if row[j] < bd[k - 1] {
+                        insert_sorted(bd, bi, row[j], (c0 + j) as i64);
+                    }
+                });
+                let thresh = bd[k - 1] + self.slack[r].as_f64() as f32;
+                let pool = &mut self.pool[r];
+                pool.retain(|e| not_above(e.0, thresh));
+                lowp::for_each_not_above(row, thresh, |j| pool.push((row[j], (c0 + j) as i64)));
+            }
+            c0 = c1;
+        }
+        let mut exact: Vec<(T, i64)> = Vec::new();
+        for r in 0..m {
+            let x = &xs[r * d..(r + 1) * d];
+            exact.clear();
+            exact.extend(
+                self.pool[r]
+                    .iter()
+                    .map(|&(_, j)| (T::sq_dist(x, prep.raw.row(j as usize)), j)),
+            );
+            exact.sort_unstable_by(|a, b| {
+                a.0.partial_cmp(&b.0)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(a.1.cmp(&b.1))
+            });
+            for (t, &(e, j)) in exact.iter().take(k).enumerate() {
+                idx[r * k + t] = j;
+                dist[r * k + t] = e;
+            }
         }
     }
 
@@ -299,6 +503,18 @@ impl<T: Scalar> Tile<T> {
         while c0 < nc {
             let c1 = (c0 + COL_BLOCK).min(nc);
             let cb = c1 - c0;
+            if let Some(pc) = self.lowp_centers(prep) {
+                self.tile_values(m, pc, c0, c1);
+                for r in 0..m {
+                    let thresh = self.row_min[r] + self.slack[r].as_f64() as f32;
+                    let x = &xs[r * d..(r + 1) * d];
+                    let (bd, bi) = (&mut self.best_d[r], &mut self.best_i[r]);
+                    let row = &self.vals[r * cb..(r + 1) * cb];
+                    lowp::for_each_not_above(row, thresh, |j| keep_nearer(bd, bi, x, prep, c0 + j));
+                }
+                c0 = c1;
+                continue;
+            }
             self.tile_dots(m, prep, c0, c1);
             for r in 0..m {
                 let row = &mut self.dots[r * cb..(r + 1) * cb];
@@ -308,17 +524,11 @@ impl<T: Scalar> Tile<T> {
                 }
                 let row = &*row;
                 let vmin = min_lanes(row);
-                let thresh = vmin + Self::slack(d, self.xnorm[r], prep.max_norm);
+                let thresh = vmin + self.slack[r];
                 let close = count_not_above(row, thresh);
                 let x = &xs[r * d..(r + 1) * d];
-                let mut consider = |jj: usize| {
-                    let e = T::sq_dist(x, prep.raw.row(jj));
-                    let (bd, bi) = (self.best_d[r], self.best_i[r]);
-                    if bi < 0 || e < bd || (e == bd && (jj as i64) < bi) {
-                        self.best_d[r] = e;
-                        self.best_i[r] = jj as i64;
-                    }
-                };
+                let (bd, bi) = (&mut self.best_d[r], &mut self.best_i[r]);
+                let mut consider = |jj: usize| keep_nearer(bd, bi, x, prep, jj);
                 if close == 1 {
                     // The usual case: a clear winner in this tile.
                     let jmin = row.iter().position(|&v| v == vmin).unwrap_or(0);
@@ -339,6 +549,17 @@ impl<T: Scalar> Tile<T> {
             idx[r] = self.best_i[r].max(0);
             dist[r] = self.best_d[r];
         }
+    }
+}
+
+/// Makes centre `j` the best `(bd, bi)` of row `x` if it is exactly nearer, or as near with a
+/// lower index.
+#[inline]
+fn keep_nearer<T: Scalar>(bd: &mut T, bi: &mut i64, x: &[T], prep: &Prepared<'_, T>, j: usize) {
+    let e = T::sq_dist(x, prep.raw.row(j));
+    if *bi < 0 || e < *bd || (e == *bd && (j as i64) < *bi) {
+        *bd = e;
+        *bi = j as i64;
     }
 }
 
