@@ -635,6 +635,58 @@ mod tests {
         assert_eq!(min_lanes(&[f32::NAN, f32::NAN]), f32::INFINITY);
     }
 
+    fn lcg(s: &mut u64) -> f64 {
+        *s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (*s >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Both precisions agree exactly, and with a brute-force scan over exact `sq_dist`.
+    fn check_precisions_agree(x: &[f32], c: &[f32], d: usize, k: usize) {
+        let (n, nc) = (x.len() / d, c.len() / d);
+        let xm = MatRef::new("X", x, n, d).expect("shape");
+        let cm = MatRef::new("centers", c, nc, d).expect("shape");
+        let auto = nearest_with(xm, cm, k, Precision::Auto).expect("valid");
+        let fp32 = nearest_with(xm, cm, k, Precision::Fp32).expect("valid");
+        assert_eq!(auto, fp32, "n={n} nc={nc} d={d} k={k}");
+        for r in 0..n {
+            let mut all: Vec<(f32, i64)> = (0..nc)
+                .map(|j| (f32::sq_dist(xm.row(r), cm.row(j)), j as i64))
+                .collect();
+            all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let want: Vec<i64> = all[..k].iter().map(|e| e.1).collect();
+            assert_eq!(&auto.indices[r * k..(r + 1) * k], &want[..], "row {r}");
+        }
+    }
+
+    #[test]
+    fn bf16_candidates_give_the_fp32_result() {
+        let mut s = 11u64;
+        for (n, nc, d, k) in [
+            (300, 70, 128, 1),
+            (300, 70, 128, 5),
+            (50, 1100, 33, 3),
+            (9, 17, 1, 2),
+        ] {
+            // SIFT-like integers with many exact ties (duplicated rows and centres).
+            let mut c: Vec<f32> = (0..nc * d)
+                .map(|_| (lcg(&mut s) * 6.0).floor() as f32)
+                .collect();
+            c.copy_within(0..d, d);
+            let mut x: Vec<f32> = (0..n * d)
+                .map(|_| (lcg(&mut s) * 6.0).floor() as f32)
+                .collect();
+            x[..d].copy_from_slice(&c[..d]);
+            check_precisions_agree(&x, &c, d, k);
+            // Gaussian-ish data far from the origin.
+            let far = |s: &mut u64| (1e4 + (lcg(s) - 0.5)) as f32;
+            let c: Vec<f32> = (0..nc * d).map(|_| far(&mut s)).collect();
+            let x: Vec<f32> = (0..n * d).map(|_| far(&mut s)).collect();
+            check_precisions_agree(&x, &c, d, k);
+        }
+    }
+
     #[test]
     fn insert_sorted_keeps_order_and_ties_stable() {
         let mut d = [f32::INFINITY; 3];
