@@ -272,16 +272,17 @@ impl<T: Scalar> Tile<T> {
         T::gemm_nt(m, cb, d, &self.shifted, &prep.shifted[c0 * d..c1 * d], dots);
     }
 
-    /// bfloat16 `||c||^2 - 2 x.c` of the block's rows with centres `c0..c1` into `vals`
-    /// (`m x (c1 - c0)`), the minimum of each row into `row_min`.
-    fn tile_values(&mut self, m: usize, pc: &PackedCenters, c0: usize, c1: usize) {
+    /// bfloat16 `||c||^2 - 2 x.c` of the block's rows `r0..r0 + m` with centres `c0..c1` into
+    /// `vals` (`m x (c1 - c0)`), the minimum of each row into `row_min`.
+    fn tile_values(&mut self, (r0, m): (usize, usize), pc: &PackedCenters, c0: usize, c1: usize) {
         let cb = c1 - c0;
         self.vals.resize(m * cb, 0.0);
         self.row_min.clear();
         self.row_min.resize(m, f32::INFINITY);
         let vals = &mut self.vals[..m * cb];
+        let xp = &self.xpack[r0 * pc.pairs()..];
         pc.values(
-            &self.xpack,
+            xp,
             m,
             (c0, c1),
             &pc.norms()[c0..c1],
@@ -431,13 +432,12 @@ impl<T: Scalar> Tile<T> {
         for p in &mut self.pool[..m] {
             p.clear();
         }
-        let mut c0 = 0;
-        while c0 < nc {
-            let c1 = (c0 + COL_BLOCK).min(nc);
+        for (r0, c0) in lowp_tiles(m, nc) {
+            let (mr, c1) = ((m - r0).min(LOWP_ROWS), (c0 + COL_BLOCK).min(nc));
             let cb = c1 - c0;
-            self.tile_values(m, pc, c0, c1);
-            for r in 0..m {
-                let row = &self.vals[r * cb..(r + 1) * cb];
+            self.tile_values((r0, mr), pc, c0, c1);
+            for r in r0..r0 + mr {
+                let row = &self.vals[(r - r0) * cb..(r - r0 + 1) * cb];
                 let (bd, bi) = (&mut kth[r * k..(r + 1) * k], &mut kth_i[r * k..(r + 1) * k]);
                 // Any k entries bound the k-th smallest from above: the largest of the minima
                 // of k disjoint chunks is such a bound, so only entries below it can enter the
@@ -460,7 +460,6 @@ impl<T: Scalar> Tile<T> {
                 pool.retain(|e| not_above(e.0, thresh));
                 lowp::for_each_not_above(row, thresh, |j| pool.push((row[j], (c0 + j) as i64)));
             }
-            c0 = c1;
         }
         let mut exact: Vec<(T, i64)> = Vec::new();
         for r in 0..m {
@@ -498,23 +497,37 @@ impl<T: Scalar> Tile<T> {
         self.best_d.resize(m, T::infinity());
         self.best_i.clear();
         self.best_i.resize(m, -1);
+        if let Some(pc) = self.lowp_centers(prep) {
+            for (r0, c0) in lowp_tiles(m, nc) {
+                let (mr, c1) = ((m - r0).min(LOWP_ROWS), (c0 + COL_BLOCK).min(nc));
+                let cb = c1 - c0;
+                self.tile_values((r0, mr), pc, c0, c1);
+                for r in r0..r0 + mr {
+                    let thresh = self.row_min[r - r0] + self.slack[r].as_f64() as f32;
+                    let x = &xs[r * d..(r + 1) * d];
+                    let (bd, bi) = (&mut self.best_d[r], &mut self.best_i[r]);
+                    let row = &self.vals[(r - r0) * cb..(r - r0 + 1) * cb];
+                    lowp::for_each_not_above(row, thresh, |j| keep_nearer(bd, bi, x, prep, c0 + j));
+                }
+            }
+        } else {
+            self.block_nearest_fp32(xs, m, prep);
+        }
+        for r in 0..m {
+            // Every row saw at least its tile minimum, so the index is set; guard anyway.
+            idx[r] = self.best_i[r].max(0);
+            dist[r] = self.best_d[r];
+        }
+    }
+
+    /// The fp32 tiles of [`Self::block_nearest`].
+    fn block_nearest_fp32(&mut self, xs: &[T], m: usize, prep: &Prepared<'_, T>) {
+        let (d, nc) = (prep.raw.cols(), prep.raw.rows());
         let two = T::one() + T::one();
         let mut c0 = 0;
         while c0 < nc {
             let c1 = (c0 + COL_BLOCK).min(nc);
             let cb = c1 - c0;
-            if let Some(pc) = self.lowp_centers(prep) {
-                self.tile_values(m, pc, c0, c1);
-                for r in 0..m {
-                    let thresh = self.row_min[r] + self.slack[r].as_f64() as f32;
-                    let x = &xs[r * d..(r + 1) * d];
-                    let (bd, bi) = (&mut self.best_d[r], &mut self.best_i[r]);
-                    let row = &self.vals[r * cb..(r + 1) * cb];
-                    lowp::for_each_not_above(row, thresh, |j| keep_nearer(bd, bi, x, prep, c0 + j));
-                }
-                c0 = c1;
-                continue;
-            }
             self.tile_dots(m, prep, c0, c1);
             for r in 0..m {
                 let row = &mut self.dots[r * cb..(r + 1) * cb];
@@ -544,12 +557,18 @@ impl<T: Scalar> Tile<T> {
             }
             c0 = c1;
         }
-        for r in 0..m {
-            // Every row saw at least its tile minimum, so the index is set; guard anyway.
-            idx[r] = self.best_i[r].max(0);
-            dist[r] = self.best_d[r];
-        }
     }
+}
+
+/// Rows per bfloat16 tile: its values (`LOWP_ROWS x COL_BLOCK` floats) stay in L1 until scanned.
+const LOWP_ROWS: usize = 12;
+
+/// `(first row, first centre)` of the bfloat16 tiles of a block: row groups of [`LOWP_ROWS`],
+/// each over all centres in [`COL_BLOCK`] steps.
+fn lowp_tiles(m: usize, nc: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..m)
+        .step_by(LOWP_ROWS)
+        .flat_map(move |r0| (0..nc).step_by(COL_BLOCK).map(move |c0| (r0, c0)))
 }
 
 /// Makes centre `j` the best `(bd, bi)` of row `x` if it is exactly nearer, or as near with a

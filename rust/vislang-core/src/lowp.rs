@@ -112,6 +112,11 @@ impl PackedCenters {
         Some(packed)
     }
 
+    /// Words (bfloat16 pairs) per packed row.
+    pub(crate) fn pairs(&self) -> usize {
+        self.pairs
+    }
+
     /// The squared norms given to [`Self::new`].
     pub(crate) fn norms(&self) -> &[f32] {
         &self.norms
