@@ -346,7 +346,7 @@ impl<T: Scalar> Tile<T> {
             for (v, mu) in row.iter_mut().zip(&prep.mu) {
                 *v = *v - *mu;
             }
-            self.xnorm.push(T::sq_norm(row));
+            self.xnorm.push(sq_norm_lanes(row));
         }
         self.prepare_rows(m, prep);
         if self.k == 1 {
@@ -411,9 +411,9 @@ impl<T: Scalar> Tile<T> {
         }
     }
 
-    /// `k > 1` on bfloat16 tiles. Per tile, an insertion list gives each row's `k`-th smallest
-    /// value so far; every centre within the row's slack of it joins the row's pool, and the
-    /// pool drops entries above that bound. Each of the exactly `k` nearest centres is within
+    /// `k > 1` on bfloat16 tiles. Per tile, every centre within the row's slack of an upper
+    /// bound of the `k`-th smallest value so far joins the row's pool; the pool then gives the
+    /// `k`-th smallest value and drops the entries above it plus the slack. Each of the exactly `k` nearest centres is within
     /// the slack of the `k`-th smallest approximation (both sides err by at most half the
     /// slack), so re-ranking the final pool exactly gives the same result as the fp32 path.
     fn block_lowp(
@@ -426,8 +426,9 @@ impl<T: Scalar> Tile<T> {
         dist: &mut [T],
     ) {
         let (d, nc, k) = (prep.raw.cols(), prep.raw.rows(), self.k);
-        let mut kth = vec![f32::INFINITY; m * k];
-        let mut kth_i = vec![-1i64; m * k];
+        // The k-th smallest value seen so far per row (+inf until k values were seen).
+        let mut kth = vec![f32::INFINITY; m];
+        let mut scratch: Vec<f32> = Vec::new();
         self.pool.resize_with(m.max(self.pool.len()), Vec::new);
         for p in &mut self.pool[..m] {
             p.clear();
@@ -438,27 +439,33 @@ impl<T: Scalar> Tile<T> {
             self.tile_values((r0, mr), pc, c0, c1);
             for r in r0..r0 + mr {
                 let row = &self.vals[(r - r0) * cb..(r - r0 + 1) * cb];
-                let (bd, bi) = (&mut kth[r * k..(r + 1) * k], &mut kth_i[r * k..(r + 1) * k]);
-                // Any k entries bound the k-th smallest from above: the largest of the minima
-                // of k disjoint chunks is such a bound, so only entries below it can enter the
-                // list (fed in index order, as a full scan would).
-                let mut bound = bd[k - 1];
-                if cb >= k {
+                let slack = self.slack[r].as_f64() as f32;
+                // An upper bound of the k-th smallest value including this tile: the previous
+                // one, or the k-th smallest of the minima of disjoint subsets of the row (k
+                // values are at most that).
+                let mut bound = kth[r];
+                if k <= SUBSETS && cb >= SUBSETS {
+                    let mut mins = subset_minima(row);
+                    bound = bound.min(*mins.select_nth_unstable_by(k - 1, f32::total_cmp).1);
+                } else if cb >= k {
                     let chunk = cb / k;
                     let chunk_max = (0..k)
                         .map(|t| min_lanes(&row[t * chunk..(t + 1) * chunk]))
                         .fold(f32::NEG_INFINITY, f32::max);
                     bound = bound.min(chunk_max);
                 }
-                lowp::for_each_not_above(row, bound, |j| {
-                    if row[j] < bd[k - 1] {
-                        insert_sorted(bd, bi, row[j], (c0 + j) as i64);
-                    }
-                });
-                let thresh = bd[k - 1] + self.slack[r].as_f64() as f32;
                 let pool = &mut self.pool[r];
-                pool.retain(|e| not_above(e.0, thresh));
-                lowp::for_each_not_above(row, thresh, |j| pool.push((row[j], (c0 + j) as i64)));
+                lowp::for_each_not_above(row, bound + slack, |j| {
+                    pool.push((row[j], (c0 + j) as i64));
+                });
+                // The k smallest values so far are all in the pool: the new k-th smallest.
+                if pool.len() >= k {
+                    scratch.clear();
+                    scratch.extend(pool.iter().map(|e| e.0));
+                    kth[r] = *scratch.select_nth_unstable_by(k - 1, f32::total_cmp).1;
+                    let thresh = kth[r] + slack;
+                    pool.retain(|e| not_above(e.0, thresh));
+                }
             }
         }
         let mut exact: Vec<(T, i64)> = Vec::new();
@@ -604,6 +611,38 @@ fn min_lanes<T: Scalar>(row: &[T]) -> T {
     b.iter().fold(m, |a, &v| a.min(v))
 }
 
+/// Disjoint subsets of a row whose minima [`subset_minima`] computes.
+const SUBSETS: usize = 64;
+
+/// Minima of the [`SUBSETS`] strided subsets `{j : j % SUBSETS == s}` of the first
+/// `SUBSETS * floor(len / SUBSETS)` entries (vectorised; `+inf` for empty subsets).
+#[inline]
+fn subset_minima(row: &[f32]) -> [f32; SUBSETS] {
+    let mut acc = [f32::INFINITY; SUBSETS];
+    for chunk in row.chunks_exact(SUBSETS) {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a = a.min(v);
+        }
+    }
+    acc
+}
+
+/// Squared norm summed in 16 lanes (vectorised; only used for rounding bounds).
+#[inline]
+fn sq_norm_lanes<T: Scalar>(row: &[T]) -> T {
+    const L: usize = 16;
+    let mut b = [T::zero(); L];
+    let chunks = row.chunks_exact(L);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for l in 0..L {
+            b[l] = b[l] + chunk[l] * chunk[l];
+        }
+    }
+    let t = tail.iter().fold(T::zero(), |a, &v| a + v * v);
+    b.iter().fold(t, |a, &v| a + v)
+}
+
 /// How many entries are `<= t` or NaN (NaN must be re-checked exactly).
 #[inline]
 #[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(v > t)` is meant: it admits NaN
@@ -703,6 +742,25 @@ mod tests {
             let c: Vec<f32> = (0..nc * d).map(|_| far(&mut s)).collect();
             let x: Vec<f32> = (0..n * d).map(|_| far(&mut s)).collect();
             check_precisions_agree(&x, &c, d, k);
+        }
+    }
+
+    #[test]
+    fn subset_minima_bound_the_kth_smallest() {
+        let row: Vec<f32> = (0..200).map(|j| ((j * 37) % 101) as f32).collect();
+        let mins = subset_minima(&row);
+        for s in 0..SUBSETS {
+            let want = (0..192)
+                .filter(|j| j % SUBSETS == s)
+                .map(|j| row[j])
+                .fold(f32::INFINITY, f32::min);
+            assert_eq!(mins[s], want);
+        }
+        let mut sorted = row.clone();
+        sorted.sort_by(f32::total_cmp);
+        let mut m = mins;
+        for k in 1..=SUBSETS {
+            assert!(*m.select_nth_unstable_by(k - 1, f32::total_cmp).1 >= sorted[k - 1]);
         }
     }
 
