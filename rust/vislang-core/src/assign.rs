@@ -437,13 +437,13 @@ impl<T: Scalar> Tile<T> {
             let (mr, c1) = ((m - r0).min(LOWP_ROWS), (c0 + COL_BLOCK).min(nc));
             let cb = c1 - c0;
             self.tile_values((r0, mr), pc, c0, c1);
-            for r in r0..r0 + mr {
+            for (r, kth_r) in (r0..r0 + mr).zip(&mut kth[r0..r0 + mr]) {
                 let row = &self.vals[(r - r0) * cb..(r - r0 + 1) * cb];
                 let slack = self.slack[r].as_f64() as f32;
                 // An upper bound of the k-th smallest value including this tile: the previous
                 // one, or the k-th smallest of the minima of disjoint subsets of the row (k
                 // values are at most that).
-                let mut bound = kth[r];
+                let mut bound = *kth_r;
                 if k <= SUBSETS && cb >= SUBSETS {
                     let mut mins = subset_minima(row);
                     bound = bound.min(*mins.select_nth_unstable_by(k - 1, f32::total_cmp).1);
@@ -462,8 +462,8 @@ impl<T: Scalar> Tile<T> {
                 if pool.len() >= k {
                     scratch.clear();
                     scratch.extend(pool.iter().map(|e| e.0));
-                    kth[r] = *scratch.select_nth_unstable_by(k - 1, f32::total_cmp).1;
-                    let thresh = kth[r] + slack;
+                    *kth_r = *scratch.select_nth_unstable_by(k - 1, f32::total_cmp).1;
+                    let thresh = *kth_r + slack;
                     pool.retain(|e| not_above(e.0, thresh));
                 }
             }
@@ -749,12 +749,12 @@ mod tests {
     fn subset_minima_bound_the_kth_smallest() {
         let row: Vec<f32> = (0..200).map(|j| ((j * 37) % 101) as f32).collect();
         let mins = subset_minima(&row);
-        for s in 0..SUBSETS {
+        for (s, got) in mins.iter().enumerate() {
             let want = (0..192)
                 .filter(|j| j % SUBSETS == s)
                 .map(|j| row[j])
                 .fold(f32::INFINITY, f32::min);
-            assert_eq!(mins[s], want);
+            assert_eq!(*got, want);
         }
         let mut sorted = row.clone();
         sorted.sort_by(f32::total_cmp);
