@@ -66,11 +66,7 @@ fn main() -> vislang_core::Result<()> {
             for (i, p) in [Precision::Auto, Precision::Fp32]
                 .into_iter()
                 .enumerate()
-                .take(if std::env::var("ONLY_AUTO").is_ok() {
-                    1
-                } else {
-                    2
-                })
+                .take(if only_auto { 1 } else { 2 })
             {
                 let t = Instant::now();
                 let r = nearest_with(x, c, nn, p)?;
