@@ -445,7 +445,8 @@ impl<T: Scalar> Tile<T> {
                 // values are at most that).
                 let mut bound = *kth_r;
                 if k <= SUBSETS && cb >= SUBSETS {
-                    bound = bound.min(kth_smallest(&subset_minima(row), k));
+                    let mut mins = subset_minima(row);
+                    bound = bound.min(*mins.select_nth_unstable_by(k - 1, f32::total_cmp).1);
                 } else if cb >= k {
                     let chunk = cb / k;
                     let chunk_max = (0..k)
@@ -459,13 +460,9 @@ impl<T: Scalar> Tile<T> {
                 });
                 // The k smallest values so far are all in the pool: the new k-th smallest.
                 if pool.len() >= k {
-                    *kth_r = if k <= SUBSETS {
-                        kth_smallest_of(pool.iter().map(|e| e.0), k)
-                    } else {
-                        scratch.clear();
-                        scratch.extend(pool.iter().map(|e| e.0));
-                        *scratch.select_nth_unstable_by(k - 1, f32::total_cmp).1
-                    };
+                    scratch.clear();
+                    scratch.extend(pool.iter().map(|e| e.0));
+                    *kth_r = *scratch.select_nth_unstable_by(k - 1, f32::total_cmp).1;
                     let thresh = *kth_r + slack;
                     pool.retain(|e| not_above(e.0, thresh));
                 }
@@ -630,30 +627,6 @@ fn subset_minima(row: &[f32]) -> [f32; SUBSETS] {
     acc
 }
 
-/// The `k`-th smallest of `vals` (`1 <= k <= SUBSETS`, NaN-free), `+inf` if there are fewer.
-#[inline]
-fn kth_smallest(vals: &[f32], k: usize) -> f32 {
-    kth_smallest_of(vals.iter().copied(), k)
-}
-
-/// [`kth_smallest`] of an iterator: an ascending insertion list of `k` entries.
-#[inline]
-fn kth_smallest_of(vals: impl Iterator<Item = f32>, k: usize) -> f32 {
-    let mut top = [f32::INFINITY; SUBSETS];
-    let top = &mut top[..k];
-    for v in vals {
-        if v < top[k - 1] {
-            let mut p = k - 1;
-            while p > 0 && top[p - 1] > v {
-                top[p] = top[p - 1];
-                p -= 1;
-            }
-            top[p] = v;
-        }
-    }
-    top[k - 1]
-}
-
 /// Squared norm summed in 16 lanes (vectorised; only used for rounding bounds).
 #[inline]
 fn sq_norm_lanes<T: Scalar>(row: &[T]) -> T {
@@ -785,13 +758,10 @@ mod tests {
         }
         let mut sorted = row.clone();
         sorted.sort_by(f32::total_cmp);
-        let mut sorted_mins = mins;
-        sorted_mins.sort_by(f32::total_cmp);
+        let mut m = mins;
         for k in 1..=SUBSETS {
-            assert_eq!(kth_smallest(&mins, k), sorted_mins[k - 1]);
-            assert!(kth_smallest(&mins, k) >= sorted[k - 1]);
+            assert!(*m.select_nth_unstable_by(k - 1, f32::total_cmp).1 >= sorted[k - 1]);
         }
-        assert_eq!(kth_smallest(&[3.0, 1.0], 3), f32::INFINITY);
     }
 
     #[test]
