@@ -11,6 +11,7 @@
 //! slack, so the result is identical to [`Precision::Fp32`].
 
 use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
@@ -108,6 +109,10 @@ pub(crate) struct Prepared<'a, T> {
     max_norm: T,
     /// bfloat16 copy of `shifted` when that path is used.
     lowp: Option<PackedCenters>,
+    /// Set once a block had too many re-checks ([`LOWP_MAX_RECHECKS`]): the bfloat16 bound is
+    /// too loose for these data, so blocks starting later use fp32. Either way the result is
+    /// the same, so the order in which threads see it does not matter.
+    lowp_off: AtomicBool,
 }
 
 impl<'a, T: Scalar> Prepared<'a, T> {
@@ -151,6 +156,7 @@ impl<'a, T: Scalar> Prepared<'a, T> {
             norms,
             max_norm,
             lowp,
+            lowp_off: AtomicBool::new(false),
         }
     }
 }
@@ -306,7 +312,8 @@ impl<T: Scalar> Tile<T> {
     /// in `||c||^2 - 2 x.c`) are added, as both the winner and the minimum may be off.
     fn prepare_rows(&mut self, m: usize, prep: &Prepared<'_, T>) {
         let d = prep.raw.cols();
-        self.lowp = prep.lowp.is_some()
+        self.lowp = !prep.lowp_off.load(Ordering::Relaxed)
+            && prep.lowp.is_some()
             && self.xnorm[..m]
                 .iter()
                 .all(|v| v.as_f64() < lowp::MAX_SQ_NORM);
@@ -468,6 +475,10 @@ impl<T: Scalar> Tile<T> {
                 }
             }
         }
+        let pooled: usize = self.pool[..m].iter().map(Vec::len).sum();
+        if pooled > m * (k + nc.div_ceil(COL_BLOCK) * LOWP_MAX_RECHECKS) {
+            prep.lowp_off.store(true, Ordering::Relaxed);
+        }
         let mut exact: Vec<(T, i64)> = Vec::new();
         for r in 0..m {
             let x = &xs[r * d..(r + 1) * d];
@@ -505,6 +516,7 @@ impl<T: Scalar> Tile<T> {
         self.best_i.clear();
         self.best_i.resize(m, -1);
         if let Some(pc) = self.lowp_centers(prep) {
+            let mut rechecks = 0usize;
             for (r0, c0) in lowp_tiles(m, nc) {
                 let (mr, c1) = ((m - r0).min(LOWP_ROWS), (c0 + COL_BLOCK).min(nc));
                 let cb = c1 - c0;
@@ -514,8 +526,14 @@ impl<T: Scalar> Tile<T> {
                     let x = &xs[r * d..(r + 1) * d];
                     let (bd, bi) = (&mut self.best_d[r], &mut self.best_i[r]);
                     let row = &self.vals[(r - r0) * cb..(r - r0 + 1) * cb];
-                    lowp::for_each_not_above(row, thresh, |j| keep_nearer(bd, bi, x, prep, c0 + j));
+                    lowp::for_each_not_above(row, thresh, |j| {
+                        rechecks += 1;
+                        keep_nearer(bd, bi, x, prep, c0 + j);
+                    });
                 }
+            }
+            if rechecks > m * nc.div_ceil(COL_BLOCK) * LOWP_MAX_RECHECKS {
+                prep.lowp_off.store(true, Ordering::Relaxed);
             }
         } else {
             self.block_nearest_fp32(xs, m, prep);
@@ -566,6 +584,10 @@ impl<T: Scalar> Tile<T> {
         }
     }
 }
+
+/// Mean exact re-checks per row and centre tile above which bfloat16 candidates cost more than
+/// they save (a re-check costs about as much as 1/64 of a tile's bfloat16 dot products).
+const LOWP_MAX_RECHECKS: usize = 32;
 
 /// Rows per bfloat16 tile: its values (`LOWP_ROWS x COL_BLOCK` floats) stay in L1 until scanned.
 const LOWP_ROWS: usize = 12;
@@ -741,6 +763,30 @@ mod tests {
             let far = |s: &mut u64| (1e4 + (lcg(s) - 0.5)) as f32;
             let c: Vec<f32> = (0..nc * d).map(|_| far(&mut s)).collect();
             let x: Vec<f32> = (0..n * d).map(|_| far(&mut s)).collect();
+            check_precisions_agree(&x, &c, d, k);
+        }
+    }
+
+    #[test]
+    fn loose_bounds_fall_back_and_agree() {
+        // Centres spread in the first 8 features only, rows large in the others: the bfloat16
+        // bound (relative to |x| |c|) covers most centres, so blocks fall back to fp32.
+        let mut s = 3u64;
+        let (n, nc, d) = (700, 300, 16);
+        let mut c = vec![0.0f32; nc * d];
+        let mut x = vec![0.0f32; n * d];
+        for (i, v) in c.iter_mut().enumerate() {
+            *v = if i % d < 8 {
+                (lcg(&mut s) - 0.5) as f32
+            } else {
+                0.0
+            };
+        }
+        for (i, v) in x.iter_mut().enumerate() {
+            let u = (lcg(&mut s) - 0.5) as f32;
+            *v = if i % d < 8 { u } else { 500.0 * u };
+        }
+        for k in [1, 3] {
             check_precisions_agree(&x, &c, d, k);
         }
     }
