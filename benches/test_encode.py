@@ -5,7 +5,9 @@ descriptors, d = 128) and vocabulary into per-image histograms:
 
 - hard: nearest word + per-image counts; soft: the 5 nearest words with Gaussian weights
   (kernel codebook, sigma fixed) summed per image.
-- ``vislang``: one ``vislang.encode`` call (Rust, GIL released).
+- ``vislang``: one ``vislang.encode`` call (Rust, GIL released); ``vislang-fp32`` forces the
+  fp32 GEMM candidates (``precision="fp32"``) instead of the default bfloat16 candidates with
+  exact re-check on AVX-512 BF16 CPUs; both give identical encodings (asserted).
 - ``sklearn``: ``KMeans.predict`` + ``np.bincount`` (hard only).
 - ``faiss``: ``IndexFlatL2.search`` (k = 1 or 5) + NumPy weights and ``np.bincount``.
 - ``torch``: chunked ``||c||^2 - 2 x c^T`` matmul + ``topk`` + ``bincount``.
@@ -91,9 +93,15 @@ def soft_from_neighbors(
 
 
 # ------------------------------------------------------------------ implementations
-def vislang_impl(ds: DescriptorSet, C: np.ndarray, soft: bool) -> Callable[[], np.ndarray]:
+def vislang_impl(
+    ds: DescriptorSet, C: np.ndarray, soft: bool, precision: str = "auto"
+) -> Callable[[], np.ndarray]:
     kw = {"encoding": "soft", "k": SOFT_K, "sigma": SIGMA} if soft else {"encoding": "hard"}
-    return lambda: vislang.encode(ds, C, norm=None, n_jobs=THREADS, **kw)
+    return lambda: vislang.encode(ds, C, norm=None, n_jobs=THREADS, precision=precision, **kw)
+
+
+def vislang_fp32_impl(ds: DescriptorSet, C: np.ndarray, soft: bool) -> Callable[[], np.ndarray]:
+    return vislang_impl(ds, C, soft, precision="fp32")
 
 
 def sklearn_impl(ds: DescriptorSet, C: np.ndarray, soft: bool) -> Callable[[], np.ndarray]:
@@ -164,6 +172,7 @@ def opencv_impl(ds: DescriptorSet, C: np.ndarray, soft: bool) -> Callable[[], np
 
 IMPLS = {
     "vislang": vislang_impl,
+    "vislang-fp32": vislang_fp32_impl,
     "sklearn": sklearn_impl,
     "faiss": faiss_impl,
     "torch": torch_impl,
@@ -207,6 +216,8 @@ def test_encode(benchmark: Any, impl: str, n_words: int, mode: str) -> None:
         max_abs_diff_vs_vislang=float(np.abs(result - reference).max()),
     )
     assert result.shape == reference.shape
+    if impl == "vislang-fp32":  # another candidate precision, the same encoding
+        np.testing.assert_array_equal(result, reference)
     np.testing.assert_allclose(result.sum(axis=1), reference.sum(axis=1), rtol=1e-4)
     if mode == "hard":
         differing = float(np.abs(result - reference).sum()) / 2

@@ -6,7 +6,8 @@ Groups (see conftest.py for the sizes of each ``VISLANG_BENCH_SCALE``):
   tool's own seeding, timed end to end; per-iteration time, seeding time, final inertia (the
   same computation for every tool: ``conftest.inertia``) and peak extra memory.
 * ``seeding``: k-means++ (vislang vs scikit-learn) with the seed inertia.
-* ``assign``: one nearest-centre assignment (k = 1) vs faiss / scikit-learn / torch, and the
+* ``assign``: one nearest-centre assignment (k = 1) vs faiss / scikit-learn / torch (and vislang
+  with fp32 candidates, ``vislang-fp32``), and the
   machine's SGEMM (NumPy float32 matmul) at the same shapes, as GFLOP/s = 2 n k d / time.
 * ``time-to-target``: wall time each tool needs (seeding included) to reach the inertia
   faiss reaches after 20 iterations.
@@ -356,7 +357,7 @@ def test_seeding(benchmark: Any, dataset: Any, impl: str) -> None:
 
 
 # ------------------------------------------------------------------ assignment
-ASSIGN_IMPLS = ("vislang", "faiss", "sklearn", "torch", "numpy-sgemm")
+ASSIGN_IMPLS = ("vislang", "vislang-fp32", "faiss", "sklearn", "torch", "numpy-sgemm")
 
 
 def _assign_params() -> list[Any]:
@@ -377,6 +378,10 @@ def test_assign(benchmark: Any, dataset: Any, n: int, k: int, impl: str) -> None
         import vislang
 
         fn = lambda: vislang.assign(X, C, 1, n_jobs=THREADS)[0][:, 0]  # noqa: E731
+    elif impl == "vislang-fp32":  # fp32 GEMM candidates instead of bfloat16 + exact re-check
+        import vislang
+
+        fn = lambda: vislang.assign(X, C, 1, n_jobs=THREADS, precision="fp32")[0][:, 0]  # noqa: E731
     elif impl == "faiss":
         faiss = pytest.importorskip("faiss")
         index = faiss.IndexFlatL2(D)
@@ -418,6 +423,8 @@ def test_assign(benchmark: Any, dataset: Any, n: int, k: int, impl: str) -> None
         ref = vislang.assign(X, C, 1, n_jobs=THREADS)[0][:, 0]
         kw["agree_with_vislang"] = float(np.mean(np.asarray(labels) == ref))
         assert kw["agree_with_vislang"] > 0.99
+        if impl == "vislang-fp32":
+            assert kw["agree_with_vislang"] == 1.0
     _info(benchmark, impl, n=n, d=D, k=k, flop=2.0 * n * k * D, **kw)
 
 

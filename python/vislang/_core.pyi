@@ -43,7 +43,12 @@ def kmeans_fit(
     callback: Callable[[int, int, float, float, int], Any] | None = None,
 ) -> tuple[_Floats, NDArray[np.int64], float, int, float]: ...
 def nearest(
-    x: _Floats, centers: _Floats, k: int = 1, *, n_threads: int | None = None
+    x: _Floats,
+    centers: _Floats,
+    k: int = 1,
+    *,
+    precision: str = "auto",
+    n_threads: int | None = None,
 ) -> tuple[NDArray[np.int64], _Floats]: ...
 def minibatch_step(
     x: _Floats,
@@ -94,6 +99,7 @@ def encode(
     idf: NDArray[np.float64] | None = None,
     intra_norm: bool = False,
     norm: str | None = None,
+    precision: str = "auto",
     n_threads: int | None = None,
 ) -> tuple[_Floats, float | None]: ...
 def weight_and_normalize(

@@ -86,3 +86,95 @@ def test_assign_non_contiguous_input_is_copied() -> None:
 def test_assign_zero_rows() -> None:
     idx, d2 = vislang.assign(np.zeros((0, 3)), np.ones((4, 3)), k=2)
     assert idx.shape == d2.shape == (0, 2)
+
+
+# --- precision="auto" (bfloat16 candidates, exact re-check) against precision="fp32" ---------
+
+
+def _chunked_k_nearest(X: np.ndarray, C: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``reference.k_nearest`` in row chunks (keeps the n x k x d float64 array small)."""
+    parts = [reference.k_nearest(X[i : i + 32], C, k) for i in range(0, len(X), 32)]
+    if not parts:
+        return np.zeros((0, k), np.int64), np.zeros((0, k))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _precision_data(kind: str, n: int, nc: int, d: int, seed: int) -> tuple[np.ndarray, ...]:
+    """float32 rows and centres of one kind (see the test below)."""
+    rng = np.random.default_rng(seed)
+    if kind == "sift":
+        # Small integers from a coarse alphabet: exact distances, many ties, duplicates.
+        C = (rng.integers(0, 5, (nc, d)) * 63).astype(np.float32)
+        X = (rng.integers(0, 5, (n, d)) * 63).astype(np.float32)
+        if nc > 1:
+            C[-1] = C[0]  # duplicated centre: the lower index must win
+        X[: min(n, nc)] = C[: min(n, nc)]  # rows on centres: distance 0
+    elif kind == "gauss":
+        C = rng.standard_normal((nc, d)).astype(np.float32)
+        X = rng.standard_normal((n, d)).astype(np.float32)
+    elif kind == "far":
+        C = (1e4 + rng.standard_normal((nc, d))).astype(np.float32)
+        X = (1e4 + rng.standard_normal((n, d))).astype(np.float32)
+    else:  # "scaled": integers times an extreme power of two (exact, no overflow)
+        scale = np.float32(2.0 ** int(rng.integers(-40, 41)))
+        C = rng.integers(-4, 5, (nc, d)).astype(np.float32) * scale
+        X = rng.integers(-4, 5, (n, d)).astype(np.float32) * scale
+    return X, C
+
+
+@given(
+    kind=st.sampled_from(["sift", "gauss", "far", "scaled"]),
+    n=st.integers(0, 40),
+    nc=st.integers(1, 40),
+    d=st.integers(1, 40),
+    k=st.integers(1, 6),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_auto_precision_equals_fp32_and_oracle(
+    kind: str, n: int, nc: int, d: int, k: int, seed: int
+) -> None:
+    k = min(k, nc)
+    X, C = _precision_data(kind, n, nc, d, seed)
+    idx, d2 = vislang.assign(X, C, k=k, precision="auto")
+    idx32, d232 = vislang.assign(X, C, k=k, precision="fp32")
+    # Bit-identical to the fp32 path: same neighbours, same exact distances.
+    np.testing.assert_array_equal(idx, idx32)
+    np.testing.assert_array_equal(d2, d232)
+    ref_idx, ref_d2 = reference.k_nearest(X, C, k)
+    if kind in ("sift", "scaled"):  # exact in float32: equal to the float64 oracle
+        np.testing.assert_array_equal(idx, ref_idx)
+        np.testing.assert_array_equal(d2, ref_d2.astype(np.float32))
+    else:  # the k smallest up to float32 rounding of near-ties
+        np.testing.assert_allclose(d2, ref_d2, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize(("d", "k"), [(128, 1), (128, 5), (37, 1), (37, 4)])
+def test_auto_precision_equals_fp32_across_blocks_and_tiles(d: int, k: int) -> None:
+    # 600 rows: three row blocks, the last partial; 1100 centres: two centre tiles, the last
+    # ending inside a 16-centre group. SIFT-like clustered integers with exact ties.
+    rng = np.random.default_rng(d * 10 + k)
+    modes = rng.integers(0, 120, (40, d))
+    C = np.clip(modes[rng.integers(0, 40, 1100)] + rng.integers(-20, 21, (1100, d)), 0, 255)
+    X = np.clip(modes[rng.integers(0, 40, 600)] + rng.integers(-20, 21, (600, d)), 0, 255)
+    C, X = C.astype(np.float32), X.astype(np.float32)
+    C[1050] = C[3]
+    X[:5] = C[3]
+    idx, d2 = vislang.assign(X, C, k=k)
+    idx32, d232 = vislang.assign(X, C, k=k, precision="fp32")
+    np.testing.assert_array_equal(idx, idx32)
+    np.testing.assert_array_equal(d2, d232)
+    ref_idx, ref_d2 = _chunked_k_nearest(X, C, k)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_array_equal(d2, ref_d2.astype(np.float32))
+    assert idx[0, 0] == 3  # the duplicate centre 1050 loses the tie
+
+
+def test_precision_option_is_checked() -> None:
+    X = np.zeros((2, 3), np.float32)
+    with pytest.raises(vislang.exceptions.InvalidInputError, match="precision must be"):
+        vislang.assign(X, X, precision="bf16")
+    # float64 data accept both (the bfloat16 path is for float32 only) and agree.
+    Xd = np.arange(12.0).reshape(4, 3)
+    a, b = vislang.assign(Xd, Xd[::-1], k=2), vislang.assign(Xd, Xd[::-1], k=2, precision="fp32")
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])

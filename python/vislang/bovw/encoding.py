@@ -18,6 +18,7 @@ from vislang import _core
 from vislang._validation import as_float_matrix, threads_from
 from vislang.exceptions import InvalidInputError
 from vislang.features.descriptor_set import DescriptorSet
+from vislang.vocab.assignment import check_precision
 
 __all__ = ["encode", "n_columns"]
 
@@ -113,12 +114,14 @@ def encode_with_state(
     idf: Any = None,
     intra_norm: bool = False,
     n_jobs: int | None = None,
+    precision: str = "auto",
 ) -> tuple[NDArray[np.float32], float | None, NDArray[np.float64] | None]:
     """Like :func:`encode` (dense), also returning the ``sigma`` and ``idf`` that were used."""
     ds = _descriptor_set(descriptor_set)
     C = _centers(vocabulary)
     n_words = C.shape[0]
     _check_options(encoding, k, sigma, weighting, norm, n_words)
+    check_precision(precision)
     grids = _pyramid(pyramid)
     if ds.n_dims != C.shape[1]:
         raise InvalidInputError(
@@ -155,6 +158,7 @@ def encode_with_state(
         idf=idf_arr,
         intra_norm=bool(intra_norm),
         norm=None if learn_idf else norm,
+        precision=precision,
         n_threads=threads,
     )
     if learn_idf:  # (with no images there is nothing to weight and no idf to learn)
@@ -178,6 +182,7 @@ def encode(
     *,
     idf: Any = None,
     intra_norm: bool = False,
+    precision: str = "auto",
 ) -> Any:
     """Encode every image of a descriptor set as a bag of visual words, in one native call.
 
@@ -224,6 +229,8 @@ def encode(
     intra_norm : bool, default=False
         VLAD only: L2-normalise each word's residual block before ``norm`` (Arandjelović &
         Zisserman 2013).
+    precision : {"auto", "fp32"}, default="auto"
+        How the nearest words are found; the encoding is the same (see :func:`vislang.assign`).
 
     Returns
     -------
@@ -267,6 +274,7 @@ def encode(
         idf=idf,
         intra_norm=intra_norm,
         n_jobs=n_jobs,
+        precision=precision,
     )
     if sparse:
         import scipy.sparse

@@ -11,9 +11,18 @@ from vislang import _core
 from vislang._validation import as_float_matrix, threads_from
 from vislang.exceptions import InvalidInputError
 
+PRECISIONS = ("auto", "fp32")
+
+
+def check_precision(precision: Any) -> str:
+    """Validate a ``precision`` option ("auto" or "fp32") and return it."""
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise InvalidInputError(f"precision must be 'auto' or 'fp32', got {precision!r}")
+    return precision
+
 
 def assign(
-    X: Any, centers: Any, k: int = 1, n_jobs: int | None = None
+    X: Any, centers: Any, k: int = 1, n_jobs: int | None = None, *, precision: str = "auto"
 ) -> tuple[NDArray[np.int64], NDArray[np.floating[Any]]]:
     """Find the ``k`` nearest centres of every row of ``X``.
 
@@ -28,6 +37,12 @@ def assign(
         Neighbours per row, ``1 <= k <= n_centers``.
     n_jobs : int, default=None
         Threads; None uses all cores (or ``RAYON_NUM_THREADS``).
+    precision : {"auto", "fp32"}, default="auto"
+        How candidates are found; the result is the same. ``"auto"``: for float32 data on
+        CPUs with AVX-512 BF16, approximate distances in bfloat16 with a rigorous error bound,
+        re-checking every centre within it exactly (about twice as fast); otherwise, and with
+        ``"fp32"``, a GEMM in the data's precision. The environment variable
+        ``VISLANG_PRECISION=fp32`` forces ``"fp32"`` everywhere (k-means included).
 
     Returns
     -------
@@ -39,7 +54,8 @@ def assign(
     Raises
     ------
     InvalidInputError
-        Wrong ndim or dtype, NaN/inf (naming the row), mismatched features, bad ``k``.
+        Wrong ndim or dtype, NaN/inf (naming the row), mismatched features, bad ``k`` or
+        ``precision``.
 
     Examples
     --------
@@ -56,5 +72,6 @@ def assign(
         )
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= C.shape[0]:
         raise InvalidInputError(f"k must be an int in [1, n_centers={C.shape[0]}], got {k!r}")
-    idx, d2 = _core.nearest(X, C, int(k), n_threads=threads_from(n_jobs))
+    check_precision(precision)
+    idx, d2 = _core.nearest(X, C, int(k), precision=precision, n_threads=threads_from(n_jobs))
     return idx, d2

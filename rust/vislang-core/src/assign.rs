@@ -5,10 +5,29 @@
 //! GEMM into a small per-thread tile, which is reduced to the running top-`k` at once, so no
 //! `n x n_centers` matrix ever exists. The distances returned for the chosen centres are then
 //! recomputed exactly as `sum((x - c)^2)`. Ties go to the lower centre index.
+//!
+//! With [`Precision::Auto`] on a CPU with AVX-512 BF16, `f32` tiles come from the bfloat16
+//! kernel of [`crate::lowp`] instead of the GEMM; its rigorous error bound widens the re-check
+//! slack, so the result is identical to [`Precision::Fp32`].
+
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
+use crate::lowp::{self, PackedCenters};
 use crate::{Error, MatRef, Result, Scalar};
+
+/// Which dot products select the candidates; the result is the same for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// bfloat16 candidates re-checked exactly when the CPU has AVX-512 BF16 and the data are
+    /// `f32` (unless `VISLANG_PRECISION=fp32`); the input precision otherwise.
+    #[default]
+    Auto,
+    /// Always the GEMM in the input precision (fp32 for `f32`).
+    Fp32,
+}
 
 /// Rows per work item; fixed so that results do not depend on the thread count.
 pub const ROW_BLOCK: usize = 256;
@@ -35,6 +54,16 @@ pub fn nearest<T: Scalar>(
     centers: MatRef<'_, T>,
     k: usize,
 ) -> Result<Neighbors<T>> {
+    nearest_with(x, centers, k, Precision::Auto)
+}
+
+/// [`nearest`] with a choice of candidate [`Precision`] (for A/B comparisons).
+pub fn nearest_with<T: Scalar>(
+    x: MatRef<'_, T>,
+    centers: MatRef<'_, T>,
+    k: usize,
+    precision: Precision,
+) -> Result<Neighbors<T>> {
     centers.check_non_empty("centers")?;
     if x.cols() != centers.cols() {
         return Err(Error::DimensionMismatch {
@@ -56,7 +85,14 @@ pub fn nearest<T: Scalar>(
         sq_distances: vec![T::zero(); x.rows() * k],
         k,
     };
-    nearest_into(x, centers, k, &mut out.indices, &mut out.sq_distances);
+    nearest_into_with(
+        x,
+        centers,
+        k,
+        precision,
+        &mut out.indices,
+        &mut out.sq_distances,
+    );
     Ok(out)
 }
 
@@ -71,10 +107,16 @@ pub(crate) struct Prepared<'a, T> {
     shifted: Vec<T>,
     norms: Vec<T>,
     max_norm: T,
+    /// bfloat16 copy of `shifted` when that path is used.
+    lowp: Option<PackedCenters>,
+    /// Set once a block had too many re-checks ([`LOWP_MAX_RECHECKS`]): the bfloat16 bound is
+    /// too loose for these data, so blocks starting later use fp32. Either way the result is
+    /// the same, so the order in which threads see it does not matter.
+    lowp_off: AtomicBool,
 }
 
 impl<'a, T: Scalar> Prepared<'a, T> {
-    pub(crate) fn new(centers: MatRef<'a, T>) -> Self {
+    pub(crate) fn new(centers: MatRef<'a, T>, precision: Precision) -> Self {
         let (k, d) = (centers.rows(), centers.cols());
         let mut mu = vec![T::zero(); d];
         for (j, m) in mu.iter_mut().enumerate() {
@@ -99,12 +141,22 @@ impl<'a, T: Scalar> Prepared<'a, T> {
             .iter()
             .copied()
             .fold(T::zero(), |a, v| if v > a { v } else { a });
+        let lowp = match (
+            precision,
+            (&shifted as &dyn Any).downcast_ref::<Vec<f32>>(),
+            (&norms as &dyn Any).downcast_ref::<Vec<f32>>(),
+        ) {
+            (Precision::Auto, Some(s32), Some(n32)) => PackedCenters::new(s32, n32, d),
+            _ => None,
+        };
         Self {
             raw: centers,
             mu,
             shifted,
             norms,
             max_norm,
+            lowp,
+            lowp_off: AtomicBool::new(false),
         }
     }
 }
@@ -117,10 +169,22 @@ pub(crate) fn nearest_into<T: Scalar>(
     indices: &mut [i64],
     sq_distances: &mut [T],
 ) {
+    nearest_into_with(x, centers, k, Precision::Auto, indices, sq_distances);
+}
+
+/// [`nearest_into`] with a choice of candidate [`Precision`].
+pub(crate) fn nearest_into_with<T: Scalar>(
+    x: MatRef<'_, T>,
+    centers: MatRef<'_, T>,
+    k: usize,
+    precision: Precision,
+    indices: &mut [i64],
+    sq_distances: &mut [T],
+) {
     if x.rows() == 0 {
         return;
     }
-    let prep = Prepared::new(centers);
+    let prep = Prepared::new(centers, precision);
     indices
         .par_chunks_mut(ROW_BLOCK * k)
         .zip(sq_distances.par_chunks_mut(ROW_BLOCK * k))
@@ -145,7 +209,7 @@ pub(crate) fn nearest_gathered_into<T: Scalar>(
     sq_distances: &mut [T],
 ) {
     let d = x.cols();
-    let prep = Prepared::new(centers);
+    let prep = Prepared::new(centers, Precision::Auto);
     indices
         .par_chunks_mut(ROW_BLOCK * k)
         .zip(sq_distances.par_chunks_mut(ROW_BLOCK * k))
@@ -173,6 +237,17 @@ struct Tile<T> {
     dots: Vec<T>,
     best_d: Vec<T>,
     best_i: Vec<i64>,
+    /// Per-row rounding slack of the current block.
+    slack: Vec<T>,
+    /// bfloat16 pairs of the shifted rows when the current block uses that path.
+    xpack: Vec<u32>,
+    lowp: bool,
+    /// bfloat16 tile of `||c||^2 - 2 x.c` and its row minima.
+    vals: Vec<f32>,
+    row_min: Vec<f32>,
+    /// `k > 1` on bfloat16 tiles: per row, every centre so far within the slack of the `k`-th
+    /// smallest value, as `(value, index)`.
+    pool: Vec<Vec<(f32, i64)>>,
 }
 
 impl<T: Scalar> Tile<T> {
@@ -184,6 +259,12 @@ impl<T: Scalar> Tile<T> {
             dots: Vec::new(),
             best_d: Vec::new(),
             best_i: Vec::new(),
+            slack: Vec::new(),
+            xpack: Vec::new(),
+            lowp: false,
+            vals: Vec::new(),
+            row_min: Vec::new(),
+            pool: Vec::new(),
         }
     }
 
@@ -197,9 +278,62 @@ impl<T: Scalar> Tile<T> {
         T::gemm_nt(m, cb, d, &self.shifted, &prep.shifted[c0 * d..c1 * d], dots);
     }
 
+    /// bfloat16 `||c||^2 - 2 x.c` of the block's rows `r0..r0 + m` with centres `c0..c1` into
+    /// `vals` (`m x (c1 - c0)`), the minimum of each row into `row_min`.
+    fn tile_values(&mut self, (r0, m): (usize, usize), pc: &PackedCenters, c0: usize, c1: usize) {
+        let cb = c1 - c0;
+        self.vals.resize(m * cb, 0.0);
+        self.row_min.clear();
+        self.row_min.resize(m, f32::INFINITY);
+        let vals = &mut self.vals[..m * cb];
+        let xp = &self.xpack[r0 * pc.pairs()..];
+        pc.values(
+            xp,
+            m,
+            (c0, c1),
+            &pc.norms()[c0..c1],
+            vals,
+            &mut self.row_min,
+        );
+    }
+
+    /// The bfloat16 centres when the current block uses them.
+    fn lowp_centers<'p>(&self, prep: &'p Prepared<'_, T>) -> Option<&'p PackedCenters> {
+        prep.lowp.as_ref().filter(|_| self.lowp)
+    }
+
     /// Bound on the rounding error of one expanded distance of a row with shifted norm `xn`.
     fn slack(d: usize, xn: T, max_norm: T) -> T {
         T::from_f64(4.0 * (d as f64 + 2.0)) * T::epsilon() * (xn + max_norm)
+    }
+
+    /// Per-row slack of the `m` rows in `shifted`, and their bfloat16 copy when `prep` has
+    /// bfloat16 centres and the rows are in range: then two bfloat16 dot errors (each doubled
+    /// in `||c||^2 - 2 x.c`) are added, as both the winner and the minimum may be off.
+    fn prepare_rows(&mut self, m: usize, prep: &Prepared<'_, T>) {
+        let d = prep.raw.cols();
+        self.lowp = !prep.lowp_off.load(Ordering::Relaxed)
+            && prep.lowp.is_some()
+            && self.xnorm[..m]
+                .iter()
+                .all(|v| v.as_f64() < lowp::MAX_SQ_NORM);
+        self.slack.clear();
+        let c_norm = prep.max_norm.as_f64().sqrt();
+        for &xn in &self.xnorm[..m] {
+            let mut s = Self::slack(d, xn, prep.max_norm);
+            if self.lowp {
+                s = s + T::from_f64(4.0 * lowp::dot_error_bound(d, xn.as_f64().sqrt(), c_norm));
+            }
+            self.slack.push(s);
+        }
+        if self.lowp {
+            if let Some(s32) = (&self.shifted as &dyn Any).downcast_ref::<Vec<f32>>() {
+                self.xpack.clear();
+                for row in s32.chunks_exact(d).take(m) {
+                    lowp::push_pairs(row, &mut self.xpack);
+                }
+            }
+        }
     }
 
     /// The `k` nearest centres of `m` contiguous raw rows `xs`.
@@ -219,10 +353,15 @@ impl<T: Scalar> Tile<T> {
             for (v, mu) in row.iter_mut().zip(&prep.mu) {
                 *v = *v - *mu;
             }
-            self.xnorm.push(T::sq_norm(row));
+            self.xnorm.push(sq_norm_lanes(row));
         }
+        self.prepare_rows(m, prep);
         if self.k == 1 {
             self.block_nearest(xs, m, prep, idx, dist);
+            return;
+        }
+        if let Some(pc) = self.lowp_centers(prep) {
+            self.block_lowp(xs, m, prep, pc, idx, dist);
             return;
         }
         let kk = (self.k + EXTRA).min(nc);
@@ -260,7 +399,7 @@ impl<T: Scalar> Tile<T> {
             cand_i.clear();
             // If the short-list may have cut a near-tie (its last entry is within rounding of the
             // k-th), or rounding produced non-finite values, rank every centre exactly.
-            let thresh = bd[k - 1] + Self::slack(d, self.xnorm[r], prep.max_norm);
+            let thresh = bd[k - 1] + self.slack[r];
             let exhaustive = bi.contains(&-1) || (kk < nc && not_above(bd[kk - 1], thresh));
             if exhaustive {
                 for j in 0..nc {
@@ -279,6 +418,88 @@ impl<T: Scalar> Tile<T> {
         }
     }
 
+    /// `k > 1` on bfloat16 tiles. Per tile, every centre within the row's slack of an upper
+    /// bound of the `k`-th smallest value so far joins the row's pool; the pool then gives the
+    /// `k`-th smallest value and drops the entries above it plus the slack. Each of the exactly `k` nearest centres is within
+    /// the slack of the `k`-th smallest approximation (both sides err by at most half the
+    /// slack), so re-ranking the final pool exactly gives the same result as the fp32 path.
+    fn block_lowp(
+        &mut self,
+        xs: &[T],
+        m: usize,
+        prep: &Prepared<'_, T>,
+        pc: &PackedCenters,
+        idx: &mut [i64],
+        dist: &mut [T],
+    ) {
+        let (d, nc, k) = (prep.raw.cols(), prep.raw.rows(), self.k);
+        // The k-th smallest value seen so far per row (+inf until k values were seen).
+        let mut kth = vec![f32::INFINITY; m];
+        let mut scratch: Vec<f32> = Vec::new();
+        self.pool.resize_with(m.max(self.pool.len()), Vec::new);
+        for p in &mut self.pool[..m] {
+            p.clear();
+        }
+        for (r0, c0) in lowp_tiles(m, nc) {
+            let (mr, c1) = ((m - r0).min(LOWP_ROWS), (c0 + COL_BLOCK).min(nc));
+            let cb = c1 - c0;
+            self.tile_values((r0, mr), pc, c0, c1);
+            for (r, kth_r) in (r0..r0 + mr).zip(&mut kth[r0..r0 + mr]) {
+                let row = &self.vals[(r - r0) * cb..(r - r0 + 1) * cb];
+                let slack = self.slack[r].as_f64() as f32;
+                // An upper bound of the k-th smallest value including this tile: the previous
+                // one, or the k-th smallest of the minima of disjoint subsets of the row (k
+                // values are at most that).
+                let mut bound = *kth_r;
+                if k <= SUBSETS && cb >= SUBSETS {
+                    let mut mins = subset_minima(row);
+                    bound = bound.min(*mins.select_nth_unstable_by(k - 1, f32::total_cmp).1);
+                } else if cb >= k {
+                    let chunk = cb / k;
+                    let chunk_max = (0..k)
+                        .map(|t| min_lanes(&row[t * chunk..(t + 1) * chunk]))
+                        .fold(f32::NEG_INFINITY, f32::max);
+                    bound = bound.min(chunk_max);
+                }
+                let pool = &mut self.pool[r];
+                lowp::for_each_not_above(row, bound + slack, |j| {
+                    pool.push((row[j], (c0 + j) as i64));
+                });
+                // The k smallest values so far are all in the pool: the new k-th smallest.
+                if pool.len() >= k {
+                    scratch.clear();
+                    scratch.extend(pool.iter().map(|e| e.0));
+                    *kth_r = *scratch.select_nth_unstable_by(k - 1, f32::total_cmp).1;
+                    let thresh = *kth_r + slack;
+                    pool.retain(|e| not_above(e.0, thresh));
+                }
+            }
+        }
+        let pooled: usize = self.pool[..m].iter().map(Vec::len).sum();
+        if pooled > m * (k + nc.div_ceil(COL_BLOCK) * LOWP_MAX_RECHECKS) {
+            prep.lowp_off.store(true, Ordering::Relaxed);
+        }
+        let mut exact: Vec<(T, i64)> = Vec::new();
+        for r in 0..m {
+            let x = &xs[r * d..(r + 1) * d];
+            exact.clear();
+            exact.extend(
+                self.pool[r]
+                    .iter()
+                    .map(|&(_, j)| (T::sq_dist(x, prep.raw.row(j as usize)), j)),
+            );
+            exact.sort_unstable_by(|a, b| {
+                a.0.partial_cmp(&b.0)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(a.1.cmp(&b.1))
+            });
+            for (t, &(e, j)) in exact.iter().take(k).enumerate() {
+                idx[r * k + t] = j;
+                dist[r * k + t] = e;
+            }
+        }
+    }
+
     /// `k = 1`: vectorised arg-min per tile, then exact distances for every centre within the
     /// rounding slack of the tile's minimum, so near-ties are decided exactly (lower index wins).
     fn block_nearest(
@@ -294,6 +515,39 @@ impl<T: Scalar> Tile<T> {
         self.best_d.resize(m, T::infinity());
         self.best_i.clear();
         self.best_i.resize(m, -1);
+        if let Some(pc) = self.lowp_centers(prep) {
+            let mut rechecks = 0usize;
+            for (r0, c0) in lowp_tiles(m, nc) {
+                let (mr, c1) = ((m - r0).min(LOWP_ROWS), (c0 + COL_BLOCK).min(nc));
+                let cb = c1 - c0;
+                self.tile_values((r0, mr), pc, c0, c1);
+                for r in r0..r0 + mr {
+                    let thresh = self.row_min[r - r0] + self.slack[r].as_f64() as f32;
+                    let x = &xs[r * d..(r + 1) * d];
+                    let (bd, bi) = (&mut self.best_d[r], &mut self.best_i[r]);
+                    let row = &self.vals[(r - r0) * cb..(r - r0 + 1) * cb];
+                    lowp::for_each_not_above(row, thresh, |j| {
+                        rechecks += 1;
+                        keep_nearer(bd, bi, x, prep, c0 + j);
+                    });
+                }
+            }
+            if rechecks > m * nc.div_ceil(COL_BLOCK) * LOWP_MAX_RECHECKS {
+                prep.lowp_off.store(true, Ordering::Relaxed);
+            }
+        } else {
+            self.block_nearest_fp32(xs, m, prep);
+        }
+        for r in 0..m {
+            // Every row saw at least its tile minimum, so the index is set; guard anyway.
+            idx[r] = self.best_i[r].max(0);
+            dist[r] = self.best_d[r];
+        }
+    }
+
+    /// The fp32 tiles of [`Self::block_nearest`].
+    fn block_nearest_fp32(&mut self, xs: &[T], m: usize, prep: &Prepared<'_, T>) {
+        let (d, nc) = (prep.raw.cols(), prep.raw.rows());
         let two = T::one() + T::one();
         let mut c0 = 0;
         while c0 < nc {
@@ -308,17 +562,11 @@ impl<T: Scalar> Tile<T> {
                 }
                 let row = &*row;
                 let vmin = min_lanes(row);
-                let thresh = vmin + Self::slack(d, self.xnorm[r], prep.max_norm);
+                let thresh = vmin + self.slack[r];
                 let close = count_not_above(row, thresh);
                 let x = &xs[r * d..(r + 1) * d];
-                let mut consider = |jj: usize| {
-                    let e = T::sq_dist(x, prep.raw.row(jj));
-                    let (bd, bi) = (self.best_d[r], self.best_i[r]);
-                    if bi < 0 || e < bd || (e == bd && (jj as i64) < bi) {
-                        self.best_d[r] = e;
-                        self.best_i[r] = jj as i64;
-                    }
-                };
+                let (bd, bi) = (&mut self.best_d[r], &mut self.best_i[r]);
+                let mut consider = |jj: usize| keep_nearer(bd, bi, x, prep, jj);
                 if close == 1 {
                     // The usual case: a clear winner in this tile.
                     let jmin = row.iter().position(|&v| v == vmin).unwrap_or(0);
@@ -334,11 +582,32 @@ impl<T: Scalar> Tile<T> {
             }
             c0 = c1;
         }
-        for r in 0..m {
-            // Every row saw at least its tile minimum, so the index is set; guard anyway.
-            idx[r] = self.best_i[r].max(0);
-            dist[r] = self.best_d[r];
-        }
+    }
+}
+
+/// Mean exact re-checks per row and centre tile above which bfloat16 candidates cost more than
+/// they save (a re-check costs about as much as 1/64 of a tile's bfloat16 dot products).
+const LOWP_MAX_RECHECKS: usize = 32;
+
+/// Rows per bfloat16 tile: its values (`LOWP_ROWS x COL_BLOCK` floats) stay in L1 until scanned.
+const LOWP_ROWS: usize = 12;
+
+/// `(first row, first centre)` of the bfloat16 tiles of a block: row groups of [`LOWP_ROWS`],
+/// each over all centres in [`COL_BLOCK`] steps.
+fn lowp_tiles(m: usize, nc: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..m)
+        .step_by(LOWP_ROWS)
+        .flat_map(move |r0| (0..nc).step_by(COL_BLOCK).map(move |c0| (r0, c0)))
+}
+
+/// Makes centre `j` the best `(bd, bi)` of row `x` if it is exactly nearer, or as near with a
+/// lower index.
+#[inline]
+fn keep_nearer<T: Scalar>(bd: &mut T, bi: &mut i64, x: &[T], prep: &Prepared<'_, T>, j: usize) {
+    let e = T::sq_dist(x, prep.raw.row(j));
+    if *bi < 0 || e < *bd || (e == *bd && (j as i64) < *bi) {
+        *bd = e;
+        *bi = j as i64;
     }
 }
 
@@ -362,6 +631,38 @@ fn min_lanes<T: Scalar>(row: &[T]) -> T {
     }
     let m = tail.iter().fold(T::infinity(), |a, &v| a.min(v));
     b.iter().fold(m, |a, &v| a.min(v))
+}
+
+/// Disjoint subsets of a row whose minima [`subset_minima`] computes.
+const SUBSETS: usize = 64;
+
+/// Minima of the [`SUBSETS`] strided subsets `{j : j % SUBSETS == s}` of the first
+/// `SUBSETS * floor(len / SUBSETS)` entries (vectorised; `+inf` for empty subsets).
+#[inline]
+fn subset_minima(row: &[f32]) -> [f32; SUBSETS] {
+    let mut acc = [f32::INFINITY; SUBSETS];
+    for chunk in row.chunks_exact(SUBSETS) {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a = a.min(v);
+        }
+    }
+    acc
+}
+
+/// Squared norm summed in 16 lanes (vectorised; only used for rounding bounds).
+#[inline]
+fn sq_norm_lanes<T: Scalar>(row: &[T]) -> T {
+    const L: usize = 16;
+    let mut b = [T::zero(); L];
+    let chunks = row.chunks_exact(L);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for l in 0..L {
+            b[l] = b[l] + chunk[l] * chunk[l];
+        }
+    }
+    let t = tail.iter().fold(T::zero(), |a, &v| a + v * v);
+    b.iter().fold(t, |a, &v| a + v)
 }
 
 /// How many entries are `<= t` or NaN (NaN must be re-checked exactly).
@@ -412,6 +713,101 @@ mod tests {
         assert_eq!(count_not_above(&row, 1.0), 3);
         assert_eq!(min_lanes(&[3.0f32]), 3.0);
         assert_eq!(min_lanes(&[f32::NAN, f32::NAN]), f32::INFINITY);
+    }
+
+    fn lcg(s: &mut u64) -> f64 {
+        *s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (*s >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Both precisions agree exactly, and with a brute-force scan over exact `sq_dist`.
+    fn check_precisions_agree(x: &[f32], c: &[f32], d: usize, k: usize) {
+        let (n, nc) = (x.len() / d, c.len() / d);
+        let xm = MatRef::new("X", x, n, d).expect("shape");
+        let cm = MatRef::new("centers", c, nc, d).expect("shape");
+        let auto = nearest_with(xm, cm, k, Precision::Auto).expect("valid");
+        let fp32 = nearest_with(xm, cm, k, Precision::Fp32).expect("valid");
+        assert_eq!(auto, fp32, "n={n} nc={nc} d={d} k={k}");
+        for r in 0..n {
+            let mut all: Vec<(f32, i64)> = (0..nc)
+                .map(|j| (f32::sq_dist(xm.row(r), cm.row(j)), j as i64))
+                .collect();
+            all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let want: Vec<i64> = all[..k].iter().map(|e| e.1).collect();
+            assert_eq!(&auto.indices[r * k..(r + 1) * k], &want[..], "row {r}");
+        }
+    }
+
+    #[test]
+    fn bf16_candidates_give_the_fp32_result() {
+        let mut s = 11u64;
+        for (n, nc, d, k) in [
+            (300, 70, 128, 1),
+            (300, 70, 128, 5),
+            (50, 1100, 33, 3),
+            (9, 17, 1, 2),
+        ] {
+            // SIFT-like integers with many exact ties (duplicated rows and centres).
+            let mut c: Vec<f32> = (0..nc * d)
+                .map(|_| (lcg(&mut s) * 6.0).floor() as f32)
+                .collect();
+            c.copy_within(0..d, d);
+            let mut x: Vec<f32> = (0..n * d)
+                .map(|_| (lcg(&mut s) * 6.0).floor() as f32)
+                .collect();
+            x[..d].copy_from_slice(&c[..d]);
+            check_precisions_agree(&x, &c, d, k);
+            // Gaussian-ish data far from the origin.
+            let far = |s: &mut u64| (1e4 + (lcg(s) - 0.5)) as f32;
+            let c: Vec<f32> = (0..nc * d).map(|_| far(&mut s)).collect();
+            let x: Vec<f32> = (0..n * d).map(|_| far(&mut s)).collect();
+            check_precisions_agree(&x, &c, d, k);
+        }
+    }
+
+    #[test]
+    fn loose_bounds_fall_back_and_agree() {
+        // Centres spread in the first 8 features only, rows large in the others: the bfloat16
+        // bound (relative to |x| |c|) covers most centres, so blocks fall back to fp32.
+        let mut s = 3u64;
+        let (n, nc, d) = (700, 300, 16);
+        let mut c = vec![0.0f32; nc * d];
+        let mut x = vec![0.0f32; n * d];
+        for (i, v) in c.iter_mut().enumerate() {
+            *v = if i % d < 8 {
+                (lcg(&mut s) - 0.5) as f32
+            } else {
+                0.0
+            };
+        }
+        for (i, v) in x.iter_mut().enumerate() {
+            let u = (lcg(&mut s) - 0.5) as f32;
+            *v = if i % d < 8 { u } else { 500.0 * u };
+        }
+        for k in [1, 3] {
+            check_precisions_agree(&x, &c, d, k);
+        }
+    }
+
+    #[test]
+    fn subset_minima_bound_the_kth_smallest() {
+        let row: Vec<f32> = (0..200).map(|j| ((j * 37) % 101) as f32).collect();
+        let mins = subset_minima(&row);
+        for (s, got) in mins.iter().enumerate() {
+            let want = (0..192)
+                .filter(|j| j % SUBSETS == s)
+                .map(|j| row[j])
+                .fold(f32::INFINITY, f32::min);
+            assert_eq!(*got, want);
+        }
+        let mut sorted = row.clone();
+        sorted.sort_by(f32::total_cmp);
+        let mut m = mins;
+        for k in 1..=SUBSETS {
+            assert!(*m.select_nth_unstable_by(k - 1, f32::total_cmp).1 >= sorted[k - 1]);
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@
 
 use rayon::prelude::*;
 
-use crate::assign::nearest_into;
+use crate::assign::{nearest_into_with, Precision};
 use crate::{Error, MatRef, Result, Scalar};
 
 /// How descriptors vote for words.
@@ -74,6 +74,8 @@ pub struct EncodeParams {
     pub intra_norm: bool,
     /// Row normalisation.
     pub norm: Norm,
+    /// Candidate precision of the nearest-word search; the encoding is the same for both.
+    pub precision: Precision,
 }
 
 /// Keypoint positions for spatial pyramids.
@@ -376,7 +378,7 @@ pub fn encode<T: Scalar>(
     let mut idx = vec![0i64; x.rows() * k];
     let mut d2 = vec![T::zero(); x.rows() * k];
     if x.rows() > 0 {
-        nearest_into(x, centers, k, &mut idx, &mut d2);
+        nearest_into_with(x, centers, k, params.precision, &mut idx, &mut d2);
     }
     let sigma = match params.encoding {
         Encoding::Soft { sigma, .. } => {
@@ -585,6 +587,7 @@ mod tests {
             idf: None,
             intra_norm: false,
             norm,
+            precision: Precision::Auto,
         }
     }
 

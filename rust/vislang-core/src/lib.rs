@@ -16,6 +16,7 @@ pub mod assign;
 pub mod error;
 pub mod histogram;
 pub mod kmeans;
+mod lowp;
 pub mod matrix;
 pub mod minibatch;
 pub mod negatives;

@@ -86,7 +86,7 @@ fn encode_typed<'py, T: Scalar + numpy::Element>(
 /// Encodes all images of a descriptor set; see `vislang.encode`. Returns (encodings, sigma).
 #[pyfunction(name = "encode", signature = (
     x, offsets, centers, *, encoding="hard", k=1, sigma=None, pyramid=vec![1], keypoints=None,
-    image_sizes=None, idf=None, intra_norm=false, norm=None, n_threads=None
+    image_sizes=None, idf=None, intra_norm=false, norm=None, precision="auto", n_threads=None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn encode_py<'py>(
@@ -103,6 +103,7 @@ pub fn encode_py<'py>(
     idf: Option<PyReadonlyArray1<'py, f64>>,
     intra_norm: bool,
     norm: Option<&str>,
+    precision: &str,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let params = EncodeParams {
@@ -114,6 +115,7 @@ pub fn encode_py<'py>(
         },
         intra_norm,
         norm: parse_norm(norm)?,
+        precision: crate::kmeans::parse_precision(precision)?,
     };
     let sizes = image_sizes.as_ref();
     match &x {

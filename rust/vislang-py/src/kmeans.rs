@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
+use vislang_core::assign::Precision;
 use vislang_core::kmeans::{self, Algorithm, Init, IterInfo, KMeansParams};
 use vislang_core::rng::Rng;
 use vislang_core::{assign, minibatch, seeding, Scalar};
@@ -161,13 +162,16 @@ fn nearest_typed<'py, T: Scalar + numpy::Element>(
     x: &PyReadonlyArray2<'py, T>,
     centers: &Bound<'py, PyAny>,
     k: usize,
+    precision: Precision,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let c: PyReadonlyArray2<'py, T> = centers.extract().map_err(|_| {
         InvalidInputError::new_err("centers must be a 2-D array of the same dtype as X")
     })?;
     let (xm, cm) = (mat(x, "X")?, mat(&c, "centers")?);
-    let nb = run_native(py, n_threads, move || assign::nearest(xm, cm, k))?;
+    let nb = run_native(py, n_threads, move || {
+        assign::nearest_with(xm, cm, k, precision)
+    })?;
     let n = xm.rows();
     (
         to_array2(py, nb.indices, n, k)?,
@@ -176,18 +180,31 @@ fn nearest_typed<'py, T: Scalar + numpy::Element>(
         .into_pyobject(py)
 }
 
+/// `"auto"` (bfloat16 candidates where the CPU has them) or `"fp32"` (always the GEMM).
+pub(crate) fn parse_precision(name: &str) -> PyResult<Precision> {
+    match name {
+        "auto" => Ok(Precision::Auto),
+        "fp32" => Ok(Precision::Fp32),
+        other => Err(InvalidInputError::new_err(format!(
+            "precision must be 'auto' or 'fp32', got {other:?}"
+        ))),
+    }
+}
+
 /// k nearest centres of each row; see `vislang.assign`. Returns (indices, squared distances).
-#[pyfunction(name = "nearest", signature = (x, centers, k=1, *, n_threads=None))]
+#[pyfunction(name = "nearest", signature = (x, centers, k=1, *, precision="auto", n_threads=None))]
 pub fn nearest_py<'py>(
     py: Python<'py>,
     x: Floats2<'py>,
     centers: &Bound<'py, PyAny>,
     k: usize,
+    precision: &str,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyTuple>> {
+    let precision = parse_precision(precision)?;
     match &x {
-        Floats2::F32(a) => nearest_typed(py, a, centers, k, n_threads),
-        Floats2::F64(a) => nearest_typed(py, a, centers, k, n_threads),
+        Floats2::F32(a) => nearest_typed(py, a, centers, k, precision, n_threads),
+        Floats2::F64(a) => nearest_typed(py, a, centers, k, precision, n_threads),
     }
 }
 

@@ -1,0 +1,575 @@
+//! Reduced-precision (bfloat16) candidate dot products for the nearest-centre search.
+//!
+//! Shifted rows and centres are rounded to bfloat16 (8 significant bits) and multiplied with the
+//! AVX-512 BF16 instruction `vdpbf16ps` (two products per fp32 lane, fp32 accumulation), twice
+//! the multiply rate of fp32 FMA. The results only select candidates: [`dot_error_bound`] bounds
+//! their error rigorously and [`crate::assign`] re-checks every centre within that bound in the
+//! input precision, so the returned neighbours are identical to the fp32 path.
+//!
+//! Used only when the CPU reports `avx512f` and `avx512bf16` and `VISLANG_PRECISION` is not
+//! `fp32`; otherwise [`PackedCenters::new`] returns `None` and the fp32 GEMM runs.
+
+use std::sync::OnceLock;
+
+/// Centres per SIMD vector (fp32 lanes of a zmm register).
+pub(crate) const LANES: usize = 16;
+
+/// Largest squared shifted norm for which the bfloat16 path is used: far from overflow.
+pub(crate) const MAX_SQ_NORM: f64 = 1e30;
+
+/// Whether this CPU runs `vdpbf16ps` and the user did not force fp32 (`VISLANG_PRECISION=fp32`).
+pub(crate) fn available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        let forced_fp32 = std::env::var("VISLANG_PRECISION")
+            .map(|v| v.eq_ignore_ascii_case("fp32"))
+            .unwrap_or(false);
+        !forced_fp32 && cpu_has_bf16()
+    })
+}
+
+fn cpu_has_bf16() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bf16")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Rounds a finite `f32` to bfloat16 bits, to nearest with ties to even (as `vcvtne2ps2bf16`).
+#[inline]
+pub(crate) fn to_bf16_bits(v: f32) -> u16 {
+    let bits = v.to_bits();
+    let round = 0x7fff + ((bits >> 16) & 1);
+    (bits.wrapping_add(round) >> 16) as u16
+}
+
+/// The `f32` value of bfloat16 bits.
+#[inline]
+pub(crate) fn from_bf16_bits(b: u16) -> f32 {
+    f32::from_bits(u32::from(b) << 16)
+}
+
+/// Pairs of bfloat16 values per row of `d` features (the last pair zero-padded when `d` is odd).
+#[inline]
+pub(crate) fn pairs(d: usize) -> usize {
+    d.div_ceil(2)
+}
+
+/// Appends `row` as bfloat16 pairs: element `2p` in the low half of word `p`, `2p + 1` high.
+pub(crate) fn push_pairs(row: &[f32], out: &mut Vec<u32>) {
+    #[cfg(target_arch = "x86_64")]
+    if cpu_has_bf16() {
+        let start = out.len();
+        out.resize(start + pairs(row.len()), 0);
+        // SAFETY: the CPU supports the instructions; `out[start..]` holds `pairs(row.len())`
+        // words, as the kernel requires.
+        unsafe { kernel::pack(row, &mut out[start..]) };
+        return;
+    }
+    push_pairs_portable(row, out);
+}
+
+/// Portable twin of [`push_pairs`] (identical for normal numbers; the instruction flushes
+/// subnormals to zero).
+fn push_pairs_portable(row: &[f32], out: &mut Vec<u32>) {
+    for pair in row.chunks(2) {
+        let lo = u32::from(to_bf16_bits(pair[0]));
+        let hi = pair.get(1).map_or(0, |v| u32::from(to_bf16_bits(*v)));
+        out.push(lo | (hi << 16));
+    }
+}
+
+/// Rigorous bound on `|x.c - dot|` where `dot` is what the kernel returns for shifted vectors
+/// of `d` features with Euclidean norms at most `x_norm` and `c_norm` (not squared).
+///
+/// Rounding each factor to bfloat16 (unit roundoff `u = 2^-8`) changes each product by at most
+/// `(2u + u^2) |x_i c_i|`; the fp32 accumulation of `n` products adds `gamma_n` of the sum of the
+/// rounded products (`(1 + u)^2 sum |x_i c_i|`); `sum |x_i c_i| <= |x| |c|` (Cauchy-Schwarz).
+/// The instruction flushes subnormal inputs and outputs to zero: at most `2^-126` per factor
+/// and per operation, covered by the absolute term.
+pub(crate) fn dot_error_bound(d: usize, x_norm: f64, c_norm: f64) -> f64 {
+    let u = 2f64.powi(-8);
+    let n = (2 * pairs(d)) as f64;
+    let u32_ = 2f64.powi(-24);
+    let gamma = n * u32_ / (1.0 - n * u32_);
+    let rel = 2.0 * u + u * u + gamma * (1.0 + u) * (1.0 + u);
+    let abs = 4.0 * n * 2f64.powi(-126) * (1.0 + x_norm + c_norm);
+    // A small margin for the rounding of this formula and of its use in f32 thresholds.
+    (rel * x_norm * c_norm + abs) * (1.0 + 1e-3)
+}
+
+/// Shifted centres rounded to bfloat16, packed for the kernel: for each group of [`LANES`]
+/// centres and each feature pair, one 64-byte vector holding that pair of every centre.
+pub(crate) struct PackedCenters {
+    data: Vec<u32>,
+    pairs: usize,
+    n_centers: usize,
+    norms: Vec<f32>,
+}
+
+impl PackedCenters {
+    /// Packs the `k x d` shifted centres (with their squared norms `norms`, kept for
+    /// [`Self::values`]), or `None` when the bfloat16 path is not available or the centres are
+    /// too large for it.
+    pub(crate) fn new(shifted: &[f32], norms: &[f32], d: usize) -> Option<Self> {
+        let k = norms.len();
+        let max_sq_norm = norms.iter().fold(0.0f64, |a, v| a.max(f64::from(*v)));
+        let in_range = max_sq_norm < MAX_SQ_NORM; // false for NaN
+        if !available() || k == 0 || d == 0 || !in_range {
+            return None;
+        }
+        let mut packed = Self::pack(shifted, k, d);
+        packed.norms = norms.to_vec();
+        Some(packed)
+    }
+
+    /// Words (bfloat16 pairs) per packed row.
+    pub(crate) fn pairs(&self) -> usize {
+        self.pairs
+    }
+
+    /// The squared norms given to [`Self::new`].
+    pub(crate) fn norms(&self) -> &[f32] {
+        &self.norms
+    }
+
+    fn pack(shifted: &[f32], k: usize, d: usize) -> Self {
+        let np = pairs(d);
+        let groups = k.div_ceil(LANES);
+        let mut data = vec![0u32; groups * np * LANES];
+        let mut row = Vec::with_capacity(np);
+        for c in 0..k {
+            row.clear();
+            push_pairs(&shifted[c * d..(c + 1) * d], &mut row);
+            let (g, lane) = (c / LANES, c % LANES);
+            for (p, &w) in row.iter().enumerate() {
+                data[(g * np + p) * LANES + lane] = w;
+            }
+        }
+        Self {
+            data,
+            pairs: np,
+            n_centers: k,
+            norms: Vec::new(),
+        }
+    }
+
+    /// Approximate expanded distances `||c||^2 - 2 x.c` of `m` packed rows `xp` (`m x pairs`)
+    /// and centres `c0..c1` (`c0` a multiple of [`LANES`]; `norms` their `||c||^2`) into `out`
+    /// (`m x (c1 - c0)`, row-major); lowers `row_min[r]` to the smallest value of row `r`.
+    pub(crate) fn values(
+        &self,
+        xp: &[u32],
+        m: usize,
+        (c0, c1): (usize, usize),
+        norms: &[f32],
+        out: &mut [f32],
+        row_min: &mut [f32],
+    ) {
+        assert!(c0 % LANES == 0 && c0 <= c1 && c1 <= self.n_centers);
+        assert!(xp.len() >= m * self.pairs && out.len() >= m * (c1 - c0));
+        assert!(norms.len() >= c1 - c0 && row_min.len() >= m);
+        #[cfg(target_arch = "x86_64")]
+        if cpu_has_bf16() {
+            // SAFETY: the CPU supports the instructions (checked just above); the asserts above
+            // are the kernel's size requirements.
+            unsafe { kernel::tile(self, xp, m, (c0, c1), norms, out, row_min) };
+            return;
+        }
+        self.values_portable(xp, m, (c0, c1), norms, out, row_min);
+    }
+
+    /// Portable twin of the kernel (exact products of the bfloat16 values, f32 sums); used where
+    /// the kernel is unavailable, i.e. in tests.
+    fn values_portable(
+        &self,
+        xp: &[u32],
+        m: usize,
+        (c0, c1): (usize, usize),
+        norms: &[f32],
+        out: &mut [f32],
+        row_min: &mut [f32],
+    ) {
+        let (np, cb) = (self.pairs, c1 - c0);
+        for r in 0..m {
+            for j in 0..cb {
+                let (g, lane) = ((c0 + j) / LANES, (c0 + j) % LANES);
+                let mut s = 0.0f32;
+                for p in 0..np {
+                    let (x, c) = (xp[r * np + p], self.data[(g * np + p) * LANES + lane]);
+                    s += from_bf16_bits(x as u16) * from_bf16_bits(c as u16);
+                    s += from_bf16_bits((x >> 16) as u16) * from_bf16_bits((c >> 16) as u16);
+                }
+                let v = norms[j] - 2.0 * s;
+                out[r * cb + j] = v;
+                row_min[r] = row_min[r].min(v);
+            }
+        }
+    }
+}
+
+/// Calls `f(j)` for every `j` (ascending) with `!(row[j] > t)`: `row[j] <= t` or NaN.
+#[inline]
+pub(crate) fn for_each_not_above(row: &[f32], t: f32, mut f: impl FnMut(usize)) {
+    #[cfg(target_arch = "x86_64")]
+    if cpu_has_bf16() {
+        // SAFETY: AVX-512F is present (implied by the check).
+        unsafe { kernel::scan::<{ std::arch::x86_64::_CMP_NGT_UQ }>(row, t, f) };
+        return;
+    }
+    #[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(v > t)` is meant: it admits NaN
+    row.iter()
+        .enumerate()
+        .filter(|(_, v)| !(**v > t))
+        .for_each(|(j, _)| f(j));
+}
+
+#[cfg(target_arch = "x86_64")]
+mod kernel {
+    #![allow(unsafe_op_in_unsafe_fn)]
+
+    use std::arch::x86_64::*;
+
+    use super::{PackedCenters, LANES};
+
+    /// Rows per micro-kernel call.
+    const ROWS: usize = 6;
+    /// Centre groups (of [`LANES`]) per micro-kernel call.
+    const GROUPS: usize = 4;
+
+    /// All of `m x (c1 - c0)`: panels of [`GROUPS`] centre groups, each swept by all rows so
+    /// that the panel (`GROUPS * pairs * 64` bytes) stays in L1.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F and AVX-512 BF16; sizes as asserted by the caller.
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    pub(super) unsafe fn tile(
+        pc: &PackedCenters,
+        xp: &[u32],
+        m: usize,
+        (c0, c1): (usize, usize),
+        norms: &[f32],
+        out: &mut [f32],
+        row_min: &mut [f32],
+    ) {
+        let cb = c1 - c0;
+        let (g0, g1) = (c0 / LANES, c1.div_ceil(LANES));
+        let mut g = g0;
+        while g < g1 {
+            let ng = (g1 - g).min(GROUPS);
+            let mut r = 0;
+            while r < m {
+                let nr = (m - r).min(ROWS);
+                let o = out.as_mut_ptr().add(r * cb + (g - g0) * LANES);
+                let valid = c1 - g * LANES;
+                let x = xp.as_ptr().add(r * pc.pairs);
+                let cn = norms.as_ptr().add((g - g0) * LANES);
+                let mins = row_min.as_mut_ptr().add(r);
+                macro_rules! go {
+                    ($($rr:literal),*) => {
+                        match (nr, ng) {
+                            $(($rr, GROUPS) => {
+                                let at = Out { o, ld: cb, valid, cn, mins };
+                                micro::<$rr, GROUPS>(pc, x, g, at);
+                            }
+                              ($rr, _) => {
+                                  for gg in 0..ng {
+                                      let at = Out {
+                                          o: o.add(gg * LANES),
+                                          ld: cb,
+                                          valid: valid - gg * LANES,
+                                          cn: cn.add(gg * LANES),
+                                          mins,
+                                      };
+                                      micro::<$rr, 1>(pc, x, g + gg, at);
+                                  }
+                              })*
+                            _ => unreachable!(),
+                        }
+                    };
+                }
+                go!(1, 2, 3, 4, 5, 6);
+                r += nr;
+            }
+            g += ng;
+        }
+    }
+
+    /// Where a micro-kernel writes: `o` (row stride `ld`) for the first centre of its first
+    /// row, `valid` centres left from there (later lanes are neither read nor stored), their
+    /// norms `cn`, and the running minima `mins` of its rows.
+    struct Out {
+        o: *mut f32,
+        ld: usize,
+        valid: usize,
+        cn: *const f32,
+        mins: *mut f32,
+    }
+
+    /// `R` rows times `G` centre groups starting at group `g`; `x` points at the rows' pairs.
+    ///
+    /// # Safety
+    /// As [`tile`]; `x` holds `R x pairs` words, `at.o` `R` rows of `min(valid, G * LANES)`
+    /// values, `at.cn` that many norms, `at.mins` `R` minima.
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    #[inline]
+    unsafe fn micro<const R: usize, const G: usize>(
+        pc: &PackedCenters,
+        x: *const u32,
+        g: usize,
+        at: Out,
+    ) {
+        let np = pc.pairs;
+        let c = pc.data.as_ptr().add(g * np * LANES);
+        let mut acc = [[_mm512_setzero_ps(); G]; R];
+        for p in 0..np {
+            let mut cv = [_mm512_setzero_si512(); G];
+            for (gg, v) in cv.iter_mut().enumerate() {
+                *v = _mm512_loadu_si512(c.add((gg * np + p) * LANES).cast());
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let xb = _mm512_set1_epi32(*x.add(r * np + p) as i32);
+                for (a, v) in row.iter_mut().zip(&cv) {
+                    *a = _mm512_dpbf16_ps(
+                        *a,
+                        std::mem::transmute::<__m512i, __m512bh>(xb),
+                        std::mem::transmute::<__m512i, __m512bh>(*v),
+                    );
+                }
+            }
+        }
+        let two = _mm512_set1_ps(2.0);
+        let mut masks = [0u16; G];
+        let mut norms = [_mm512_setzero_ps(); G];
+        for (gg, (mask, cn)) in masks.iter_mut().zip(norms.iter_mut()).enumerate() {
+            let left = at.valid.saturating_sub(gg * LANES).min(LANES);
+            *mask = if left == LANES {
+                u16::MAX
+            } else {
+                (1u16 << left) - 1
+            };
+            *cn = _mm512_maskz_loadu_ps(*mask, at.cn.add(gg * LANES));
+        }
+        for (r, row) in acc.iter().enumerate() {
+            let mut low = _mm512_set1_ps(f32::INFINITY);
+            for (gg, a) in row.iter().enumerate() {
+                // ||c||^2 - 2 x.c, rounded once as in the fp32 path (2 x.c is exact).
+                let v = _mm512_fnmadd_ps(two, *a, norms[gg]);
+                _mm512_mask_storeu_ps(at.o.add(r * at.ld + gg * LANES), masks[gg], v);
+                low = _mm512_mask_min_ps(low, masks[gg], v, low);
+            }
+            let mr = at.mins.add(r);
+            *mr = (*mr).min(_mm512_reduce_min_ps(low));
+        }
+    }
+
+    /// `row` rounded to bfloat16 (to nearest even) into `out` (`pairs(row.len())` words, the
+    /// odd tail padded with zero), 32 values per step.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F and AVX-512 BF16; `out.len() == pairs(row.len())`.
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    pub(super) unsafe fn pack(row: &[f32], out: &mut [u32]) {
+        let n = row.len();
+        let mut i = 0;
+        while i < n {
+            let left = n - i;
+            let lo_n = left.min(LANES);
+            let hi_n = left.saturating_sub(LANES).min(LANES);
+            let mask = |c: usize| {
+                if c == LANES {
+                    u16::MAX
+                } else {
+                    (1u16 << c) - 1
+                }
+            };
+            let lo = _mm512_maskz_loadu_ps(mask(lo_n), row.as_ptr().add(i));
+            let hi = _mm512_maskz_loadu_ps(mask(hi_n), row.as_ptr().add(i + lo_n));
+            // Lanes 0..16 of the result come from the second operand.
+            let v: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(hi, lo));
+            let words = (lo_n + hi_n).div_ceil(2);
+            _mm512_mask_storeu_epi32(out.as_mut_ptr().add(i / 2).cast(), mask(words), v);
+            i += lo_n + hi_n;
+        }
+    }
+
+    /// Calls `f(j)` for the entries of `row` where the comparison `CMP` with `t` holds.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn scan<const CMP: i32>(row: &[f32], t: f32, mut f: impl FnMut(usize)) {
+        let tv = _mm512_set1_ps(t);
+        let mut j = 0;
+        while j < row.len() {
+            let left = (row.len() - j).min(LANES);
+            let valid: u16 = if left == LANES {
+                u16::MAX
+            } else {
+                (1u16 << left) - 1
+            };
+            let v = _mm512_maskz_loadu_ps(valid, row.as_ptr().add(j));
+            let mut hits = _mm512_mask_cmp_ps_mask::<CMP>(valid, v, tv);
+            while hits != 0 {
+                f(j + hits.trailing_zeros() as usize);
+                hits &= hits - 1;
+            }
+            j += left;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bf16_rounding_is_to_nearest_even() {
+        assert_eq!(from_bf16_bits(to_bf16_bits(1.0)), 1.0);
+        assert_eq!(from_bf16_bits(to_bf16_bits(255.0)), 255.0);
+        // 257 lies halfway between 256 and 258: ties to even mantissa (256).
+        assert_eq!(from_bf16_bits(to_bf16_bits(257.0)), 256.0);
+        assert_eq!(from_bf16_bits(to_bf16_bits(259.0)), 260.0);
+        for v in [0.1f32, -3.7, 1e-3, 123.456, -1e20] {
+            let r = from_bf16_bits(to_bf16_bits(v));
+            assert!(((r - v) / v).abs() <= 2f32.powi(-8), "{v} -> {r}");
+        }
+    }
+
+    fn lcg(seed: &mut u64) -> f32 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    #[test]
+    fn kernel_matches_portable_twin_and_bound() {
+        let mut s = 7u64;
+        for (m, k, d) in [
+            (1, 1, 1),
+            (7, 37, 5),
+            (13, 100, 128),
+            (6, 64, 33),
+            (20, 70, 2),
+        ] {
+            let x: Vec<f32> = (0..m * d).map(|_| lcg(&mut s) * 10.0).collect();
+            let c: Vec<f32> = (0..k * d).map(|_| lcg(&mut s) * 3.0).collect();
+            let norms: Vec<f32> = c.chunks(d).map(|r| r.iter().map(|v| v * v).sum()).collect();
+            let pc = PackedCenters::pack(&c, k, d);
+            let mut xp = Vec::new();
+            for r in 0..m {
+                push_pairs(&x[r * d..(r + 1) * d], &mut xp);
+            }
+            let cmax = norms
+                .iter()
+                .fold(0.0f64, |a, v| a.max(f64::from(*v)))
+                .sqrt();
+            for c0 in [0, 16, 32].into_iter().filter(|c0| *c0 < k) {
+                let cb = k - c0;
+                let (mut fast, mut slow) = (vec![f32::NAN; m * cb], vec![f32::NAN; m * cb]);
+                let (mut fmin, mut smin) = (vec![f32::INFINITY; m], vec![f32::INFINITY; m]);
+                let cn = &norms[c0..];
+                pc.values(&xp, m, (c0, k), cn, &mut fast, &mut fmin);
+                pc.values_portable(&xp, m, (c0, k), cn, &mut slow, &mut smin);
+                for r in 0..m {
+                    let xr = &x[r * d..(r + 1) * d];
+                    let xn = xr.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt();
+                    let bound = 2.0 * dot_error_bound(d, xn, cmax);
+                    let row = &fast[r * cb..(r + 1) * cb];
+                    assert_eq!(fmin[r], row.iter().fold(f32::INFINITY, |a, v| a.min(*v)));
+                    for j in 0..cb {
+                        let cj = &c[(c0 + j) * d..(c0 + j + 1) * d];
+                        let dot: f64 = xr
+                            .iter()
+                            .zip(cj)
+                            .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                            .sum();
+                        let exact = f64::from(cn[j]) - 2.0 * dot;
+                        // The bound plus one f32 rounding of the result.
+                        let tol = bound + 1e-7 * exact.abs();
+                        for got in [fast[r * cb + j], slow[r * cb + j]] {
+                            assert!(
+                                (f64::from(got) - exact).abs() <= tol,
+                                "m={m} k={k} d={d} r={r} j={j}: {got} vs {exact} (bound {bound})"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn packing_matches_portable_twin() {
+        let mut s = 5u64;
+        for n in [0usize, 1, 2, 15, 16, 17, 31, 32, 33, 63, 128, 131] {
+            let row: Vec<f32> = (0..n).map(|_| lcg(&mut s) * 1e3).collect();
+            let (mut fast, mut slow) = (vec![7u32], vec![7u32]);
+            push_pairs(&row, &mut fast);
+            push_pairs_portable(&row, &mut slow);
+            assert_eq!(fast, slow, "n={n}");
+        }
+    }
+
+    #[test]
+    fn scans_find_exactly_the_matching_entries() {
+        let mut s = 3u64;
+        for n in [0usize, 1, 15, 16, 17, 40, 1000] {
+            let mut row: Vec<f32> = (0..n).map(|_| (lcg(&mut s) * 8.0).round()).collect();
+            if n > 5 {
+                row[5] = f32::NAN;
+            }
+            for t in [-9.0f32, -1.0, 0.0, 3.0, 9.0] {
+                let mut got = Vec::new();
+                for_each_not_above(&row, t, |j| got.push(j));
+                let want: Vec<usize> = (0..n)
+                    .filter(|&j| row[j].partial_cmp(&t) != Some(std::cmp::Ordering::Greater))
+                    .collect();
+                assert_eq!(got, want, "n={n} t={t}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod throughput {
+    use super::*;
+    use crate::Scalar;
+
+    /// `cargo test --release -p vislang-core lowp::throughput -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn bf16_kernel_vs_fp32_gemm_tile() {
+        let (m, k, d) = (256, 1024, 128);
+        let x: Vec<f32> = (0..m * d).map(|i| ((i * 7) % 255) as f32 - 100.0).collect();
+        let c: Vec<f32> = (0..k * d).map(|i| ((i * 13) % 251) as f32 - 90.0).collect();
+        let pc = PackedCenters::pack(&c, k, d);
+        let mut xp = Vec::new();
+        for r in 0..m {
+            push_pairs(&x[r * d..(r + 1) * d], &mut xp);
+        }
+        let mut out = vec![0.0f32; m * k];
+        let norms = vec![1.0f32; k];
+        let mut mins = vec![f32::INFINITY; m];
+        let reps = 200;
+        let flops = 2.0 * (m * k * d * reps) as f64;
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            for _ in 0..reps {
+                pc.values(&xp, m, (0, k), &norms, &mut out, &mut mins);
+            }
+            let bf = flops / t.elapsed().as_secs_f64() / 1e9;
+            let t = std::time::Instant::now();
+            for _ in 0..reps {
+                f32::gemm_nt(m, k, d, &x, &c, &mut out);
+            }
+            let fp = flops / t.elapsed().as_secs_f64() / 1e9;
+            println!("1 thread, 256x1024x128 tiles: bf16 {bf:.0} GF/s, fp32 gemm {fp:.0} GF/s");
+        }
+    }
+}
