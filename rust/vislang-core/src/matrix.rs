@@ -62,12 +62,26 @@ impl<'a, T: Scalar> MatRef<'a, T> {
         if self.cols == 0 {
             return Ok(());
         }
+        // Blocks of rows scanned branch-free (vectorised); only a failing block is searched
+        // row by row for the first bad row.
+        const BLOCK_ROWS: usize = 256;
+        let all_finite = |v: &[T]| v.iter().fold(true, |ok, x| ok & (x.abs() < T::infinity()));
         let bad = self
             .data
-            .par_chunks(self.cols)
-            .position_first(|row| row.iter().any(|v| !v.is_finite()));
+            .par_chunks(self.cols * BLOCK_ROWS)
+            .enumerate()
+            .find_first(|(_, block)| !all_finite(block));
         match bad {
-            Some(row) => Err(Error::NonFinite { name, row }),
+            Some((b, block)) => {
+                let row = block
+                    .chunks(self.cols)
+                    .position(|r| !all_finite(r))
+                    .unwrap_or(0);
+                Err(Error::NonFinite {
+                    name,
+                    row: b * BLOCK_ROWS + row,
+                })
+            }
             None => Ok(()),
         }
     }
