@@ -136,3 +136,27 @@ def test_tags_from_captions() -> None:
     )
     assert tags == [["dog", "runs", "grass", "play", "park"], ["red", "car"]]
     assert tags_from_captions(["the cat"], stop_words=set()) == [["the", "cat"]]
+
+
+def test_cnn_visual_vectors_are_the_mean_features_of_each_words_images() -> None:
+    pytest.importorskip("torch")
+    from vislang.data import make_shapes
+    from vislang.models import extract_features
+    from vislang.semantics import cnn_visual_vectors
+
+    ds = make_shapes(12, seed=3)
+    images = np.stack([ds.load_image(i) for i in range(len(ds))])
+    tags = [["red"] if i % 3 else ["blue", "red"] for i in range(len(ds))]
+    kw = {"backbone": "tiny_cnn", "pretrained": None, "image_size": 32, "device": "cpu"}
+    import torch
+
+    torch.manual_seed(0)
+    vectors = cnn_visual_vectors(images, tags, min_images=2, **kw)
+    torch.manual_seed(0)
+    feats = extract_features(images, progress=False, **kw)
+    red = feats.mean(axis=0)
+    blue = feats[[i for i in range(len(ds)) if i % 3 == 0]].mean(axis=0)
+    np.testing.assert_allclose(vectors["red"], red, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(vectors["blue"], blue, rtol=1e-5, atol=1e-6)
+    with pytest.raises(InvalidInputError, match="min_images"):
+        cnn_visual_vectors(images, tags, min_images=len(ds) + 1, **kw)

@@ -29,9 +29,11 @@ from vislang.semantics.fusion import (
     tune_fusion,
 )
 from vislang.semantics.skipgram import MultimodalSkipGram, SkipGram
-from vislang.semantics.skipgram_config import bovw_visual_vectors, config_help, run_config
+from vislang.semantics.skipgram_config import config_help, run_config
 from vislang.semantics.visual import (
     aggregate_visual_vectors,
+    bovw_visual_vectors,
+    cnn_visual_vectors,
     group_images_by_word,
     image_dispersion,
     tags_from_captions,
@@ -60,6 +62,7 @@ __all__ = [
     "WordVectors",
     "aggregate_visual_vectors",
     "bovw_visual_vectors",
+    "cnn_visual_vectors",
     "common_words",
     "concatenate",
     "config_help",

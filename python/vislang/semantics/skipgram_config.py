@@ -11,19 +11,17 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import Any
 
 from vislang.exceptions import InvalidInputError
 from vislang.semantics.skipgram import MultimodalSkipGram, SkipGram
+from vislang.semantics.visual import bovw_visual_vectors
 from vislang.semantics.word_vectors import WordVectors, load_word_vectors
 
-__all__ = ["bovw_visual_vectors", "config_help", "run_config"]
+__all__ = ["config_help", "run_config"]
 
 
 @dataclass(frozen=True)
@@ -151,57 +149,6 @@ def _sentences(path: str, lowercase: bool) -> Any:
                 yield line.lower().split()
 
     return gen()
-
-
-def bovw_visual_vectors(
-    images: Sequence[Any],
-    tags: Sequence[Any],
-    *,
-    k: int = 200,
-    min_images: int = 3,
-    weighting: Literal["pmi", "ppmi", "lmi", "plmi", "none"] = "plmi",
-    seed: int = 0,
-    n_jobs: int | None = None,
-    vocabulary: Any = None,
-    progress: bool = False,
-) -> WordVectors:
-    """Visual word vectors from tagged images with bag-of-visual-words (Bruni et al. 2014).
-
-    Dense SIFT descriptors (OpenCV) are quantised against a ``k``-word k-means vocabulary
-    (fitted on a sample of 50 k descriptors); each word's vector is the sum of the count
-    histograms of its images (``min_images`` at least), reweighted with ``weighting`` (PLMI by
-    default, see :func:`~vislang.semantics.reweight`; ``"none"`` keeps the sums).
-    """
-    import vislang
-    from vislang.features import DenseSIFT
-    from vislang.semantics.fusion import reweight
-    from vislang.semantics.visual import aggregate_visual_vectors
-
-    if k < 2:
-        raise InvalidInputError(f"k must be >= 2, got {k}")
-    ds = DenseSIFT(step=8, sizes=(4, 8), max_side=256, n_jobs=n_jobs, verbose=progress)
-    desc_set = ds.transform(images)
-    desc = desc_set.descriptors
-    if len(desc) < k:
-        raise InvalidInputError(f"only {len(desc)} descriptors for a vocabulary of k={k}")
-    rng = np.random.default_rng(seed)
-    sample = desc[rng.choice(len(desc), size=min(len(desc), 50 * k), replace=False)]
-    vocab = vislang.VisualVocabulary(n_clusters=k, max_iter=50, random_state=seed, n_jobs=n_jobs)
-    vocab.fit(sample)
-    idx, _ = vislang.assign(desc, vocab.cluster_centers_, n_jobs=n_jobs)
-    counts: NDArray[np.float32] = np.zeros((len(images), k), dtype=np.float32)
-    np.add.at(counts, (desc_set.image_ids, idx[:, 0]), 1.0)
-    summed = aggregate_visual_vectors(
-        counts, tags, method="sum", min_images=min_images, vocabulary=vocabulary
-    )
-    assert isinstance(summed, WordVectors)
-    if len(summed) < 2:
-        raise InvalidInputError(
-            f"only {len(summed)} words have >= {min_images} images; lower min_images"
-        )
-    if weighting == "none":
-        return summed
-    return reweight(summed, weighting)
 
 
 def _visual(cfg: Mapping[str, Any], seed: int, progress: bool) -> WordVectors:

