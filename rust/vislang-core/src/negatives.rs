@@ -284,11 +284,6 @@ fn is_finite_row<T: Scalar>(row: &[T]) -> bool {
     acc.iter().all(|v| *v == T::zero()) && t == T::zero()
 }
 
-#[inline(always)]
-fn lanes_to_f64<T: Scalar>(acc: &[T; LANES]) -> f64 {
-    acc.iter().fold(0.0, |s, v| s + v.as_f64())
-}
-
 /// A zeroed gradient buffer. Large ones ask Linux for transparent huge pages: the first write
 /// then faults in 2 MiB at a time instead of 4 KiB, which otherwise costs as much as the kernel.
 fn alloc_grad<T: Scalar>(n: usize) -> Vec<T> {
@@ -410,56 +405,41 @@ fn single_thresholds<T: Scalar>(
 }
 
 /// One stretch of a row without positives: hinges against the row threshold `thr` and the
-/// column thresholds, gradient counts into `g`, column counts into `col_acc`.
-/// Returns (loss, number of active row hinges).
+/// column thresholds; the loss goes into the per-column sums `col_loss`, gradient counts into
+/// `g`, column counts into `col_acc`. Returns the number of active row hinges.
+///
+/// Element-wise apart from an integer count, so the compiler turns it into SIMD selects (a
+/// floating-point sum along the row would not vectorise without reassociation).
 #[inline(always)]
 fn hinge_segment<T: Scalar>(
     s: &[T],
     g: &mut [T],
     col_thr: &[T],
     col_acc: &mut [T],
+    col_loss: &mut [T],
     thr: T,
-) -> (f64, T) {
+) -> u32 {
     let (zero, one) = (T::zero(), T::one());
-    let n = s.len().min(g.len()).min(col_thr.len()).min(col_acc.len());
-    // Equal lengths let the compiler drop the bounds checks and vectorise.
-    let (s, g, col_thr, col_acc) = (&s[..n], &mut g[..n], &col_thr[..n], &mut col_acc[..n]);
-    let mut loss = [zero; LANES];
-    let mut cnt = [zero; LANES];
-    let blocks = n / LANES;
-    for k in 0..blocks {
-        let base = k * LANES;
-        for l in 0..LANES {
-            let v = s[base + l];
-            let a = thr + v;
-            let b = col_thr[base + l] + v;
-            let pa = a > zero;
-            let pb = b > zero;
-            loss[l] = loss[l] + ((if pa { a } else { zero }) + (if pb { b } else { zero }));
-            let ia = if pa { one } else { zero };
-            let ib = if pb { one } else { zero };
-            cnt[l] = cnt[l] + ia;
-            col_acc[base + l] = col_acc[base + l] + ib;
-            g[base + l] = ia + ib;
-        }
+    let mut cnt = 0u32;
+    for ((((v, g), t), acc), lc) in s
+        .iter()
+        .zip(g.iter_mut())
+        .zip(col_thr)
+        .zip(col_acc.iter_mut())
+        .zip(col_loss.iter_mut())
+    {
+        let a = thr + *v;
+        let b = *t + *v;
+        let pa = a > zero;
+        let pb = b > zero;
+        *lc = *lc + ((if pa { a } else { zero }) + (if pb { b } else { zero }));
+        let ia = if pa { one } else { zero };
+        let ib = if pb { one } else { zero };
+        cnt += u32::from(pa);
+        *acc = *acc + ib;
+        *g = ia + ib;
     }
-    let mut tail_loss = zero;
-    let mut tail_cnt = zero;
-    for j in blocks * LANES..n {
-        let v = s[j];
-        let a = thr + v;
-        let b = col_thr[j] + v;
-        let (ha, ia) = if a > zero { (a, one) } else { (zero, zero) };
-        let (hb, ib) = if b > zero { (b, one) } else { (zero, zero) };
-        tail_loss = tail_loss + (ha + hb);
-        tail_cnt = tail_cnt + ia;
-        col_acc[j] = col_acc[j] + ib;
-        g[j] = ia + ib;
-    }
-    (
-        lanes_to_f64(&loss) + tail_loss.as_f64(),
-        cnt.iter().fold(tail_cnt, |acc, v| acc + *v),
-    )
+    cnt
 }
 
 /// The inputs of one chunk of rows of the single-positive kernels.
@@ -479,33 +459,42 @@ fn sum_single_chunk<T: Scalar>(
 ) -> (f64, Vec<T>, Option<usize>) {
     let cols = c.scores.cols();
     let col_thr = c.col_thr;
-    let mut loss = 0.0;
     let mut col_acc = vec![T::zero(); cols];
+    let mut col_loss = vec![T::zero(); cols];
+    let mut bad = None;
     for (r, g) in g_chunk.chunks_mut(cols).enumerate() {
         let i = c.first_row + r;
         let s = c.scores.row(i);
         if !is_finite_row(s) {
-            return (loss, col_acc, Some(i));
+            bad = Some(i);
+            break;
         }
         let p = c.pairs.row_single(i);
         let thr = c.row_thr[i];
         if p == NONE {
-            loss += hinge_segment(s, g, col_thr, &mut col_acc, thr).0;
+            hinge_segment(s, g, col_thr, &mut col_acc, &mut col_loss, thr);
         } else {
-            let (l1, c1) =
-                hinge_segment(&s[..p], &mut g[..p], &col_thr[..p], &mut col_acc[..p], thr);
-            let (l2, c2) = hinge_segment(
+            let n1 = hinge_segment(
+                &s[..p],
+                &mut g[..p],
+                &col_thr[..p],
+                &mut col_acc[..p],
+                &mut col_loss[..p],
+                thr,
+            );
+            let n2 = hinge_segment(
                 &s[p + 1..],
                 &mut g[p + 1..],
                 &col_thr[p + 1..],
                 &mut col_acc[p + 1..],
+                &mut col_loss[p + 1..],
                 thr,
             );
-            loss += l1 + l2;
-            g[p] = T::zero() - (c1 + c2);
+            g[p] = T::zero() - T::from_f64(f64::from(n1 + n2));
         }
     }
-    (loss, col_acc, None)
+    let loss = col_loss.iter().map(|v| v.as_f64()).sum();
+    (loss, col_acc, bad)
 }
 
 /// Sum of hinges, at most one positive per row and column (the B x B diagonal case).
