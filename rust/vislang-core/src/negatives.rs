@@ -26,8 +26,10 @@ use crate::{Error, MatRef, Result, Scalar};
 
 /// Rows per work item; fixed so that results do not depend on the thread count.
 pub const CHUNK_ROWS: usize = 64;
-/// Accumulator lanes of the vectorised inner loops.
-const LANES: usize = 8;
+/// Lanes of the row maxima: two independent compare-and-select chains per AVX-512 register.
+const LANES: usize = 16;
+/// Lanes of the finiteness check: several independent add chains.
+const FINITE_LANES: usize = 32;
 /// Marks "no index".
 const NONE: usize = usize::MAX;
 
@@ -272,11 +274,11 @@ fn first_bad_row(partials: impl IntoIterator<Item = Option<usize>>) -> Result<()
 /// summed over lanes without an early exit so that the loop vectorises.
 #[inline(always)]
 fn is_finite_row<T: Scalar>(row: &[T]) -> bool {
-    let mut acc = [T::zero(); LANES];
-    let chunks = row.chunks_exact(LANES);
+    let mut acc = [T::zero(); FINITE_LANES];
+    let chunks = row.chunks_exact(FINITE_LANES);
     let tail = chunks.remainder();
     for c in chunks {
-        for l in 0..LANES {
+        for l in 0..FINITE_LANES {
             acc[l] = acc[l] + c[l] * T::zero();
         }
     }
