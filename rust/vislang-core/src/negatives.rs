@@ -26,8 +26,10 @@ use crate::{Error, MatRef, Result, Scalar};
 
 /// Rows per work item; fixed so that results do not depend on the thread count.
 pub const CHUNK_ROWS: usize = 64;
-/// Accumulator lanes of the vectorised inner loops.
-const LANES: usize = 8;
+/// Lanes of the row maxima: two independent compare-and-select chains per AVX-512 register.
+const LANES: usize = 16;
+/// Lanes of the finiteness check: several independent add chains.
+const FINITE_LANES: usize = 32;
 /// Marks "no index".
 const NONE: usize = usize::MAX;
 
@@ -270,13 +272,13 @@ fn first_bad_row(partials: impl IntoIterator<Item = Option<usize>>) -> Result<()
 
 /// Whether every value of `row` is finite: `v * 0` is 0 for finite values and NaN otherwise,
 /// summed over lanes without an early exit so that the loop vectorises.
-#[inline]
+#[inline(always)]
 fn is_finite_row<T: Scalar>(row: &[T]) -> bool {
-    let mut acc = [T::zero(); LANES];
-    let chunks = row.chunks_exact(LANES);
+    let mut acc = [T::zero(); FINITE_LANES];
+    let chunks = row.chunks_exact(FINITE_LANES);
     let tail = chunks.remainder();
     for c in chunks {
-        for l in 0..LANES {
+        for l in 0..FINITE_LANES {
             acc[l] = acc[l] + c[l] * T::zero();
         }
     }
@@ -284,10 +286,76 @@ fn is_finite_row<T: Scalar>(row: &[T]) -> bool {
     acc.iter().all(|v| *v == T::zero()) && t == T::zero()
 }
 
-#[inline(always)]
-fn lanes_to_f64<T: Scalar>(acc: &[T; LANES]) -> f64 {
-    acc.iter().fold(0.0, |s, v| s + v.as_f64())
+/// A zeroed gradient buffer. Large ones ask Linux for transparent huge pages: the first write
+/// then faults in 2 MiB at a time instead of 4 KiB, which otherwise costs as much as the kernel.
+fn alloc_grad<T: Scalar>(n: usize) -> Vec<T> {
+    let grad = vec![T::zero(); n];
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let bytes = n * std::mem::size_of::<T>();
+        if bytes >= 2 * HUGE {
+            let start = grad.as_ptr() as usize;
+            let first = start.next_multiple_of(HUGE);
+            let len = (start + bytes).saturating_sub(first) / HUGE * HUGE;
+            if len > 0 {
+                // SAFETY: `[first, first + len)` lies inside the live allocation of `grad`;
+                // the advice changes only how its (still untouched) pages are backed, and a
+                // failure is harmless, so the return value is ignored.
+                unsafe {
+                    libc::madvise(first as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+                }
+            }
+        }
+    }
+    grad
 }
+
+/// Compiles `$inner` (`#[inline(always)]`, generic over [`Scalar`]) once per instruction set
+/// and defines `$name` that calls the widest one this CPU runs (the arithmetic, hence the
+/// result, is the same for all).
+macro_rules! isa_dispatched {
+    ($name:ident, $inner:ident, $v512:ident, $v2:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+        unsafe fn $v512<T: Scalar>($($arg: $ty),*) -> $ret {
+            $inner($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $v2<T: Scalar>($($arg: $ty),*) -> $ret {
+            $inner($($arg),*)
+        }
+
+        fn $name<T: Scalar>($($arg: $ty),*) -> $ret {
+            match crate::scalar::isa() {
+                // SAFETY: `isa()` detected the instruction set at run time.
+                #[cfg(target_arch = "x86_64")]
+                crate::scalar::Isa::Avx512 => unsafe { $v512($($arg),*) },
+                // SAFETY: as above.
+                #[cfg(target_arch = "x86_64")]
+                crate::scalar::Isa::Avx2 => unsafe { $v2($($arg),*) },
+                _ => $inner($($arg),*),
+            }
+        }
+    };
+}
+
+isa_dispatched!(
+    sum_single_chunk_isa,
+    sum_single_chunk,
+    sum_single_chunk_avx512,
+    sum_single_chunk_avx2,
+    (c: &SingleChunk<'_, '_, T>, g_chunk: &mut [T]) -> (f64, Vec<T>, Option<usize>)
+);
+isa_dispatched!(
+    max_single_chunk_isa,
+    max_single_chunk,
+    max_single_chunk_avx512,
+    max_single_chunk_avx2,
+    (c: &SingleChunk<'_, '_, T>, g_chunk: &mut [T], track_cols: bool) -> MaxPartial<T>
+);
 
 /// Loss and gradient of the triplet margin loss over `scores` (`B x C`).
 ///
@@ -339,56 +407,96 @@ fn single_thresholds<T: Scalar>(
 }
 
 /// One stretch of a row without positives: hinges against the row threshold `thr` and the
-/// column thresholds, gradient counts into `g`, column counts into `col_acc`.
-/// Returns (loss, number of active row hinges).
+/// column thresholds; the loss goes into the per-column sums `col_loss`, gradient counts into
+/// `g`, column counts into `col_acc`. Returns the number of active row hinges.
+///
+/// Element-wise apart from an integer count, so the compiler turns it into SIMD selects (a
+/// floating-point sum along the row would not vectorise without reassociation).
 #[inline(always)]
 fn hinge_segment<T: Scalar>(
     s: &[T],
     g: &mut [T],
     col_thr: &[T],
     col_acc: &mut [T],
+    col_loss: &mut [T],
     thr: T,
-) -> (f64, T) {
+) -> u32 {
     let (zero, one) = (T::zero(), T::one());
-    let n = s.len().min(g.len()).min(col_thr.len()).min(col_acc.len());
-    // Equal lengths let the compiler drop the bounds checks and vectorise.
-    let (s, g, col_thr, col_acc) = (&s[..n], &mut g[..n], &col_thr[..n], &mut col_acc[..n]);
-    let mut loss = [zero; LANES];
-    let mut cnt = [zero; LANES];
-    let blocks = n / LANES;
-    for k in 0..blocks {
-        let base = k * LANES;
-        for l in 0..LANES {
-            let v = s[base + l];
-            let a = thr + v;
-            let b = col_thr[base + l] + v;
-            let pa = a > zero;
-            let pb = b > zero;
-            loss[l] = loss[l] + ((if pa { a } else { zero }) + (if pb { b } else { zero }));
-            let ia = if pa { one } else { zero };
-            let ib = if pb { one } else { zero };
-            cnt[l] = cnt[l] + ia;
-            col_acc[base + l] = col_acc[base + l] + ib;
-            g[base + l] = ia + ib;
+    let mut cnt = 0u32;
+    for ((((v, g), t), acc), lc) in s
+        .iter()
+        .zip(g.iter_mut())
+        .zip(col_thr)
+        .zip(col_acc.iter_mut())
+        .zip(col_loss.iter_mut())
+    {
+        let a = thr + *v;
+        let b = *t + *v;
+        let pa = a > zero;
+        let pb = b > zero;
+        *lc = *lc + ((if pa { a } else { zero }) + (if pb { b } else { zero }));
+        let ia = if pa { one } else { zero };
+        let ib = if pb { one } else { zero };
+        cnt += u32::from(pa);
+        *acc = *acc + ib;
+        *g = ia + ib;
+    }
+    cnt
+}
+
+/// The inputs of one chunk of rows of the single-positive kernels.
+struct SingleChunk<'s, 'p, T> {
+    scores: MatRef<'s, T>,
+    pairs: &'p Pairs<'p>,
+    row_thr: &'s [T],
+    col_thr: &'s [T],
+    first_row: usize,
+}
+
+/// One chunk of [`sum_single`]: (loss, column counts, first non-finite row).
+#[inline(always)]
+fn sum_single_chunk<T: Scalar>(
+    c: &SingleChunk<'_, '_, T>,
+    g_chunk: &mut [T],
+) -> (f64, Vec<T>, Option<usize>) {
+    let cols = c.scores.cols();
+    let col_thr = c.col_thr;
+    let mut col_acc = vec![T::zero(); cols];
+    let mut col_loss = vec![T::zero(); cols];
+    let mut bad = None;
+    for (r, g) in g_chunk.chunks_mut(cols).enumerate() {
+        let i = c.first_row + r;
+        let s = c.scores.row(i);
+        if !is_finite_row(s) {
+            bad = Some(i);
+            break;
+        }
+        let p = c.pairs.row_single(i);
+        let thr = c.row_thr[i];
+        if p == NONE {
+            hinge_segment(s, g, col_thr, &mut col_acc, &mut col_loss, thr);
+        } else {
+            let n1 = hinge_segment(
+                &s[..p],
+                &mut g[..p],
+                &col_thr[..p],
+                &mut col_acc[..p],
+                &mut col_loss[..p],
+                thr,
+            );
+            let n2 = hinge_segment(
+                &s[p + 1..],
+                &mut g[p + 1..],
+                &col_thr[p + 1..],
+                &mut col_acc[p + 1..],
+                &mut col_loss[p + 1..],
+                thr,
+            );
+            g[p] = T::zero() - T::from_f64(f64::from(n1 + n2));
         }
     }
-    let mut tail_loss = zero;
-    let mut tail_cnt = zero;
-    for j in blocks * LANES..n {
-        let v = s[j];
-        let a = thr + v;
-        let b = col_thr[j] + v;
-        let (ha, ia) = if a > zero { (a, one) } else { (zero, zero) };
-        let (hb, ib) = if b > zero { (b, one) } else { (zero, zero) };
-        tail_loss = tail_loss + (ha + hb);
-        tail_cnt = tail_cnt + ia;
-        col_acc[j] = col_acc[j] + ib;
-        g[j] = ia + ib;
-    }
-    (
-        lanes_to_f64(&loss) + tail_loss.as_f64(),
-        cnt.iter().fold(tail_cnt, |acc, v| acc + *v),
-    )
+    let loss = col_loss.iter().map(|v| v.as_f64()).sum();
+    (loss, col_acc, bad)
 }
 
 /// Sum of hinges, at most one positive per row and column (the B x B diagonal case).
@@ -399,38 +507,19 @@ fn sum_single<T: Scalar>(
 ) -> Result<LossGrad<T>> {
     let (rows, cols) = (scores.rows(), scores.cols());
     let (row_thr, col_thr) = single_thresholds(scores, pairs, params);
-    let mut grad = vec![T::zero(); rows * cols];
+    let mut grad = alloc_grad::<T>(rows * cols);
     let partials: Vec<(f64, Vec<T>, Option<usize>)> = grad
         .par_chunks_mut(CHUNK_ROWS * cols)
         .enumerate()
         .map(|(c, g_chunk)| {
-            let mut loss = 0.0;
-            let mut col_acc = vec![T::zero(); cols];
-            for (r, g) in g_chunk.chunks_mut(cols).enumerate() {
-                let i = c * CHUNK_ROWS + r;
-                let s = scores.row(i);
-                if !is_finite_row(s) {
-                    return (loss, col_acc, Some(i));
-                }
-                let p = pairs.row_single(i);
-                let thr = row_thr[i];
-                if p == NONE {
-                    loss += hinge_segment(s, g, &col_thr, &mut col_acc, thr).0;
-                } else {
-                    let (l1, c1) =
-                        hinge_segment(&s[..p], &mut g[..p], &col_thr[..p], &mut col_acc[..p], thr);
-                    let (l2, c2) = hinge_segment(
-                        &s[p + 1..],
-                        &mut g[p + 1..],
-                        &col_thr[p + 1..],
-                        &mut col_acc[p + 1..],
-                        thr,
-                    );
-                    loss += l1 + l2;
-                    g[p] = T::zero() - (c1 + c2);
-                }
-            }
-            (loss, col_acc, None)
+            let chunk = SingleChunk {
+                scores,
+                pairs,
+                row_thr: &row_thr,
+                col_thr: &col_thr,
+                first_row: c * CHUNK_ROWS,
+            };
+            sum_single_chunk_isa(&chunk, g_chunk)
         })
         .collect();
     first_bad_row(partials.iter().map(|p| p.2))?;
@@ -516,6 +605,56 @@ fn merge_col_max<T: Scalar>(cols: usize, parts: &[(Vec<T>, Vec<usize>)]) -> (Vec
 
 type MaxPartial<T> = (f64, Vec<T>, Vec<usize>, Option<usize>);
 
+/// One chunk of [`max_single`]: (loss, column maxima and their rows, first non-finite row).
+#[inline(always)]
+fn max_single_chunk<T: Scalar>(
+    c: &SingleChunk<'_, '_, T>,
+    g_chunk: &mut [T],
+    track_cols: bool,
+) -> MaxPartial<T> {
+    let cols = c.scores.cols();
+    let col_len = if track_cols { cols } else { 0 };
+    let mut loss = 0.0;
+    let mut cm = vec![T::neg_infinity(); col_len];
+    let mut ca = vec![NONE; col_len];
+    for (r, g) in g_chunk.chunks_mut(cols).enumerate() {
+        let i = c.first_row + r;
+        let s = c.scores.row(i);
+        if !is_finite_row(s) {
+            return (loss, cm, ca, Some(i));
+        }
+        let p = c.pairs.row_single(i);
+        let (best, arg) = if p == NONE {
+            max_segment(s, 0, i, &mut cm, &mut ca, track_cols)
+        } else {
+            let (cm1, cm2) = cm.split_at_mut(p.min(col_len));
+            let (ca1, ca2) = ca.split_at_mut(p.min(col_len));
+            let left = max_segment(&s[..p], 0, i, cm1, ca1, track_cols);
+            let (cm2, ca2) = if track_cols {
+                (&mut cm2[1..], &mut ca2[1..])
+            } else {
+                (cm2, ca2)
+            };
+            let right = max_segment(&s[p + 1..], p + 1, i, cm2, ca2, track_cols);
+            // Left wins ties: its indices are lower.
+            if right.1 != NONE && (left.1 == NONE || right.0 > left.0) {
+                right
+            } else {
+                left
+            }
+        };
+        if p != NONE && arg != NONE {
+            let a = c.row_thr[i] + best;
+            if a > T::zero() {
+                loss += a.as_f64();
+                g[arg] = g[arg] + T::one();
+                g[p] = g[p] - T::one();
+            }
+        }
+    }
+    (loss, cm, ca, None)
+}
+
 /// Hardest negatives, at most one positive per row and column.
 fn max_single<T: Scalar>(
     scores: MatRef<'_, T>,
@@ -525,51 +664,19 @@ fn max_single<T: Scalar>(
     let (rows, cols) = (scores.rows(), scores.cols());
     let (row_thr, col_thr) = single_thresholds(scores, pairs, params);
     let track_cols = params.direction.cols();
-    let col_len = if track_cols { cols } else { 0 };
-    let mut grad = vec![T::zero(); rows * cols];
+    let mut grad = alloc_grad::<T>(rows * cols);
     let partials: Vec<MaxPartial<T>> = grad
         .par_chunks_mut(CHUNK_ROWS * cols)
         .enumerate()
         .map(|(c, g_chunk)| {
-            let mut loss = 0.0;
-            let mut cm = vec![T::neg_infinity(); col_len];
-            let mut ca = vec![NONE; col_len];
-            for (r, g) in g_chunk.chunks_mut(cols).enumerate() {
-                let i = c * CHUNK_ROWS + r;
-                let s = scores.row(i);
-                if !is_finite_row(s) {
-                    return (loss, cm, ca, Some(i));
-                }
-                let p = pairs.row_single(i);
-                let (best, arg) = if p == NONE {
-                    max_segment(s, 0, i, &mut cm, &mut ca, track_cols)
-                } else {
-                    let (cm1, cm2) = cm.split_at_mut(p.min(col_len));
-                    let (ca1, ca2) = ca.split_at_mut(p.min(col_len));
-                    let left = max_segment(&s[..p], 0, i, cm1, ca1, track_cols);
-                    let (cm2, ca2) = if track_cols {
-                        (&mut cm2[1..], &mut ca2[1..])
-                    } else {
-                        (cm2, ca2)
-                    };
-                    let right = max_segment(&s[p + 1..], p + 1, i, cm2, ca2, track_cols);
-                    // Left wins ties: its indices are lower.
-                    if right.1 != NONE && (left.1 == NONE || right.0 > left.0) {
-                        right
-                    } else {
-                        left
-                    }
-                };
-                if p != NONE && arg != NONE {
-                    let a = row_thr[i] + best;
-                    if a > T::zero() {
-                        loss += a.as_f64();
-                        g[arg] = g[arg] + T::one();
-                        g[p] = g[p] - T::one();
-                    }
-                }
-            }
-            (loss, cm, ca, None)
+            let chunk = SingleChunk {
+                scores,
+                pairs,
+                row_thr: &row_thr,
+                col_thr: &col_thr,
+                first_row: c * CHUNK_ROWS,
+            };
+            max_single_chunk_isa(&chunk, g_chunk, track_cols)
         })
         .collect();
     first_bad_row(partials.iter().map(|p| p.3))?;
