@@ -100,13 +100,14 @@ def test_help_and_list_show_the_config_help(
     r = vislang_cli("train", "--list")
     assert r.code == 0
     assert "passes over the data (wsabie)" in r.out
-    # this build's vislang.semantics has no run_config / config_help: listed as unavailable
-    assert "skipgram (vislang.semantics):\nnot available in this build" in r.out
+    # vislang.semantics has run_config / config_help: its option listing is shown
+    assert "skipgram (vislang.semantics):\n[skipgram] options" in r.out
+    assert "not available in this build" not in r.out
     r = vislang_cli("train", "--list", "--json")
     listing = r.json()
     assert set(listing) == {"vse", "vse++", "infonce", "devise", "wsabie", "skipgram", "mmskipgram"}
     assert "epochs" in listing["infonce"]["help"]
-    assert "config_help" in listing["skipgram"]["unavailable"]
+    assert "corpus = required" in listing["skipgram"]["help"]
 
 
 def test_missing_module_is_one_clear_line(
@@ -117,6 +118,7 @@ def test_missing_module_is_one_clear_line(
     assert r.code == 1
     line = r.error_line()
     assert "'vse' needs vislang.models" in line and "cannot be imported" in line
+    monkeypatch.delattr(vislang.semantics, "run_config")  # a build without it
     r = vislang_cli("train", "skipgram", "--device", "cpu")
     assert r.code == 1
     assert "vislang.semantics has no run_config()" in r.error_line()
