@@ -60,15 +60,32 @@ def test_quick_demo_writes_report(tmp_path: Path, capsys: pytest.CaptureFixture[
         assert spaces["visual"]["colour_rho"] > spaces["text"]["colour_rho"] + 0.3
         assert spaces["text"]["nn_accuracy"] >= 0.9  # text separates colour and shape words
 
-    # 5. VSE++ is not part of this build: a visible note
-    assert metrics["vsepp"]["available"] is False
+    # 5. VSE++ trained on the shapes world: test recall, a training curve and a retrieval grid
+    vs = metrics["vsepp"]
+    assert vs["available"] is True and vs["seconds"] > 0
+    scores = vs["metrics"]
+    recalls = ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10")
+    assert all(0.0 <= scores[k] <= 100.0 for k in recalls)
+    assert scores["i2t_r1"] <= scores["i2t_r5"] <= scores["i2t_r10"]
+    assert scores["rsum"] == pytest.approx(sum(scores[k] for k in recalls))
+    assert scores["epochs"] == len(scores["history"]) >= 1
+    plots = sorted(Path(p).name for p in scores["plots"])
+    assert plots == ["retrieval_grid.png", "training_curve.png"]
+    assert all((out / "vsepp" / p).is_file() for p in plots)
 
     report = (out / "report.html").read_text()
     pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', report)
-    assert len(pngs) == 7 and all(len(p) > 1000 for p in pngs)
-    for heading in ("1. The shapes world", "3. Bag-of-visual-words", "4. Multimodal word"):
+    assert len(pngs) == 7 + 2 and all(len(p) > 1000 for p in pngs)
+    for heading in (
+        "1. The shapes world",
+        "3. Bag-of-visual-words",
+        "4. Multimodal word",
+        "5. VSE++ cross-modal retrieval",
+    ):
         assert heading in report
-    assert "VSE++ retrieval is not available in this build" in report
+    assert "not available in this build" not in report
+    assert 'alt="retrieval_grid"' in report and 'alt="training_curve"' in report
+    assert "i2t_r10" in report and "rsum" in report
     assert "http://" not in report and "https://" not in report  # self-contained
     printed = capsys.readouterr().out
     assert str((out / "report.html").resolve()) in printed

@@ -728,13 +728,14 @@ def _word_map(spaces: dict[str, WordVectors], category: dict[str, str]) -> Figur
 # returned recall metrics plus every PNG the run leaves in its output folder (the retrieval
 # grid). Without it, the report shows a visible "not available in this build" note.
 def _vsepp_config(quick: bool) -> dict[str, Any]:
-    """VSE++ on the shapes world: a small CNN from scratch and a GRU, a few minutes on 2 cores."""
+    """VSE++ on the shapes world: a small CNN from scratch and a GRU, about two minutes on 2
+    cores (4 epochs of 79 steps; test rsum about 250 of 600, chance is 16)."""
     if quick:
         data = {"source": "shapes", "n_train": 200, "n_val": 50, "n_test": 50}
         return {"data": data, "model": {"embed_dim": 128}, "train": {"epochs": 1}}
     data = {"source": "shapes", "n_train": 2000, "n_val": 200, "n_test": 200}
     model = {"embed_dim": 512, "warmup_steps": 100}
-    return {"data": data, "model": model, "train": {"epochs": 12, "patience": 4}}
+    return {"data": data, "model": model, "train": {"epochs": 4}}
 
 
 def _vsepp_step(
@@ -1025,7 +1026,12 @@ def _report(
             f"A VSE++ model trained on the shapes world ({vs['seconds']:.0f} s on "
             f"{vs['device']}); recall@K in percent."
         )
-        r.table(sorted(vs["metrics"].items()))
+        scores = [
+            (k, f"{v:.1f}")
+            for k, v in vs["metrics"].items()
+            if k.startswith(("i2t_", "t2i_", "rsum")) and isinstance(v, int | float)
+        ]
+        r.table(scores, header=["test metric", "value"])
         for png in vsepp_pngs:
             r.image(png.read_bytes(), png.stem)
     r.raw("<p class='sub'>Raw numbers: <code>metrics.json</code> next to this file.</p>")

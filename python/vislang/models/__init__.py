@@ -10,6 +10,16 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
+# PyTorch's OpenMP threads spin-wait between parallel regions by default; on a busy machine
+# (more runnable threads than cores) every small op then waits for a descheduled spinner and
+# CPU training runs several times slower. Sleep instead, unless the user chose a policy; it
+# only takes effect when torch (and its OpenMP runtime) is not loaded yet.
+if "torch" not in sys.modules:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from vislang.models.base import CaptionPairs, CrossModalModel, LabeledImages
 from vislang.models.checkpoint import FORMAT_VERSION, load_checkpoint, load_model, save_checkpoint
 from vislang.models.config import MODEL_NAMES, config_help, run_config
