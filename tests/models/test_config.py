@@ -117,3 +117,29 @@ def test_precomputed_features_from_npy(tmp_path: Path, pixel_features: Any) -> N
     cfg["data"]["features"] = str(tmp_path / "bad.npy")
     with pytest.raises(InvalidInputError, match=r"data\.features must have shape \(40, F\)"):
         run_config("vse", cfg, device="cpu", out=tmp_path / "run2", progress=False)
+
+
+@pytest.mark.parametrize("name", ["vse++", "devise"])
+def test_raw_images_embed_like_the_training_inputs(name: str, tmp_path: Path) -> None:
+    """A trained model takes raw uint8 images (array, list, dataset) and preprocesses them as
+    the runner did for training; a features-only model refuses them."""
+    import numpy as np
+    import torch
+
+    from vislang.data import make_shapes
+    from vislang.models.config import _image_inputs
+
+    cfg = _shrink(name, tomllib.loads((CONFIGS / f"{name}.toml").read_text()))
+    run_config(name, cfg, device="cpu", out=tmp_path / "run", progress=False, plots=False)
+    model = load_model(tmp_path / "run" / "model")
+    assert model.config.image_size == 32  # type: ignore[union-attr]
+    ds = make_shapes(24, 8, 8, 0, image_size=32, seed=1)
+    idx = list(range(6))
+    raw = np.stack([ds.load_image(i) for i in idx])
+    prepared = _image_inputs(ds, idx, {"backbone": model.config.backbone}, {**TINY, "features": ""})  # type: ignore[union-attr]
+    expected = model.embed_images(prepared)
+    for images in (raw, list(raw), ds.subset(idx)):
+        torch.testing.assert_close(model.embed_images(images), expected)
+    model.config.backbone = "precomputed"  # type: ignore[union-attr]
+    with pytest.raises(InvalidInputError, match="precomputed features"):
+        model.embed_images(raw)

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from torch import Tensor
 
 from vislang.exceptions import InvalidInputError
-from vislang.models.base import CrossModalModel, LabeledImages, _rows, as_image_tensor
+from vislang.models.base import CrossModalModel, LabeledImages, _rows
 
 __all__ = ["LabelEmbeddingModel"]
 
@@ -47,17 +47,9 @@ class LabelEmbeddingModel(CrossModalModel):
 
     @torch.no_grad()
     def embed_images(self, images: Any, *, batch_size: int = 256) -> Tensor:
-        """Images (features or pixels) mapped into the label space, shape (n, embed_dim)."""
-        x = as_image_tensor(images)
-        was = self.training
-        self.eval()
-        dev = self.device
-        out = [
-            self.project_images(x[i : i + batch_size].float().to(dev))
-            for i in range(0, x.shape[0], batch_size)
-        ]
-        self.train(was)
-        return torch.cat(out)
+        """Images (features, preprocessed or raw uint8 pixels) mapped into the label space,
+        shape (n, embed_dim)."""
+        return self._embed_image_batches(images, batch_size, self.project_images)
 
     def predict(self, images: Any, k: int = 1) -> NDArray[np.int64]:
         """Indices (n, k) of the ``k`` best labels of each image, best first."""

@@ -8,7 +8,7 @@ checkpoints.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -174,6 +174,63 @@ class CrossModalModel(nn.Module):
         return len(data.images)
 
     # ---------------------------------------------------------------- shared
+    def image_input(self, images: Any) -> Tensor:
+        """Model input from features (n, F), preprocessed images (n, 3, H, W), or raw uint8
+        images (n, H, W, 3), a list of them, image paths or a dataset: raw images are resized
+        and normalised as in training (the backbone's statistics, ``config.image_size``)."""
+        import os
+
+        from vislang.data.base import _ImageCollection
+        from vislang.models.image_encoders import BACKBONES, _as_uint8_images, preprocess_images
+
+        config = getattr(self, "config", None)
+        backbone = getattr(config, "backbone", "precomputed")
+        if isinstance(images, np.ndarray):
+            raw = images.dtype == np.uint8 and images.ndim == 4 and images.shape[-1] == 3
+        elif isinstance(images, list | tuple) and images:
+            first = images[0]
+            raw = isinstance(first, str | os.PathLike) or (
+                isinstance(first, np.ndarray) and first.dtype == np.uint8
+            )
+        else:
+            raw = isinstance(images, _ImageCollection)
+        if not raw:
+            return as_image_tensor(images)
+        if backbone not in BACKBONES:
+            raise InvalidInputError(
+                f"this {type(self).__name__} takes precomputed features (n, F), not raw images"
+            )
+        mean, std, default = BACKBONES[backbone]
+        size = int(getattr(config, "image_size", 0) or default)
+        n, load = _as_uint8_images(images)
+        if n == 0:
+            raise InvalidInputError("images: empty")
+        return torch.cat(
+            [
+                preprocess_images(
+                    [load(i) for i in range(s, min(n, s + 256))],
+                    size=size,
+                    mean=mean,
+                    std=std,
+                    resize=size,
+                )
+                for s in range(0, n, 256)
+            ]
+        )
+
+    def _embed_image_batches(
+        self, images: Any, batch_size: int, encode: Callable[[Tensor], Tensor]
+    ) -> Tensor:
+        x = self.image_input(images)
+        was = self.training
+        self.eval()
+        dev = self.device
+        out = [
+            encode(x[i : i + batch_size].float().to(dev)) for i in range(0, x.shape[0], batch_size)
+        ]
+        self.train(was)
+        return torch.cat(out)
+
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device

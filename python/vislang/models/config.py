@@ -325,6 +325,7 @@ def _build_model(
         )  # fmt: skip
         vcfg = VSEConfig(
             backbone=backbone, feature_dim=feature_dim, finetune=m["finetune"],
+            image_size=0 if backbone == "precomputed" else d["image_size"],
             text_encoder=m["text_encoder"], word_dim=max(1, m["word_dim"]),
             num_layers=max(1, m["num_layers"]), bidirectional=m["bidirectional"],
             embed_dim=max(1, m["embed_dim"]), loss=name, margin=m.get("margin", 0.2),
@@ -343,6 +344,7 @@ def _build_model(
     if name == "wsabie":
         wcfg = WSABIEConfig(
             backbone=backbone, feature_dim=feature_dim, finetune=m["finetune"],
+            image_size=0 if backbone == "precomputed" else d["image_size"],
             embed_dim=max(1, m["embed_dim"]), margin=m["margin"], max_trials=m["max_trials"],
             seed=seed,
         )  # fmt: skip
@@ -357,6 +359,7 @@ def _build_model(
         vectors = np.stack([np.asarray(wv[w], dtype=np.float32) for w in labels])
     dcfg = DeViSEConfig(
         backbone=backbone, feature_dim=feature_dim, finetune=m["finetune"],
+        image_size=0 if backbone == "precomputed" else d["image_size"],
         margin=m["margin"], sampling=m["sampling"],
     )  # fmt: skip
     return DeViSE(labels, vectors, dcfg, pretrained=pretrained), labels

@@ -27,6 +27,9 @@ class DeViSEConfig:
     backbone: str = "precomputed"
     feature_dim: int = 1280
     finetune: bool = False
+    image_size: int = (
+        0  # pixel input size (0: the backbone's default); raw images are resized to it
+    )
     margin: float = 0.1
     sampling: str = "all"
 

@@ -35,6 +35,9 @@ class VSEConfig:
     backbone: str = "precomputed"
     feature_dim: int = 1280
     finetune: bool = True
+    image_size: int = (
+        0  # pixel input size (0: the backbone's default); raw images are resized to it
+    )
     text_encoder: str = "gru"
     word_dim: int = 300
     num_layers: int = 1
@@ -134,17 +137,9 @@ class VSE(CrossModalModel):
 
     @torch.no_grad()
     def embed_images(self, images: Any, *, batch_size: int = 256) -> Tensor:
-        """L2-normalised embeddings (n, embed_dim) of features (n, F) or images (n, 3, H, W)."""
-        x = as_image_tensor(images)
-        was = self.training
-        self.eval()
-        dev = self.device
-        out = [
-            self.encode_images(x[i : i + batch_size].float().to(dev))
-            for i in range(0, x.shape[0], batch_size)
-        ]
-        self.train(was)
-        return torch.cat(out)
+        """L2-normalised embeddings (n, embed_dim) of features (n, F), preprocessed images
+        (n, 3, H, W), or raw uint8 images (n, H, W, 3) / a list of them / a dataset."""
+        return self._embed_image_batches(images, batch_size, self.encode_images)
 
     @torch.no_grad()
     def embed_texts(self, texts: Sequence[str], *, batch_size: int = 256) -> Tensor:

@@ -25,6 +25,9 @@ class WSABIEConfig:
     backbone: str = "precomputed"
     feature_dim: int = 1280
     finetune: bool = False
+    image_size: int = (
+        0  # pixel input size (0: the backbone's default); raw images are resized to it
+    )
     embed_dim: int = 100
     margin: float = 1.0
     max_trials: int = 0
