@@ -20,6 +20,9 @@
 
 use rayon::prelude::*;
 
+use std::any::Any;
+
+use crate::lowp::{self, PackedCenters};
 use crate::rng::Rng;
 use crate::{MatRef, Scalar};
 
@@ -121,7 +124,6 @@ pub fn kmeans_plus_plus<T: Scalar>(
             .collect();
         let by_proposal = score_pass(x, &mu, &xnorm, &seeds, &st, &proposals);
         let (examined, rejected) = resolve_rounds(
-            x,
             &w,
             &proposals,
             &by_proposal,
@@ -171,34 +173,85 @@ fn score_pass<T: Scalar>(
     // rounding of the GEMM distances).
     let rad2 = cluster_radii(st, seeds.len());
     let live = live_clusters(x, mu, seeds, &rad2, &prop, &half_norm, rel_err);
+    // bfloat16 candidates on CPUs that have them (f32 data): every proposal within the
+    // kernel's rigorous error bound is confirmed exactly, so the hits are the same.
+    let norms: Vec<T> = half_norm.iter().map(|&h| h + h).collect();
+    let packed = match (
+        (&prop as &dyn Any).downcast_ref::<Vec<f32>>(),
+        (&norms as &dyn Any).downcast_ref::<Vec<f32>>(),
+    ) {
+        (Some(p32), Some(n32)) => PackedCenters::new(p32, n32, d),
+        _ => None,
+    };
+    let max_p = max_norm.sqrt();
     let per_chunk: Vec<Vec<Vec<Hit<T>>>> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
-        .map_init(
-            || (Vec::new(), Vec::new(), Vec::new()),
-            |(rows, block, dots): &mut (Vec<usize>, Vec<T>, Vec<T>), c| {
-                let (start, end) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
-                rows.clear();
-                rows.extend((start..end).filter(|&i| live[st.label[i] as usize]));
-                let mut hits = vec![Vec::new(); n_prop];
-                for blk in rows.chunks(BLOCK) {
-                    block.clear();
-                    for &i in blk {
-                        block.extend(centred(x.row(i), mu));
+        .map_init(Buffers::<T>::default, |buf, c| {
+            let (start, end) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
+            buf.rows.clear();
+            buf.rows
+                .extend((start..end).filter(|&i| live[st.label[i] as usize]));
+            let mut hits = vec![Vec::new(); n_prop];
+            // Exact distance of a short-listed (row, proposal); a hit if it beats `D`.
+            let confirm = |i: usize, p: usize, hits: &mut [Vec<Hit<T>>]| {
+                let d2 = T::sq_dist(x.row(i), x.row(proposals[p].row));
+                if d2.as_f64() < st.d2[i] {
+                    hits[p].push(Hit { row: i as u32, d2 });
+                }
+            };
+            for blk in buf.rows.chunks(BLOCK) {
+                buf.block.clear();
+                for &i in blk {
+                    buf.block.extend(centred(x.row(i), mu));
+                }
+                let m = blk.len();
+                let block32 = (&buf.block as &dyn Any).downcast_ref::<Vec<f32>>();
+                let rows_fit = blk.iter().all(|&i| xnorm[i].as_f64() < lowp::MAX_SQ_NORM);
+                if let (Some(pc), Some(b32), true) = (packed.as_ref(), block32, rows_fit) {
+                    buf.xpack.clear();
+                    for row in b32.chunks_exact(d) {
+                        lowp::push_pairs(row, &mut buf.xpack);
                     }
-                    dots.resize(blk.len() * n_prop, T::zero());
-                    T::gemm_nt(blk.len(), n_prop, d, block, &prop, dots);
-                    for (&i, row) in blk.iter().zip(dots.chunks(n_prop)) {
+                    buf.values.resize(m * n_prop, 0.0);
+                    buf.row_min.clear();
+                    buf.row_min.resize(m, f32::INFINITY);
+                    let (xp, vals, mins) = (&buf.xpack, &mut buf.values, &mut buf.row_min);
+                    pc.values(xp, m, (0, n_prop), pc.norms(), vals, mins);
+                    for (&i, row) in blk.iter().zip(buf.values.chunks(n_prop)) {
+                        // |x - p|^2 = |x|^2 + (|p|^2 - 2 x.p), the latter within the bound.
+                        let xn = xnorm[i].as_f64();
+                        let slack = rel_err * (xn + max_norm)
+                            + 4.0 * lowp::dot_error_bound(d, xn.sqrt(), max_p);
+                        let lim = (st.d2[i] + slack - xn) as f32;
+                        lowp::for_each_not_above(row, lim, |p| confirm(i, p, &mut hits));
+                    }
+                } else {
+                    buf.dots.resize(m * n_prop, T::zero());
+                    T::gemm_nt(m, n_prop, d, &buf.block, &prop, &mut buf.dots);
+                    for (&i, row) in blk.iter().zip(buf.dots.chunks(n_prop)) {
                         // |x - p|^2 < D  <=>  |p|^2 / 2 - x.p < (D - |x|^2) / 2.
-                        let slack = rel_err * (xnorm[i].as_f64() + max_norm);
-                        let lim = T::from_f64(0.5 * (st.d2[i] + slack - xnorm[i].as_f64()));
-                        collect_hits(i, row, &half_norm, lim, xnorm[i], &mut hits);
+                        let xn = xnorm[i].as_f64();
+                        let slack = rel_err * (xn + max_norm);
+                        let lim = T::from_f64(0.5 * (st.d2[i] + slack - xn));
+                        for_each_below(row, &half_norm, lim, |p| confirm(i, p, &mut hits));
                     }
                 }
-                hits
-            },
-        )
+            }
+            hits
+        })
         .collect();
     ByProposal { per_chunk }
+}
+
+/// Per-thread scratch of a scoring pass.
+#[derive(Default)]
+struct Buffers<T> {
+    rows: Vec<usize>,
+    block: Vec<T>,
+    dots: Vec<T>,
+    xpack: Vec<u32>,
+    values: Vec<f32>,
+    row_min: Vec<f32>,
 }
 
 /// Whether some proposal may bring a point of cluster `j` closer than the cluster's radius.
@@ -241,20 +294,11 @@ fn live_clusters<T: Scalar>(
         .collect()
 }
 
-/// Appends the proposals of `row` (dot products with row `i`) that pass `|p|^2/2 - x.p < lim`.
+/// Calls `f(p)` for every proposal `p` with `|p|^2 / 2 - x.p < lim` (`dots` = x.p).
 #[inline]
-fn collect_hits<T: Scalar>(
-    i: usize,
-    row: &[T],
-    half_norm: &[T],
-    lim: T,
-    xnorm: T,
-    hits: &mut [Vec<Hit<T>>],
-) {
+fn for_each_below<T: Scalar>(dots: &[T], halves: &[T], lim: T, mut f: impl FnMut(usize)) {
     const GROUP: usize = 8;
-    let two = T::one() + T::one();
-    let mut p0 = 0;
-    for (dots, halves) in row.chunks(GROUP).zip(half_norm.chunks(GROUP)) {
+    for (g, (dots, halves)) in dots.chunks(GROUP).zip(halves.chunks(GROUP)).enumerate() {
         // Branch-free test of a group first: hits are rare.
         let any = dots
             .iter()
@@ -263,15 +307,10 @@ fn collect_hits<T: Scalar>(
         if any {
             for (q, (&dot, &h)) in dots.iter().zip(halves).enumerate() {
                 if h - dot < lim {
-                    let d2 = xnorm + two * (h - dot);
-                    hits[p0 + q].push(Hit {
-                        row: i as u32,
-                        d2: d2.max(T::zero()),
-                    });
+                    f(g * GROUP + q);
                 }
             }
         }
-        p0 += GROUP;
     }
 }
 
@@ -290,7 +329,6 @@ impl<T: Scalar> ByProposal<T> {
 /// proposals run out (the next pass continues). Returns the proposals examined and rejected.
 #[allow(clippy::too_many_arguments)]
 fn resolve_rounds<T: Scalar>(
-    x: MatRef<'_, T>,
     w: &[f64],
     proposals: &[Proposal],
     by_proposal: &ByProposal<T>,
@@ -338,11 +376,10 @@ fn resolve_rounds<T: Scalar>(
         let c = proposals[winner].row;
         let label = seeds.len() as u32;
         seeds.push(c);
-        // Confirm with exact distances: the GEMM value only short-lists.
-        let xc = x.row(c);
+        // Hit distances are exact (confirmed in the pass).
         for h in by_proposal.of(winner) {
             let i = h.row as usize;
-            let exact = T::sq_dist(x.row(i), xc).as_f64();
+            let exact = h.d2.as_f64();
             if exact < st.d2[i] || i == c {
                 st.d2[i] = exact;
                 st.label[i] = label;
