@@ -355,7 +355,9 @@ def _first(groups: dict[str, list[Bench]], prefix: str) -> list[Bench] | None:
 def _target_ttt(groups: dict[str, list[Bench]]) -> str:
     ok: bool | None = None
     line = "no time-to-target benchmark in this run"
-    ttt = _first(groups, "time-to-target")
+    # The largest size measured (a `full`-scale run of this group may be merged in).
+    ttt_groups = [bs for g, bs in groups.items() if g.startswith("time-to-target")]
+    ttt = max(ttt_groups, key=lambda bs: bs[0]["extra_info"].get("n", 0), default=None)
     impls = by_impl(ttt) if ttt else {}
     # The fastest vislang configuration that reached the target (full or sampled seeding).
     reached = [
@@ -595,6 +597,14 @@ def render(data: dict[str, Any], json_path: str, md_path: str) -> str:
             if not g.startswith(prefix) or not all("impl" in b["extra_info"] for b in bs):
                 continue
             lines += [f"### {g}", ""]
+            scales = {b["extra_info"].get("scale") for b in bs} - {None, meta.get("scale")}
+            if scales:
+                lines += [
+                    f"Measured in a separate `VISLANG_BENCH_SCALE={'/'.join(sorted(scales))}` run "
+                    "of this group only (`pytest benches/test_kmeans.py -k ...`), merged into "
+                    "this report.",
+                    "",
+                ]
             if prefix == "kmeans":
                 lines += kmeans_table(bs)
             elif prefix == "seeding":
