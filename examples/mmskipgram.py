@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         models["GloVe 6B 50-d (reference)"] = g
     sg = SkipGram(**settings, seed=args.seed, n_jobs=args.n_jobs, progress=True).fit(enc)
     models["vislang skip-gram"], seconds["vislang skip-gram"] = sg.wv, sg.train_seconds_
+    out.mkdir(parents=True, exist_ok=True)
+    sg.wv.save(out / "skipgram.txt", format="word2vec")  # for examples/word_similarity.py --glove
     from gensim.models import Word2Vec
 
     gm = Word2Vec(sg=1, workers=args.n_jobs, seed=args.seed, **settings)
