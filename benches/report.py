@@ -352,12 +352,17 @@ def _first(groups: dict[str, list[Bench]], prefix: str) -> list[Bench] | None:
     return next((v for g, v in groups.items() if g.startswith(prefix)), None)
 
 
+def _largest(gs: list[list[Bench]]) -> list[Bench] | None:
+    """The group measured at the largest n (a `full`-scale run may be merged in)."""
+    return max(gs, key=lambda bs: bs[0]["extra_info"].get("n", 0), default=None)
+
+
 def _target_ttt(groups: dict[str, list[Bench]]) -> str:
     ok: bool | None = None
     line = "no time-to-target benchmark in this run"
     # The largest size measured (a `full`-scale run of this group may be merged in).
     ttt_groups = [bs for g, bs in groups.items() if g.startswith("time-to-target")]
-    ttt = max(ttt_groups, key=lambda bs: bs[0]["extra_info"].get("n", 0), default=None)
+    ttt = _largest(ttt_groups)
     impls = by_impl(ttt) if ttt else {}
     # The fastest vislang configuration that reached the target (full or sampled seeding).
     reached = [
@@ -473,7 +478,8 @@ def _target_no_nk(groups: dict[str, list[Bench]]) -> str:
 
 def _target_memmap(groups: dict[str, list[Bench]]) -> str:
     ok, line = None, "not measured"
-    mm = _first(groups, "minibatch memmap")
+    mms = [bs for g, bs in groups.items() if g.startswith("minibatch memmap")]
+    mm = _largest(mms)
     v = by_impl(mm).get("vislang-minibatch") if mm else None
     if v:
         e = v["extra_info"]
