@@ -534,6 +534,19 @@ def targets(groups: dict[str, list[Bench]]) -> list[str]:
 
 
 # ---------------------------------------------------------------- main
+def scale_note(benches: list[Bench], meta: dict[str, Any]) -> list[str]:
+    """A line for a group merged in from a run at another scale."""
+    scales = {b["extra_info"].get("scale") for b in benches} - {None, meta.get("scale")}
+    if not scales:
+        return []
+    return [
+        f"Measured in a separate `VISLANG_BENCH_SCALE={'/'.join(sorted(scales))}` run of this "
+        "group only (`pytest benches/<file> -k ...`, only the tools listed), merged into this "
+        "report.",
+        "",
+    ]
+
+
 def render(data: dict[str, Any], json_path: str, md_path: str) -> str:
     meta = data.get("vislang", {})
     groups: dict[str, list[Bench]] = defaultdict(list)
@@ -602,15 +615,7 @@ def render(data: dict[str, Any], json_path: str, md_path: str) -> str:
         for g, bs in groups.items():
             if not g.startswith(prefix) or not all("impl" in b["extra_info"] for b in bs):
                 continue
-            lines += [f"### {g}", ""]
-            scales = {b["extra_info"].get("scale") for b in bs} - {None, meta.get("scale")}
-            if scales:
-                lines += [
-                    f"Measured in a separate `VISLANG_BENCH_SCALE={'/'.join(sorted(scales))}` run "
-                    "of this group only (`pytest benches/test_kmeans.py -k ...`), merged into "
-                    "this report.",
-                    "",
-                ]
+            lines += [f"### {g}", "", *scale_note(bs, meta)]
             if prefix == "kmeans":
                 lines += kmeans_table(bs)
             elif prefix == "seeding":
@@ -632,7 +637,7 @@ def render(data: dict[str, Any], json_path: str, md_path: str) -> str:
             mine.add(g)
     for g, bs in groups.items():
         if g not in mine:
-            lines += [f"### {g}", "", *generic_table(bs)]
+            lines += [f"### {g}", "", *scale_note(bs, meta), *generic_table(bs)]
     real_data = Path(__file__).with_name("real_data.md")
     if real_data.is_file():
         lines += [real_data.read_text().rstrip("\n"), ""]
