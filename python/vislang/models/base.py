@@ -8,6 +8,7 @@ checkpoints.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -178,8 +179,6 @@ class CrossModalModel(nn.Module):
         """Model input from features (n, F), preprocessed images (n, 3, H, W), or raw uint8
         images (n, H, W, 3), a list of them, image paths or a dataset: raw images are resized
         and normalised as in training (the backbone's statistics, ``config.image_size``)."""
-        import os
-
         from vislang.data.base import _ImageCollection
         from vislang.models.image_encoders import BACKBONES, _as_uint8_images, preprocess_images
 

@@ -127,7 +127,7 @@ pub fn kmeans_plus_plus<T: Scalar>(
             &w,
             &proposals,
             &by_proposal,
-            rounds.min(k - m),
+            rounds,
             n_trials,
             &mut seeds,
             &mut st,
