@@ -13,7 +13,7 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -148,8 +148,16 @@ def _header_ok(path: Path) -> str | None:
         return f"corrupt ({exc})"
 
 
+_Collection = TypeVar("_Collection", bound="_ImageCollection")
+
+
 class _ImageCollection:
     """Images (paths or arrays), their ids and splits, lazy loading and error policy."""
+
+    # Set by the subclasses' constructors.
+    labels: NDArray[np.int64] | None
+    classes: list[str] | None
+    name: str
 
     def __init__(
         self,
@@ -257,6 +265,24 @@ class _ImageCollection:
             return self._arrays[np.asarray(indices, dtype=np.int64)]
         assert self._arrays is not None
         return [self._arrays[i] for i in indices]
+
+    def _subset_base(self: _Collection, idx: list[int]) -> _Collection:
+        """A new collection of images ``idx`` (in that order) with their ids, splits and labels;
+        the subclass copies its own per-image fields. Files are not re-checked."""
+        out = type(self).__new__(type(self))
+        _ImageCollection.__init__(
+            out,
+            self._take_images(idx),
+            ids=[self.ids[i] for i in idx],
+            splits=[self.splits[i] for i in idx],
+            on_error=self.on_error,
+            cache_size=self.cache_size,
+        )
+        out.labels = None if self.labels is None else self.labels[np.asarray(idx, dtype=np.int64)]
+        out.classes = self.classes
+        out.name = self.name
+        out.skipped = list(self.skipped)
+        return out
 
     # ------------------------------------------------------------------ loading
     def load_image(self, index: int) -> NDArray[np.uint8]:
@@ -479,22 +505,10 @@ class CaptionDataset(_ImageCollection):
     def subset(self, indices: Sequence[int] | NDArray[np.integer[Any]]) -> CaptionDataset:
         """A new dataset with images ``indices`` (in that order); files are not re-checked."""
         idx = [int(i) for i in indices]
-        out = CaptionDataset.__new__(CaptionDataset)
-        _ImageCollection.__init__(
-            out,
-            self._take_images(idx),
-            ids=[self.ids[i] for i in idx],
-            splits=[self.splits[i] for i in idx],
-            on_error=self.on_error,
-            cache_size=self.cache_size,
-        )
+        out = self._subset_base(idx)
         out.captions = [list(self.captions[i]) for i in idx]
-        out.labels = None if self.labels is None else self.labels[np.asarray(idx, dtype=np.int64)]
-        out.classes = self.classes
         out.tokens = None if self.tokens is None else [self.tokens[i] for i in idx]
         out.annotations = None if self.annotations is None else [self.annotations[i] for i in idx]
-        out.name = self.name
-        out.skipped = list(self.skipped)
         return out
 
     def select(self, split: str | Iterable[str]) -> CaptionDataset:
@@ -640,20 +654,8 @@ class TaggedImages(_ImageCollection):
     def subset(self, indices: Sequence[int] | NDArray[np.integer[Any]]) -> TaggedImages:
         """A new collection with images ``indices`` (in that order); files are not re-checked."""
         idx = [int(i) for i in indices]
-        out = TaggedImages.__new__(TaggedImages)
-        _ImageCollection.__init__(
-            out,
-            self._take_images(idx),
-            ids=[self.ids[i] for i in idx],
-            splits=[self.splits[i] for i in idx],
-            on_error=self.on_error,
-            cache_size=self.cache_size,
-        )
+        out = self._subset_base(idx)
         out.tags = [list(self.tags[i]) for i in idx]
-        out.labels = None if self.labels is None else self.labels[np.asarray(idx, dtype=np.int64)]
-        out.classes = self.classes
-        out.name = self.name
-        out.skipped = list(self.skipped)
         return out
 
     def select(self, split: str | Iterable[str]) -> TaggedImages:
