@@ -345,3 +345,33 @@ def test_in_memory_datasets_and_validation() -> None:
         CaptionDataset(np.zeros((2, 4, 4), np.uint8), [["a"], ["b"]])
     with pytest.raises(InvalidInputError, match="available"):
         ds.select("test")
+
+
+@pytest.mark.parametrize("kind", ["captions", "tags"])
+def test_subset_keeps_every_per_image_field(kind: str) -> None:
+    images = np.arange(4 * 2 * 2 * 3, dtype=np.uint8).reshape(4, 2, 2, 3)
+    texts = [["zero"], ["one", "uno"], ["two"], ["three"]]
+    common = {
+        "ids": ["a", "b", "c", "d"],
+        "splits": ["train", "train", "val", "test"],
+        "labels": [5, 6, 7, 8],
+        "classes": [str(i) for i in range(9)],
+        "name": "toy",
+    }
+    ds: CaptionDataset | TaggedImages
+    if kind == "captions":
+        ds = CaptionDataset(images, texts, **common)  # type: ignore[arg-type]
+    else:
+        ds = TaggedImages(images, texts, **common)  # type: ignore[arg-type]
+    sub = ds.subset([3, 1, 1])
+    assert type(sub) is type(ds) and len(sub) == 3
+    assert sub.ids == ["d", "b", "b"] and sub.splits == ["test", "train", "train"]
+    assert sub.labels is not None and sub.labels.tolist() == [8, 6, 6]
+    assert sub.classes == ds.classes and sub.name == "toy"
+    np.testing.assert_array_equal(sub.load_image(0), images[3])
+    per_image = sub.captions if isinstance(sub, CaptionDataset) else sub.tags
+    assert per_image == [["three"], ["one", "uno"], ["one", "uno"]]
+    per_image[1].append("changed")  # the subset owns its lists
+    assert texts[1] == ["one", "uno"] and (
+        ds.captions if isinstance(ds, CaptionDataset) else ds.tags
+    )[1] == ["one", "uno"]
