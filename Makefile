@@ -6,7 +6,7 @@ STAMP := $(VENV)/.vislang-deps
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help venv build test test-rust test-python lint lint-rust lint-python format bench bench-report demo clean
+.PHONY: help venv build test test-rust test-python lint lint-rust lint-python format bench bench-full bench-report demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -48,6 +48,11 @@ format: venv ## format Rust and Python sources
 bench: build ## run the benchmarks (vislang vs peers) into .benchmarks/latest.json
 	mkdir -p .benchmarks
 	$(PY) -m pytest benches --benchmark-json=.benchmarks/latest.json --benchmark-min-rounds=1 -q
+
+bench-full: build ## K="pytest -k expression": those groups at the issues' sizes, merged into .benchmarks/latest.json
+	mkdir -p .benchmarks
+	VISLANG_BENCH_SCALE=full $(PY) -m pytest benches -k "$(K)" --benchmark-json=.benchmarks/full.json --benchmark-min-rounds=1 -q
+	$(PY) benches/merge.py .benchmarks/latest.json .benchmarks/full.json
 
 bench-report: ## regenerate BENCHMARKS.md from .benchmarks/latest.json
 	$(PY) benches/report.py .benchmarks/latest.json BENCHMARKS.md

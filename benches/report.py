@@ -534,8 +534,17 @@ def targets(groups: dict[str, list[Bench]]) -> list[str]:
 
 
 # ---------------------------------------------------------------- main
-def scale_note(benches: list[Bench], meta: dict[str, Any]) -> list[str]:
-    """A line for a group merged in from a run at another scale."""
+def scale_note(group: str, benches: list[Bench], meta: dict[str, Any]) -> list[str]:
+    """A line for a group merged in from another run (``benches/merge.py``)."""
+    run = meta.get("merged", {}).get(group)
+    if run is not None:
+        load = run.get("load_avg_at_end") or []
+        return [
+            f"Merged in from a separate run: `{run.get('command')}`; "
+            f"date {run.get('datetime')}, commit {str(run.get('commit'))[:12]}, load average at "
+            f"the end {', '.join(f'{x:.2f}' for x in load) or 'unknown'}.",
+            "",
+        ]
     scales = {b["extra_info"].get("scale") for b in benches} - {None, meta.get("scale")}
     if not scales:
         return []
@@ -615,7 +624,7 @@ def render(data: dict[str, Any], json_path: str, md_path: str) -> str:
         for g, bs in groups.items():
             if not g.startswith(prefix) or not all("impl" in b["extra_info"] for b in bs):
                 continue
-            lines += [f"### {g}", "", *scale_note(bs, meta)]
+            lines += [f"### {g}", "", *scale_note(g, bs, meta)]
             if prefix == "kmeans":
                 lines += kmeans_table(bs)
             elif prefix == "seeding":
@@ -637,7 +646,7 @@ def render(data: dict[str, Any], json_path: str, md_path: str) -> str:
             mine.add(g)
     for g, bs in groups.items():
         if g not in mine:
-            lines += [f"### {g}", "", *scale_note(bs, meta), *generic_table(bs)]
+            lines += [f"### {g}", "", *scale_note(g, bs, meta), *generic_table(bs)]
     real_data = Path(__file__).with_name("real_data.md")
     if real_data.is_file():
         lines += [real_data.read_text().rstrip("\n"), ""]
