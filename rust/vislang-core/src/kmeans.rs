@@ -11,6 +11,7 @@
 
 use rayon::prelude::*;
 
+use crate::accumulate::cluster_sums;
 use crate::assign::{nearest_gathered_into, nearest_into};
 use crate::rng::Rng;
 use crate::seeding::{kmeans_plus_plus, random_rows};
@@ -368,44 +369,6 @@ fn pruned_assign<T: Scalar>(
         st.lower[i] = dd[2 * t + 1].sqrt();
     }
     marked.len()
-}
-
-/// Weighted sums per cluster in `f64`, each cluster summed in point order.
-pub(crate) fn cluster_sums<T: Scalar>(
-    x: MatRef<'_, T>,
-    weights: Option<&[T]>,
-    labels: &[i64],
-    k: usize,
-) -> (Vec<f64>, Vec<f64>) {
-    let d = x.cols();
-    let mut count = vec![0usize; k + 1];
-    for &l in labels {
-        count[l as usize + 1] += 1;
-    }
-    for j in 0..k {
-        count[j + 1] += count[j];
-    }
-    let mut fill = count.clone();
-    let mut order = vec![0u32; labels.len()];
-    for (i, &l) in labels.iter().enumerate() {
-        order[fill[l as usize]] = i as u32;
-        fill[l as usize] += 1;
-    }
-    let mut sums = vec![0.0f64; k * d];
-    let mut wsum = vec![0.0f64; k];
-    sums.par_chunks_mut(d.max(1))
-        .zip(wsum.par_iter_mut())
-        .enumerate()
-        .for_each(|(j, (s, ws))| {
-            for &i in &order[count[j]..count[j + 1]] {
-                let wi = weights.map_or(1.0, |w| w[i as usize].as_f64());
-                *ws += wi;
-                for (a, v) in s.iter_mut().zip(x.row(i as usize)) {
-                    *a += wi * v.as_f64();
-                }
-            }
-        });
-    (sums, wsum)
 }
 
 /// New centres: cluster means; empty clusters are moved to the points farthest from their

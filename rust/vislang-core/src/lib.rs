@@ -12,6 +12,7 @@
 //! - [`skipgram`]: skip-gram with negative sampling and the multimodal skip-gram (Hogwild).
 #![deny(missing_docs)]
 
+mod accumulate;
 pub mod assign;
 pub mod error;
 pub mod histogram;

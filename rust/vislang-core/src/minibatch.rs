@@ -5,8 +5,8 @@
 //! `c_j <- (v_j c_j + S_j) / (v_j + W_j)` and `v_j <- v_j + W_j`. This equals Sculley's per-point
 //! update with learning rate `1 / v_j` applied to the batch at once.
 
+use crate::accumulate::cluster_sums;
 use crate::assign::nearest_into;
-use crate::kmeans::cluster_sums;
 use crate::{Error, MatRef, Result, Scalar};
 
 /// What one step saw: the batch's labels and squared distances before the update.
