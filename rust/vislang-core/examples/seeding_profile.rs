@@ -5,6 +5,7 @@
 
 use std::time::Instant;
 
+use vislang_core::assign::nearest;
 use vislang_core::rng::Rng;
 use vislang_core::seeding::{default_local_trials, kmeans_plus_plus};
 use vislang_core::MatRef;
@@ -21,10 +22,11 @@ fn main() {
     for _ in 0..reps {
         let t = Instant::now();
         let seeds = kmeans_plus_plus(x, None, k, default_local_trials(k), &mut Rng::new(0));
-        println!(
-            "n={n} k={k}: {:.3} s ({} seeds)",
-            t.elapsed().as_secs_f64(),
-            seeds.len()
-        );
+        let secs = t.elapsed().as_secs_f64();
+        let centers: Vec<f32> = seeds.iter().flat_map(|&s| x.row(s).to_vec()).collect();
+        let c = MatRef::new("centers", &centers, k, d).expect("centres");
+        let near = nearest(x, c, 1).expect("assignment");
+        let inertia: f64 = near.sq_distances.iter().map(|&v| f64::from(v)).sum();
+        println!("n={n} k={k}: {secs:.3} s, seed inertia {inertia:.6e}");
     }
 }

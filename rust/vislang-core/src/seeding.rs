@@ -32,9 +32,9 @@ const CHUNK: usize = 1024;
 const BLOCK: usize = 256;
 const MAX_TRIALS: usize = 32;
 /// Most rounds resolved from one pass over the data.
-const MAX_ROUNDS_PER_PASS: usize = 16;
+const MAX_ROUNDS_PER_PASS: usize = 32;
 /// Most proposals scored in one pass.
-const MAX_PROPOSALS: usize = 256;
+const MAX_PROPOSALS: usize = 512;
 
 /// The default number of local trials of greedy k-means++: `2 + floor(ln k)`.
 pub fn default_local_trials(k: usize) -> usize {
