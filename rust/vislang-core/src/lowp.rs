@@ -61,16 +61,24 @@ pub(crate) fn pairs(d: usize) -> usize {
 
 /// Appends `row` as bfloat16 pairs: element `2p` in the low half of word `p`, `2p + 1` high.
 pub(crate) fn push_pairs(row: &[f32], out: &mut Vec<u32>) {
+    push_pairs_measured(row, out);
+}
+
+/// [`push_pairs`], returning an upper bound of the Euclidean norm of `row - bf16(row)` (see
+/// [`rounding_error_norm`]), computed on the fly.
+pub(crate) fn push_pairs_measured(row: &[f32], out: &mut Vec<u32>) -> f64 {
     #[cfg(target_arch = "x86_64")]
     if cpu_has_bf16() {
         let start = out.len();
         out.resize(start + pairs(row.len()), 0);
         // SAFETY: the CPU supports the instructions; `out[start..]` holds `pairs(row.len())`
         // words, as the kernel requires.
-        unsafe { kernel::pack(row, &mut out[start..]) };
-        return;
+        let sq = unsafe { kernel::pack(row, &mut out[start..]) };
+        return norm_from_f32_sq_norm(f64::from(sq), row.len());
     }
+    let start = out.len();
     push_pairs_portable(row, out);
+    rounding_error_norm(row, &out[start..])
 }
 
 /// Portable twin of [`push_pairs`] (identical for normal numbers; the instruction flushes
@@ -84,22 +92,70 @@ fn push_pairs_portable(row: &[f32], out: &mut Vec<u32>) {
 }
 
 /// Rigorous bound on `|x.c - dot|` where `dot` is what the kernel returns for shifted vectors
-/// of `d` features with Euclidean norms at most `x_norm` and `c_norm` (not squared).
-///
-/// Rounding each factor to bfloat16 (unit roundoff `u = 2^-8`) changes each product by at most
-/// `(2u + u^2) |x_i c_i|`; the fp32 accumulation of `n` products adds `gamma_n` of the sum of the
-/// rounded products (`(1 + u)^2 sum |x_i c_i|`); `sum |x_i c_i| <= |x| |c|` (Cauchy-Schwarz).
-/// The instruction flushes subnormal inputs and outputs to zero: at most `2^-126` per factor
-/// and per operation, covered by the absolute term.
+/// of `d` features with Euclidean norms at most `x_norm` and `c_norm` (not squared), when
+/// nothing is known about their rounding: [`dot_error_bound_measured`] with the worst case
+/// `|x - bf16(x)| <= u |x|` (unit roundoff `u = 2^-8`).
 pub(crate) fn dot_error_bound(d: usize, x_norm: f64, c_norm: f64) -> f64 {
     let u = 2f64.powi(-8);
+    dot_error_bound_measured(d, (x_norm, u * x_norm), (c_norm, u * c_norm))
+}
+
+/// Rigorous bound on `|x.c - dot|` from the norms of the shifted vectors and of their bfloat16
+/// rounding errors, each at most `(|x|, |x - bf16(x)|)` and `(|c|, |c - bf16(c)|)`.
+///
+/// With `x' = bf16(x)` and `c' = bf16(c)`: `x.c - x'.c' = -(x.e_c + e_x.c + e_x.e_c)`, at most
+/// `|x| |e_c| + |e_x| |c| + |e_x| |e_c|` (Cauchy-Schwarz). The products `x'_i c'_i` are exact in
+/// fp32 (8 x 8 significant bits); their fp32 accumulation adds `gamma_n sum |x'_i c'_i| <=
+/// gamma_n |x'| |c'|`. The instruction flushes subnormal inputs and outputs to zero: at most
+/// `2^-126` per factor and per operation, covered by the absolute term. Measured errors make
+/// this several times tighter than the worst case (zero for small-integer rows such as SIFT).
+pub(crate) fn dot_error_bound_measured(
+    d: usize,
+    (x_norm, x_err): (f64, f64),
+    (c_norm, c_err): (f64, f64),
+) -> f64 {
     let n = (2 * pairs(d)) as f64;
     let u32_ = 2f64.powi(-24);
     let gamma = n * u32_ / (1.0 - n * u32_);
-    let rel = 2.0 * u + u * u + gamma * (1.0 + u) * (1.0 + u);
+    let rounding = x_norm * c_err + x_err * c_norm + x_err * c_err;
+    let accumulation = gamma * (x_norm + x_err) * (c_norm + c_err);
     let abs = 4.0 * n * 2f64.powi(-126) * (1.0 + x_norm + c_norm);
     // A small margin for the rounding of this formula and of its use in f32 thresholds.
-    (rel * x_norm * c_norm + abs) * (1.0 + 1e-3)
+    (rounding + accumulation + abs) * (1.0 + 1e-3)
+}
+
+/// Upper bound of a Euclidean norm from its square `sq` summed in `f32` over `d` features:
+/// enlarged by the summation's rounding and by the gradual underflow of tiny squares.
+pub(crate) fn norm_from_f32_sq_norm(sq: f64, d: usize) -> f64 {
+    let n = d as f64;
+    (sq * (1.0 + 2.0 * (n + 16.0) * 2f64.powi(-24)) + n * 2f64.powi(-148)).sqrt()
+}
+
+/// Upper bound of the Euclidean norm of `row - bf16(row)` where `packed` holds the bfloat16
+/// pairs of `row` (as [`push_pairs`] writes them). The differences are exact in `f32`; their
+/// squares are summed in 16 `f32` lanes (vectorised), so the sum is enlarged by its rounding
+/// error and by the gradual underflow of tiny squares (`2^-149` each).
+pub(crate) fn rounding_error_norm(row: &[f32], packed: &[u32]) -> f64 {
+    const L: usize = 16; // as in `norm_from_f32_sq_norm`
+    let mut acc = [0.0f32; L];
+    let mut tail = 0.0f32;
+    let diff = |i: usize| {
+        let w = packed[i / 2];
+        let half = if i % 2 == 0 { w as u16 } else { (w >> 16) as u16 };
+        row[i] - from_bf16_bits(half)
+    };
+    let full = row.len() / L * L;
+    for base in (0..full).step_by(L) {
+        for (l, a) in acc.iter_mut().enumerate() {
+            let e = diff(base + l);
+            *a += e * e;
+        }
+    }
+    for i in full..row.len() {
+        let e = diff(i);
+        tail += e * e;
+    }
+    norm_from_f32_sq_norm(f64::from(acc.iter().fold(tail, |a, v| a + v)), row.len())
 }
 
 /// Shifted centres rounded to bfloat16, packed for the kernel: for each group of [`LANES`]
@@ -109,6 +165,9 @@ pub(crate) struct PackedCenters {
     pairs: usize,
     n_centers: usize,
     norms: Vec<f32>,
+    /// Largest Euclidean norm of a shifted centre, and of its bfloat16 rounding error.
+    max_norm: f64,
+    max_err: f64,
 }
 
 impl PackedCenters {
@@ -124,6 +183,7 @@ impl PackedCenters {
         }
         let mut packed = Self::pack(shifted, k, d);
         packed.norms = norms.to_vec();
+        packed.max_norm = norm_from_f32_sq_norm(max_sq_norm, d);
         Some(packed)
     }
 
@@ -137,14 +197,22 @@ impl PackedCenters {
         &self.norms
     }
 
+    /// `(max |c|, max |c - bf16(c)|)` over the shifted centres, for
+    /// [`dot_error_bound_measured`].
+    pub(crate) fn norm_and_error(&self) -> (f64, f64) {
+        (self.max_norm, self.max_err)
+    }
+
     fn pack(shifted: &[f32], k: usize, d: usize) -> Self {
         let np = pairs(d);
         let groups = k.div_ceil(LANES);
         let mut data = vec![0u32; groups * np * LANES];
         let mut row = Vec::with_capacity(np);
+        let mut max_err = 0.0f64;
         for c in 0..k {
             row.clear();
-            push_pairs(&shifted[c * d..(c + 1) * d], &mut row);
+            let src = &shifted[c * d..(c + 1) * d];
+            max_err = max_err.max(push_pairs_measured(src, &mut row));
             let (g, lane) = (c / LANES, c % LANES);
             for (p, &w) in row.iter().enumerate() {
                 data[(g * np + p) * LANES + lane] = w;
@@ -155,6 +223,8 @@ impl PackedCenters {
             pairs: np,
             n_centers: k,
             norms: Vec::new(),
+            max_norm: 0.0,
+            max_err,
         }
     }
 
@@ -226,6 +296,45 @@ pub(crate) fn for_each_not_above(row: &[f32], t: f32, mut f: impl FnMut(usize)) 
         .enumerate()
         .filter(|(_, v)| !(**v > t))
         .for_each(|(j, _)| f(j));
+}
+
+/// Disjoint subsets of a row whose minima [`kth_subset_minimum`] ranks.
+pub(crate) const SUBSETS: usize = 64;
+
+/// An upper bound of the `k`-th smallest value of `row` (`1 <= k <= SUBSETS <= row.len()`):
+/// the `k`-th smallest distinct value among the minima of the [`SUBSETS`] strided subsets
+/// `{j : j % SUBSETS == s}` of the first `SUBSETS * floor(len / SUBSETS)` entries (each minimum
+/// is a value of the row, and at least `k` values are at most the result). NaN entries are
+/// ignored; `+inf` if fewer than `k` distinct finite minima exist.
+#[inline]
+pub(crate) fn kth_subset_minimum(row: &[f32], k: usize) -> f32 {
+    assert!((1..=SUBSETS).contains(&k) && row.len() >= SUBSETS);
+    #[cfg(target_arch = "x86_64")]
+    if cpu_has_bf16() {
+        // SAFETY: AVX-512F is present (implied by the check); sizes asserted above.
+        return unsafe { kernel::kth_subset_minimum(row, k) };
+    }
+    kth_subset_minimum_portable(row, k)
+}
+
+/// Portable twin of [`kth_subset_minimum`].
+fn kth_subset_minimum_portable(row: &[f32], k: usize) -> f32 {
+    let mut mins = [f32::INFINITY; SUBSETS];
+    for chunk in row.chunks_exact(SUBSETS) {
+        for (a, &v) in mins.iter_mut().zip(chunk) {
+            *a = a.min(v);
+        }
+    }
+    let mut found = f32::NEG_INFINITY;
+    for _ in 0..k {
+        // The smallest minimum above the previous one: the next distinct value.
+        found = mins
+            .iter()
+            .copied()
+            .filter(|&v| v > found)
+            .fold(f32::INFINITY, f32::min);
+    }
+    found
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -368,13 +477,16 @@ mod kernel {
     }
 
     /// `row` rounded to bfloat16 (to nearest even) into `out` (`pairs(row.len())` words, the
-    /// odd tail padded with zero), 32 values per step.
+    /// odd tail padded with zero), 32 values per step; returns the sum of the squared rounding
+    /// errors `(row_i - bf16(row_i))^2`, accumulated in 16 `f32` lanes (each lane sums every
+    /// 16th error, a twin of [`super::rounding_error_norm`]'s summation bound).
     ///
     /// # Safety
     /// The CPU must support AVX-512F and AVX-512 BF16; `out.len() == pairs(row.len())`.
     #[target_feature(enable = "avx512f,avx512bf16")]
-    pub(super) unsafe fn pack(row: &[f32], out: &mut [u32]) {
+    pub(super) unsafe fn pack(row: &[f32], out: &mut [u32]) -> f32 {
         let n = row.len();
+        let mut sq = _mm512_setzero_ps();
         let mut i = 0;
         while i < n {
             let left = n - i;
@@ -393,8 +505,49 @@ mod kernel {
             let v: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(hi, lo));
             let words = (lo_n + hi_n).div_ceil(2);
             _mm512_mask_storeu_epi32(out.as_mut_ptr().add(i / 2).cast(), mask(words), v);
+            // The rounded values back in f32 (bfloat16 bits shifted up): exact differences.
+            let back = |half: __m256i| {
+                _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(half)))
+            };
+            let e_lo = _mm512_sub_ps(lo, back(_mm512_castsi512_si256(v)));
+            let e_hi = _mm512_sub_ps(hi, back(_mm512_extracti64x4_epi64::<1>(v)));
+            sq = _mm512_fmadd_ps(e_lo, e_lo, sq);
+            sq = _mm512_fmadd_ps(e_hi, e_hi, sq);
             i += lo_n + hi_n;
         }
+        _mm512_reduce_add_ps(sq)
+    }
+
+    /// See [`super::kth_subset_minimum`].
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F; `1 <= k` and `row.len() >= 64`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn kth_subset_minimum(row: &[f32], k: usize) -> f32 {
+        let inf = _mm512_set1_ps(f32::INFINITY);
+        let mut acc = [inf; 4];
+        let p = row.as_ptr();
+        for c in 0..row.len() / 64 {
+            for (q, a) in acc.iter_mut().enumerate() {
+                // `min(v, a)` returns `a` when `v` is NaN: NaN entries are ignored.
+                *a = _mm512_min_ps(_mm512_loadu_ps(p.add(c * 64 + q * LANES)), *a);
+            }
+        }
+        let mut found = f32::INFINITY;
+        for _ in 0..k {
+            let low = _mm512_min_ps(_mm512_min_ps(acc[0], acc[1]), _mm512_min_ps(acc[2], acc[3]));
+            found = _mm512_reduce_min_ps(low);
+            if found == f32::INFINITY {
+                break;
+            }
+            // Drop every copy of that value: the next round finds the next distinct one.
+            let f = _mm512_set1_ps(found);
+            for a in &mut acc {
+                let hit = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(*a, f);
+                *a = _mm512_mask_mov_ps(*a, hit, inf);
+            }
+        }
+        found
     }
 
     /// Calls `f(j)` for the entries of `row` where the comparison `CMP` with `t` holds.
@@ -404,7 +557,24 @@ mod kernel {
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn scan<const CMP: i32>(row: &[f32], t: f32, mut f: impl FnMut(usize)) {
         let tv = _mm512_set1_ps(t);
+        let p = row.as_ptr();
         let mut j = 0;
+        // Four vectors per step: independent loads in flight, one branch for 64 values.
+        while j + 4 * LANES <= row.len() {
+            let h0 = _mm512_cmp_ps_mask::<CMP>(_mm512_loadu_ps(p.add(j)), tv);
+            let h1 = _mm512_cmp_ps_mask::<CMP>(_mm512_loadu_ps(p.add(j + LANES)), tv);
+            let h2 = _mm512_cmp_ps_mask::<CMP>(_mm512_loadu_ps(p.add(j + 2 * LANES)), tv);
+            let h3 = _mm512_cmp_ps_mask::<CMP>(_mm512_loadu_ps(p.add(j + 3 * LANES)), tv);
+            let mut hits = u64::from(h0)
+                | (u64::from(h1) << 16)
+                | (u64::from(h2) << 32)
+                | (u64::from(h3) << 48);
+            while hits != 0 {
+                f(j + hits.trailing_zeros() as usize);
+                hits &= hits - 1;
+            }
+            j += 4 * LANES;
+        }
         while j < row.len() {
             let left = (row.len() - j).min(LANES);
             let valid: u16 = if left == LANES {
@@ -412,7 +582,7 @@ mod kernel {
             } else {
                 (1u16 << left) - 1
             };
-            let v = _mm512_maskz_loadu_ps(valid, row.as_ptr().add(j));
+            let v = _mm512_maskz_loadu_ps(valid, p.add(j));
             let mut hits = _mm512_mask_cmp_ps_mask::<CMP>(valid, v, tv);
             while hits != 0 {
                 f(j + hits.trailing_zeros() as usize);
