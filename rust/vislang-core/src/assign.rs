@@ -242,9 +242,9 @@ struct Tile<T> {
     /// bfloat16 pairs of the shifted rows when the current block uses that path.
     xpack: Vec<u32>,
     lowp: bool,
-    /// bfloat16 tile of `||c||^2 - 2 x.c` and its row minima.
+    /// bfloat16 tile of `||c||^2 - 2 x.c` and the lane minima of its rows.
     vals: Vec<f32>,
-    row_min: Vec<f32>,
+    lane_min: Vec<f32>,
     /// `k > 1` on bfloat16 tiles: per row, every centre so far within the slack of the `k`-th
     /// smallest value, as `(value, index)`.
     pool: Vec<Vec<(f32, i64)>>,
@@ -265,7 +265,7 @@ impl<T: Scalar> Tile<T> {
             xpack: Vec::new(),
             lowp: false,
             vals: Vec::new(),
-            row_min: Vec::new(),
+            lane_min: Vec::new(),
             pool: Vec::new(),
             kth: Vec::new(),
         }
@@ -282,21 +282,22 @@ impl<T: Scalar> Tile<T> {
     }
 
     /// bfloat16 `||c||^2 - 2 x.c` of the block's rows `r0..r0 + m` with centres `c0..c1` into
-    /// `vals` (`m x (c1 - c0)`), the minimum of each row into `row_min`.
+    /// `vals` (`m x (c1 - c0)`), the [`lowp::LANES`] lane minima of each row into `lane_min`
+    /// (`m x LANES`).
     fn tile_values(&mut self, (r0, m): (usize, usize), pc: &PackedCenters, c0: usize, c1: usize) {
         let cb = c1 - c0;
         self.vals.resize(m * cb, 0.0);
-        self.row_min.clear();
-        self.row_min.resize(m, f32::INFINITY);
+        self.lane_min.clear();
+        self.lane_min.resize(m * lowp::LANES, f32::INFINITY);
         let vals = &mut self.vals[..m * cb];
         let xp = &self.xpack[r0 * pc.pairs()..];
-        pc.values(
+        pc.values_lane_minima(
             xp,
             m,
             (c0, c1),
             &pc.norms()[c0..c1],
             vals,
-            &mut self.row_min,
+            &mut self.lane_min,
         );
     }
 
@@ -460,7 +461,8 @@ impl<T: Scalar> Tile<T> {
                 let slack = self.slack[r].as_f64() as f32;
                 // An upper bound of the k-th smallest value including this tile: the previous
                 // one, or an upper bound from this tile alone.
-                let bound = kth_r.min(kth_upper_bound(row, k));
+                let lanes = &self.lane_min[(r - r0) * lowp::LANES..(r - r0 + 1) * lowp::LANES];
+                let bound = kth_r.min(kth_upper_bound(row, lanes, k));
                 let pool = &mut self.pool[r];
                 lowp::for_each_not_above(row, bound + slack, |j| {
                     pool.push((row[j], (c0 + j) as i64));
@@ -516,7 +518,9 @@ impl<T: Scalar> Tile<T> {
                 let cb = c1 - c0;
                 self.tile_values((r0, mr), pc, c0, c1);
                 for r in r0..r0 + mr {
-                    let thresh = self.row_min[r - r0] + self.slack[r].as_f64() as f32;
+                    let lanes = &self.lane_min[(r - r0) * lowp::LANES..(r - r0 + 1) * lowp::LANES];
+                    // The smallest lane minimum: the row's minimum.
+                    let thresh = lowp::kth_lane_minimum(lanes, 1) + self.slack[r].as_f64() as f32;
                     let x = &xs[r * d..(r + 1) * d];
                     let (bd, bi) = (&mut self.best_d[r], &mut self.best_i[r]);
                     let row = &self.vals[(r - r0) * cb..(r - r0 + 1) * cb];
@@ -628,12 +632,12 @@ fn min_lanes<T: Scalar>(row: &[T]) -> T {
 }
 
 /// An upper bound of the `k`-th smallest value of `row` (`+inf` if `row` has fewer than `k`
-/// values): the `k`-th smallest of the minima of disjoint subsets (each is a value of the row,
-/// and `k` of them are at most that).
+/// values), from its lane minima `lanes` ([`lowp::kth_lane_minimum`]) when `k` is at most
+/// [`lowp::LANES`], otherwise the largest minimum of `k` disjoint chunks.
 #[inline]
-fn kth_upper_bound(row: &[f32], k: usize) -> f32 {
-    if k <= lowp::SUBSETS && row.len() >= lowp::SUBSETS {
-        lowp::kth_subset_minimum(row, k)
+fn kth_upper_bound(row: &[f32], lanes: &[f32], k: usize) -> f32 {
+    if k <= lowp::LANES {
+        lowp::kth_lane_minimum(lanes, k)
     } else if row.len() >= k {
         let chunk = row.len() / k;
         (0..k)
@@ -778,6 +782,47 @@ mod tests {
             let c: Vec<f32> = (0..nc * d).map(|_| far(&mut s)).collect();
             let x: Vec<f32> = (0..n * d).map(|_| far(&mut s)).collect();
             check_precisions_agree(&x, &c, d, k);
+        }
+    }
+
+    #[test]
+    fn short_lists_give_the_fp32_result_for_every_k() {
+        // Clustered rows (SIFT-like integers, and their square roots as in RootSIFT: inexact
+        // in bfloat16) and centres that are noisy means (inexact too); 1100 centres make two
+        // tiles, the last ending inside a 16-centre group. k = 17 and 20 exceed the 16 lane
+        // minima (chunk bound); 7 centres fewer than the lanes.
+        let mut s = 5u64;
+        for (n, nc, d) in [(300, 1100, 40), (270, 300, 128), (40, 7, 33)] {
+            let n_modes = 20;
+            let modes: Vec<f64> = (0..n_modes * d)
+                .map(|_| lcg(&mut s).powi(3) * 200.0)
+                .collect();
+            let draw = |count: usize, noise: f64, s: &mut u64| -> Vec<f32> {
+                let mut out = Vec::with_capacity(count * d);
+                for _ in 0..count {
+                    let mo = (lcg(s) * n_modes as f64) as usize % n_modes;
+                    for j in 0..d {
+                        let v = modes[mo * d + j] + (lcg(s) - 0.5) * noise;
+                        out.push(v.round().clamp(0.0, 255.0) as f32);
+                    }
+                }
+                out
+            };
+            let mut x = draw(n, 40.0, &mut s);
+            let mut c: Vec<f32> = draw(nc, 40.0, &mut s)
+                .iter()
+                .map(|v| v + (lcg(&mut s) - 0.5) as f32 * 0.37)
+                .collect();
+            c.copy_within(0..d, (nc - 1) * d); // a duplicated centre
+            x[..d].copy_from_slice(&c[..d]); // a row on a centre
+            for k in [1, 2, 3, 5, 8, 16, 17, 20].into_iter().filter(|&k| k <= nc) {
+                check_precisions_agree(&x, &c, d, k);
+            }
+            let root: Vec<f32> = x.iter().map(|v| v.abs().sqrt()).collect();
+            let croot: Vec<f32> = c.iter().map(|v| v.abs().sqrt()).collect();
+            for k in [1, 5, 8].into_iter().filter(|&k| k <= nc) {
+                check_precisions_agree(&root, &croot, d, k);
+            }
         }
     }
 
