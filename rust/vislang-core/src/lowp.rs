@@ -2,9 +2,11 @@
 //!
 //! Shifted rows and centres are rounded to bfloat16 (8 significant bits) and multiplied with the
 //! AVX-512 BF16 instruction `vdpbf16ps` (two products per fp32 lane, fp32 accumulation), twice
-//! the multiply rate of fp32 FMA. The results only select candidates: [`dot_error_bound`] bounds
-//! their error rigorously and [`crate::assign`] re-checks every centre within that bound in the
-//! input precision, so the returned neighbours are identical to the fp32 path.
+//! the multiply rate of fp32 FMA. The results only select candidates: [`dot_error_bound_measured`]
+//! bounds their error rigorously from the measured bfloat16 rounding errors of the rows and
+//! centres (zero for small-integer rows such as SIFT), and [`crate::assign`] re-checks every
+//! centre within that bound in the input precision, so the returned neighbours are identical to
+//! the fp32 path.
 //!
 //! Used only when the CPU reports `avx512f` and `avx512bf16` and `VISLANG_PRECISION` is not
 //! `fp32`; otherwise [`PackedCenters::new`] returns `None` and the fp32 GEMM runs.
