@@ -1,11 +1,15 @@
 """``vislang.encode`` gives identical encodings with ``precision="auto"`` (bfloat16 candidates,
-exact re-check) and ``precision="fp32"``: on SIFT-like integers with ties, and on real OpenCV
-SIFT descriptors of the scikit-image photos."""
+exact re-check) and ``precision="fp32"``: on SIFT-like integers with ties, on k-means-like words
+(soft, k = 1..8, against the NumPy reference too), and on real OpenCV SIFT descriptors of the
+scikit-image photos."""
 
 from __future__ import annotations
 
+import bovw_reference as ref
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import vislang
 from vislang.features import DescriptorSet
@@ -62,3 +66,47 @@ def test_real_sift_counts_identical() -> None:
     fitted = vocab.cluster_centers_
     for centers in (on_data, fitted):
         _assert_same_encodings(ds, np.ascontiguousarray(centers, dtype=np.float32))
+
+
+@given(
+    k=st.integers(1, 8),
+    d=st.sampled_from([1, 3, 31, 33, 64, 70, 128]),
+    n_words=st.integers(1, 80),
+    per_image=st.lists(st.integers(0, 60), min_size=0, max_size=6),
+    root=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_soft_auto_equals_fp32_and_reference(
+    k: int, d: int, n_words: int, per_image: list[int], root: bool, seed: int
+) -> None:
+    # SIFT-like integer descriptors (or their square roots, RootSIFT-like) and k-means-like
+    # words (noisy means, inexact in bfloat16); empty and one-descriptor images included.
+    k = min(k, n_words)
+    rng = np.random.default_rng(seed)
+    modes = rng.integers(0, 200, (max(1, n_words // 3), d))
+    descs = [
+        np.clip(modes[rng.integers(0, len(modes), n)] + rng.integers(-30, 31, (n, d)), 0, 255)
+        for n in per_image
+    ]
+    words = modes[rng.integers(0, len(modes), n_words)] + rng.uniform(-8, 8, (n_words, d))
+    words = np.clip(words, 0, 255)
+    if n_words > 1:
+        words[-1] = words[0]  # duplicated word
+    if root:
+        descs = [np.sqrt(x) for x in descs]
+        words = np.sqrt(words)
+    descs = [x.astype(np.float32).reshape(-1, d) for x in descs]
+    words = words.astype(np.float32)
+    ds = DescriptorSet.from_list(descs, n_dims=d)
+    sigma = 40.0 if not root else 3.0
+    auto = vislang.encode(ds, words, encoding="soft", k=k, sigma=sigma, norm=None)
+    fp32 = vislang.encode(ds, words, encoding="soft", k=k, sigma=sigma, norm=None, precision="fp32")
+    np.testing.assert_array_equal(auto, fp32)
+    want, _ = ref.encode(descs, words, encoding="soft", k=k, sigma=sigma, norm=None)
+    # float32 distances vs the float64 reference: equal up to near-ties of rounding.
+    np.testing.assert_allclose(auto, want, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(auto.sum(axis=1), [len(x) for x in descs], rtol=1e-5)
+    if n_words > 1:  # the duplicate of word 0 only ever shares its weight, or loses the tie
+        assert np.all(auto[:, -1] <= auto[:, 0] + 1e-6)
+        if k == 1:
+            assert not auto[:, -1].any()

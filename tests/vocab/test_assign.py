@@ -115,6 +115,17 @@ def _precision_data(kind: str, n: int, nc: int, d: int, seed: int) -> tuple[np.n
     elif kind == "far":
         C = (1e4 + rng.standard_normal((nc, d))).astype(np.float32)
         X = (1e4 + rng.standard_normal((n, d))).astype(np.float32)
+    elif kind == "means":
+        # SIFT-like integer rows (exact in bfloat16) and centres that are noisy means (not).
+        X = rng.integers(0, 256, (n, d)).astype(np.float32)
+        C = (rng.integers(0, 256, (nc, d)) + rng.uniform(-0.5, 0.5, (nc, d))).astype(np.float32)
+        if nc > 1:
+            C[-1] = C[0]
+        X[: min(n, nc)] = np.round(C[: min(n, nc)])
+    elif kind == "root":
+        # RootSIFT-like: square roots of integers, inexact in bfloat16 on both sides.
+        X = np.sqrt(rng.integers(0, 256, (n, d))).astype(np.float32)
+        C = np.sqrt(rng.integers(0, 256, (nc, d)) + rng.uniform(0, 1, (nc, d))).astype(np.float32)
     else:  # "scaled": integers times an extreme power of two (exact, no overflow)
         scale = np.float32(2.0 ** int(rng.integers(-40, 41)))
         C = rng.integers(-4, 5, (nc, d)).astype(np.float32) * scale
@@ -123,11 +134,11 @@ def _precision_data(kind: str, n: int, nc: int, d: int, seed: int) -> tuple[np.n
 
 
 @given(
-    kind=st.sampled_from(["sift", "gauss", "far", "scaled"]),
+    kind=st.sampled_from(["sift", "gauss", "far", "scaled", "means", "root"]),
     n=st.integers(0, 40),
     nc=st.integers(1, 40),
     d=st.integers(1, 40),
-    k=st.integers(1, 6),
+    k=st.integers(1, 8),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_auto_precision_equals_fp32_and_oracle(
@@ -167,6 +178,32 @@ def test_auto_precision_equals_fp32_across_blocks_and_tiles(d: int, k: int) -> N
     np.testing.assert_array_equal(idx, ref_idx)
     np.testing.assert_array_equal(d2, ref_d2.astype(np.float32))
     assert idx[0, 0] == 3  # the duplicate centre 1050 loses the tie
+
+
+@pytest.mark.parametrize(
+    ("kind", "d", "k"), [("means", 128, 5), ("means", 37, 8), ("root", 33, 17)]
+)
+def test_auto_precision_equals_fp32_with_inexact_centres_across_tiles(
+    kind: str, d: int, k: int
+) -> None:
+    # k-means-like centres (not representable in bfloat16, so their rounding error enters the
+    # bound) over two centre tiles; k = 17 is above the 16 lane minima of the kernel.
+    X, C = _precision_data(kind, 300, 1100, d, seed=d + k)
+    idx, d2 = vislang.assign(X, C, k=k)
+    idx32, d232 = vislang.assign(X, C, k=k, precision="fp32")
+    np.testing.assert_array_equal(idx, idx32)
+    np.testing.assert_array_equal(d2, d232)
+    ref_idx, ref_d2 = _chunked_k_nearest(X, C, k)
+    np.testing.assert_allclose(d2, ref_d2, rtol=1e-5)
+    # Neighbours agree with the float64 oracle except at float32 near-ties.
+    assert (idx == ref_idx).mean() > 0.99
+
+
+def test_k_above_n_centers_is_an_error() -> None:
+    X = np.zeros((3, 4), np.float32)
+    for precision in ("auto", "fp32"):
+        with pytest.raises(vislang.exceptions.InvalidInputError, match="k"):
+            vislang.assign(X, X[:2], k=3, precision=precision)
 
 
 def test_precision_option_is_checked() -> None:

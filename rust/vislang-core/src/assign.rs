@@ -242,12 +242,14 @@ struct Tile<T> {
     /// bfloat16 pairs of the shifted rows when the current block uses that path.
     xpack: Vec<u32>,
     lowp: bool,
-    /// bfloat16 tile of `||c||^2 - 2 x.c` and its row minima.
+    /// bfloat16 tile of `||c||^2 - 2 x.c` and the lane minima of its rows.
     vals: Vec<f32>,
-    row_min: Vec<f32>,
+    lane_min: Vec<f32>,
     /// `k > 1` on bfloat16 tiles: per row, every centre so far within the slack of the `k`-th
     /// smallest value, as `(value, index)`.
     pool: Vec<Vec<(f32, i64)>>,
+    /// `k > 1` on bfloat16 tiles: per row, the `k`-th smallest value so far.
+    kth: Vec<f32>,
 }
 
 impl<T: Scalar> Tile<T> {
@@ -263,8 +265,9 @@ impl<T: Scalar> Tile<T> {
             xpack: Vec::new(),
             lowp: false,
             vals: Vec::new(),
-            row_min: Vec::new(),
+            lane_min: Vec::new(),
             pool: Vec::new(),
+            kth: Vec::new(),
         }
     }
 
@@ -279,21 +282,22 @@ impl<T: Scalar> Tile<T> {
     }
 
     /// bfloat16 `||c||^2 - 2 x.c` of the block's rows `r0..r0 + m` with centres `c0..c1` into
-    /// `vals` (`m x (c1 - c0)`), the minimum of each row into `row_min`.
+    /// `vals` (`m x (c1 - c0)`), the [`lowp::LANES`] lane minima of each row into `lane_min`
+    /// (`m x LANES`).
     fn tile_values(&mut self, (r0, m): (usize, usize), pc: &PackedCenters, c0: usize, c1: usize) {
         let cb = c1 - c0;
         self.vals.resize(m * cb, 0.0);
-        self.row_min.clear();
-        self.row_min.resize(m, f32::INFINITY);
+        self.lane_min.clear();
+        self.lane_min.resize(m * lowp::LANES, f32::INFINITY);
         let vals = &mut self.vals[..m * cb];
         let xp = &self.xpack[r0 * pc.pairs()..];
-        pc.values(
+        pc.values_lane_minima(
             xp,
             m,
             (c0, c1),
             &pc.norms()[c0..c1],
             vals,
-            &mut self.row_min,
+            &mut self.lane_min,
         );
     }
 
@@ -309,7 +313,8 @@ impl<T: Scalar> Tile<T> {
 
     /// Per-row slack of the `m` rows in `shifted`, and their bfloat16 copy when `prep` has
     /// bfloat16 centres and the rows are in range: then two bfloat16 dot errors (each doubled
-    /// in `||c||^2 - 2 x.c`) are added, as both the winner and the minimum may be off.
+    /// in `||c||^2 - 2 x.c`) are added, as both the winner and the minimum may be off. The dot
+    /// error bound uses the measured rounding errors of the row and of the centres.
     fn prepare_rows(&mut self, m: usize, prep: &Prepared<'_, T>) {
         let d = prep.raw.cols();
         self.lowp = !prep.lowp_off.load(Ordering::Relaxed)
@@ -318,21 +323,26 @@ impl<T: Scalar> Tile<T> {
                 .iter()
                 .all(|v| v.as_f64() < lowp::MAX_SQ_NORM);
         self.slack.clear();
-        let c_norm = prep.max_norm.as_f64().sqrt();
         for &xn in &self.xnorm[..m] {
-            let mut s = Self::slack(d, xn, prep.max_norm);
-            if self.lowp {
-                s = s + T::from_f64(4.0 * lowp::dot_error_bound(d, xn.as_f64().sqrt(), c_norm));
-            }
-            self.slack.push(s);
+            self.slack.push(Self::slack(d, xn, prep.max_norm));
         }
-        if self.lowp {
-            if let Some(s32) = (&self.shifted as &dyn Any).downcast_ref::<Vec<f32>>() {
-                self.xpack.clear();
-                for row in s32.chunks_exact(d).take(m) {
-                    lowp::push_pairs(row, &mut self.xpack);
-                }
-            }
+        if !self.lowp {
+            return;
+        }
+        let (Some(pc), Some(s32)) = (
+            prep.lowp.as_ref(),
+            (&self.shifted as &dyn Any).downcast_ref::<Vec<f32>>(),
+        ) else {
+            self.lowp = false;
+            return;
+        };
+        let centers = pc.norm_and_error();
+        self.xpack.clear();
+        for (r, row) in s32.chunks_exact(d).take(m).enumerate() {
+            let x_err = lowp::push_pairs_measured(row, &mut self.xpack);
+            let x_norm = lowp::norm_from_f32_sq_norm(self.xnorm[r].as_f64(), d);
+            let bound = lowp::dot_error_bound_measured(d, (x_norm, x_err), centers);
+            self.slack[r] = self.slack[r] + T::from_f64(4.0 * bound);
         }
     }
 
@@ -419,10 +429,11 @@ impl<T: Scalar> Tile<T> {
     }
 
     /// `k > 1` on bfloat16 tiles. Per tile, every centre within the row's slack of an upper
-    /// bound of the `k`-th smallest value so far joins the row's pool; the pool then gives the
-    /// `k`-th smallest value and drops the entries above it plus the slack. Each of the exactly `k` nearest centres is within
-    /// the slack of the `k`-th smallest approximation (both sides err by at most half the
-    /// slack), so re-ranking the final pool exactly gives the same result as the fp32 path.
+    /// bound of the `k`-th smallest value so far joins the row's pool; before the next tile the
+    /// pool gives the `k`-th smallest value and drops the entries above it plus the slack. Each
+    /// of the exactly `k` nearest centres is within the slack of the `k`-th smallest
+    /// approximation (both sides err by at most half the slack), so re-ranking the final pool
+    /// exactly gives the same result as the fp32 path.
     fn block_lowp(
         &mut self,
         xs: &[T],
@@ -434,42 +445,32 @@ impl<T: Scalar> Tile<T> {
     ) {
         let (d, nc, k) = (prep.raw.cols(), prep.raw.rows(), self.k);
         // The k-th smallest value seen so far per row (+inf until k values were seen).
-        let mut kth = vec![f32::INFINITY; m];
-        let mut scratch: Vec<f32> = Vec::new();
+        self.kth.clear();
+        self.kth.resize(m, f32::INFINITY);
         self.pool.resize_with(m.max(self.pool.len()), Vec::new);
         for p in &mut self.pool[..m] {
             p.clear();
         }
+        let mut smallest = Vec::with_capacity(k);
         for (r0, c0) in lowp_tiles(m, nc) {
             let (mr, c1) = ((m - r0).min(LOWP_ROWS), (c0 + COL_BLOCK).min(nc));
             let cb = c1 - c0;
             self.tile_values((r0, mr), pc, c0, c1);
-            for (r, kth_r) in (r0..r0 + mr).zip(&mut kth[r0..r0 + mr]) {
+            for (r, kth_r) in (r0..r0 + mr).zip(&mut self.kth[r0..r0 + mr]) {
                 let row = &self.vals[(r - r0) * cb..(r - r0 + 1) * cb];
                 let slack = self.slack[r].as_f64() as f32;
                 // An upper bound of the k-th smallest value including this tile: the previous
-                // one, or the k-th smallest of the minima of disjoint subsets of the row (k
-                // values are at most that).
-                let mut bound = *kth_r;
-                if k <= SUBSETS && cb >= SUBSETS {
-                    let mut mins = subset_minima(row);
-                    bound = bound.min(*mins.select_nth_unstable_by(k - 1, f32::total_cmp).1);
-                } else if cb >= k {
-                    let chunk = cb / k;
-                    let chunk_max = (0..k)
-                        .map(|t| min_lanes(&row[t * chunk..(t + 1) * chunk]))
-                        .fold(f32::NEG_INFINITY, f32::max);
-                    bound = bound.min(chunk_max);
-                }
+                // one, or an upper bound from this tile alone.
+                let lanes = &self.lane_min[(r - r0) * lowp::LANES..(r - r0 + 1) * lowp::LANES];
+                let bound = kth_r.min(kth_upper_bound(row, lanes, k));
                 let pool = &mut self.pool[r];
                 lowp::for_each_not_above(row, bound + slack, |j| {
                     pool.push((row[j], (c0 + j) as i64));
                 });
-                // The k smallest values so far are all in the pool: the new k-th smallest.
-                if pool.len() >= k {
-                    scratch.clear();
-                    scratch.extend(pool.iter().map(|e| e.0));
-                    *kth_r = *scratch.select_nth_unstable_by(k - 1, f32::total_cmp).1;
+                // The k smallest values so far are all in the pool: the new k-th smallest,
+                // needed only by later tiles (the last pool is re-ranked as it is).
+                if c1 < nc && pool.len() >= k {
+                    *kth_r = kth_smallest(pool.iter().map(|e| e.0), k, &mut smallest);
                     let thresh = *kth_r + slack;
                     pool.retain(|e| not_above(e.0, thresh));
                 }
@@ -479,23 +480,18 @@ impl<T: Scalar> Tile<T> {
         if pooled > m * (k + nc.div_ceil(COL_BLOCK) * LOWP_MAX_RECHECKS) {
             prep.lowp_off.store(true, Ordering::Relaxed);
         }
-        let mut exact: Vec<(T, i64)> = Vec::new();
-        for r in 0..m {
+        for (r, pool) in self.pool[..m].iter().enumerate() {
             let x = &xs[r * d..(r + 1) * d];
-            exact.clear();
-            exact.extend(
-                self.pool[r]
-                    .iter()
-                    .map(|&(_, j)| (T::sq_dist(x, prep.raw.row(j as usize)), j)),
-            );
-            exact.sort_unstable_by(|a, b| {
-                a.0.partial_cmp(&b.0)
-                    .unwrap_or(std::cmp::Ordering::Equal)
-                    .then(a.1.cmp(&b.1))
-            });
-            for (t, &(e, j)) in exact.iter().take(k).enumerate() {
-                idx[r * k + t] = j;
-                dist[r * k + t] = e;
+            let (bd, bi) = (&mut dist[r * k..(r + 1) * k], &mut idx[r * k..(r + 1) * k]);
+            bd.fill(T::infinity());
+            bi.fill(-1);
+            // Pool entries are in ascending index order (tiles left to right, scans in
+            // order), so inserting after equal distances keeps the lower index first.
+            for &(_, j) in pool {
+                let e = T::sq_dist(x, prep.raw.row(j as usize));
+                if bi[k - 1] < 0 || e < bd[k - 1] {
+                    insert_sorted(bd, bi, e, j);
+                }
             }
         }
     }
@@ -522,7 +518,9 @@ impl<T: Scalar> Tile<T> {
                 let cb = c1 - c0;
                 self.tile_values((r0, mr), pc, c0, c1);
                 for r in r0..r0 + mr {
-                    let thresh = self.row_min[r - r0] + self.slack[r].as_f64() as f32;
+                    let lanes = &self.lane_min[(r - r0) * lowp::LANES..(r - r0 + 1) * lowp::LANES];
+                    // The smallest lane minimum: the row's minimum.
+                    let thresh = lowp::kth_lane_minimum(lanes, 1) + self.slack[r].as_f64() as f32;
                     let x = &xs[r * d..(r + 1) * d];
                     let (bd, bi) = (&mut self.best_d[r], &mut self.best_i[r]);
                     let row = &self.vals[(r - r0) * cb..(r - r0 + 1) * cb];
@@ -633,20 +631,40 @@ fn min_lanes<T: Scalar>(row: &[T]) -> T {
     b.iter().fold(m, |a, &v| a.min(v))
 }
 
-/// Disjoint subsets of a row whose minima [`subset_minima`] computes.
-const SUBSETS: usize = 64;
-
-/// Minima of the [`SUBSETS`] strided subsets `{j : j % SUBSETS == s}` of the first
-/// `SUBSETS * floor(len / SUBSETS)` entries (vectorised; `+inf` for empty subsets).
+/// An upper bound of the `k`-th smallest value of `row` (`+inf` if `row` has fewer than `k`
+/// values), from its lane minima `lanes` ([`lowp::kth_lane_minimum`]) when `k` is at most
+/// [`lowp::LANES`], otherwise the largest minimum of `k` disjoint chunks.
 #[inline]
-fn subset_minima(row: &[f32]) -> [f32; SUBSETS] {
-    let mut acc = [f32::INFINITY; SUBSETS];
-    for chunk in row.chunks_exact(SUBSETS) {
-        for (a, &v) in acc.iter_mut().zip(chunk) {
-            *a = a.min(v);
+fn kth_upper_bound(row: &[f32], lanes: &[f32], k: usize) -> f32 {
+    if k <= lowp::LANES {
+        lowp::kth_lane_minimum(lanes, k)
+    } else if row.len() >= k {
+        let chunk = row.len() / k;
+        (0..k)
+            .map(|t| min_lanes(&row[t * chunk..(t + 1) * chunk]))
+            .fold(f32::NEG_INFINITY, f32::max)
+    } else {
+        f32::INFINITY
+    }
+}
+
+/// The `k`-th smallest non-NaN value of `values` (`+inf` if there are fewer), by insertion
+/// into a sorted buffer of `k` (fast for the short lists here).
+#[inline]
+fn kth_smallest(values: impl Iterator<Item = f32>, k: usize, smallest: &mut Vec<f32>) -> f32 {
+    smallest.clear();
+    smallest.resize(k, f32::INFINITY);
+    for v in values {
+        if v < smallest[k - 1] {
+            let mut p = k - 1;
+            while p > 0 && smallest[p - 1] > v {
+                smallest[p] = smallest[p - 1];
+                p -= 1;
+            }
+            smallest[p] = v;
         }
     }
-    acc
+    smallest[k - 1]
 }
 
 /// Squared norm summed in 16 lanes (vectorised; only used for rounding bounds).
@@ -768,6 +786,47 @@ mod tests {
     }
 
     #[test]
+    fn short_lists_give_the_fp32_result_for_every_k() {
+        // Clustered rows (SIFT-like integers, and their square roots as in RootSIFT: inexact
+        // in bfloat16) and centres that are noisy means (inexact too); 1100 centres make two
+        // tiles, the last ending inside a 16-centre group. k = 17 and 20 exceed the 16 lane
+        // minima (chunk bound); 7 centres fewer than the lanes.
+        let mut s = 5u64;
+        for (n, nc, d) in [(300, 1100, 40), (270, 300, 128), (40, 7, 33)] {
+            let n_modes = 20;
+            let modes: Vec<f64> = (0..n_modes * d)
+                .map(|_| lcg(&mut s).powi(3) * 200.0)
+                .collect();
+            let draw = |count: usize, noise: f64, s: &mut u64| -> Vec<f32> {
+                let mut out = Vec::with_capacity(count * d);
+                for _ in 0..count {
+                    let mo = (lcg(s) * n_modes as f64) as usize % n_modes;
+                    for j in 0..d {
+                        let v = modes[mo * d + j] + (lcg(s) - 0.5) * noise;
+                        out.push(v.round().clamp(0.0, 255.0) as f32);
+                    }
+                }
+                out
+            };
+            let mut x = draw(n, 40.0, &mut s);
+            let mut c: Vec<f32> = draw(nc, 40.0, &mut s)
+                .iter()
+                .map(|v| v + (lcg(&mut s) - 0.5) as f32 * 0.37)
+                .collect();
+            c.copy_within(0..d, (nc - 1) * d); // a duplicated centre
+            x[..d].copy_from_slice(&c[..d]); // a row on a centre
+            for k in [1, 2, 3, 5, 8, 16, 17, 20].into_iter().filter(|&k| k <= nc) {
+                check_precisions_agree(&x, &c, d, k);
+            }
+            let root: Vec<f32> = x.iter().map(|v| v.abs().sqrt()).collect();
+            let croot: Vec<f32> = c.iter().map(|v| v.abs().sqrt()).collect();
+            for k in [1, 5, 8].into_iter().filter(|&k| k <= nc) {
+                check_precisions_agree(&root, &croot, d, k);
+            }
+        }
+    }
+
+    #[test]
     fn loose_bounds_fall_back_and_agree() {
         // Centres spread in the first 8 features only, rows large in the others: the bfloat16
         // bound (relative to |x| |c|) covers most centres, so blocks fall back to fp32.
@@ -788,25 +847,6 @@ mod tests {
         }
         for k in [1, 3] {
             check_precisions_agree(&x, &c, d, k);
-        }
-    }
-
-    #[test]
-    fn subset_minima_bound_the_kth_smallest() {
-        let row: Vec<f32> = (0..200).map(|j| ((j * 37) % 101) as f32).collect();
-        let mins = subset_minima(&row);
-        for (s, got) in mins.iter().enumerate() {
-            let want = (0..192)
-                .filter(|j| j % SUBSETS == s)
-                .map(|j| row[j])
-                .fold(f32::INFINITY, f32::min);
-            assert_eq!(*got, want);
-        }
-        let mut sorted = row.clone();
-        sorted.sort_by(f32::total_cmp);
-        let mut m = mins;
-        for k in 1..=SUBSETS {
-            assert!(*m.select_nth_unstable_by(k - 1, f32::total_cmp).1 >= sorted[k - 1]);
         }
     }
 

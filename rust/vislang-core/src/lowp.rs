@@ -2,9 +2,11 @@
 //!
 //! Shifted rows and centres are rounded to bfloat16 (8 significant bits) and multiplied with the
 //! AVX-512 BF16 instruction `vdpbf16ps` (two products per fp32 lane, fp32 accumulation), twice
-//! the multiply rate of fp32 FMA. The results only select candidates: [`dot_error_bound`] bounds
-//! their error rigorously and [`crate::assign`] re-checks every centre within that bound in the
-//! input precision, so the returned neighbours are identical to the fp32 path.
+//! the multiply rate of fp32 FMA. The results only select candidates: [`dot_error_bound_measured`]
+//! bounds their error rigorously from the measured bfloat16 rounding errors of the rows and
+//! centres (zero for small-integer rows such as SIFT), and [`crate::assign`] re-checks every
+//! centre within that bound in the input precision, so the returned neighbours are identical to
+//! the fp32 path.
 //!
 //! Used only when the CPU reports `avx512f` and `avx512bf16` and `VISLANG_PRECISION` is not
 //! `fp32`; otherwise [`PackedCenters::new`] returns `None` and the fp32 GEMM runs.
@@ -61,16 +63,24 @@ pub(crate) fn pairs(d: usize) -> usize {
 
 /// Appends `row` as bfloat16 pairs: element `2p` in the low half of word `p`, `2p + 1` high.
 pub(crate) fn push_pairs(row: &[f32], out: &mut Vec<u32>) {
+    push_pairs_measured(row, out);
+}
+
+/// [`push_pairs`], returning an upper bound of the Euclidean norm of `row - bf16(row)` (see
+/// [`rounding_error_norm`]), computed on the fly.
+pub(crate) fn push_pairs_measured(row: &[f32], out: &mut Vec<u32>) -> f64 {
     #[cfg(target_arch = "x86_64")]
     if cpu_has_bf16() {
         let start = out.len();
         out.resize(start + pairs(row.len()), 0);
         // SAFETY: the CPU supports the instructions; `out[start..]` holds `pairs(row.len())`
         // words, as the kernel requires.
-        unsafe { kernel::pack(row, &mut out[start..]) };
-        return;
+        let sq = unsafe { kernel::pack(row, &mut out[start..]) };
+        return norm_from_f32_sq_norm(f64::from(sq), row.len());
     }
+    let start = out.len();
     push_pairs_portable(row, out);
+    rounding_error_norm(row, &out[start..])
 }
 
 /// Portable twin of [`push_pairs`] (identical for normal numbers; the instruction flushes
@@ -84,22 +94,71 @@ fn push_pairs_portable(row: &[f32], out: &mut Vec<u32>) {
 }
 
 /// Rigorous bound on `|x.c - dot|` where `dot` is what the kernel returns for shifted vectors
-/// of `d` features with Euclidean norms at most `x_norm` and `c_norm` (not squared).
-///
-/// Rounding each factor to bfloat16 (unit roundoff `u = 2^-8`) changes each product by at most
-/// `(2u + u^2) |x_i c_i|`; the fp32 accumulation of `n` products adds `gamma_n` of the sum of the
-/// rounded products (`(1 + u)^2 sum |x_i c_i|`); `sum |x_i c_i| <= |x| |c|` (Cauchy-Schwarz).
-/// The instruction flushes subnormal inputs and outputs to zero: at most `2^-126` per factor
-/// and per operation, covered by the absolute term.
+/// of `d` features with Euclidean norms at most `x_norm` and `c_norm` (not squared), when
+/// nothing is known about their rounding: [`dot_error_bound_measured`] with the worst case
+/// `|x - bf16(x)| <= u |x|` (unit roundoff `u = 2^-8`).
 pub(crate) fn dot_error_bound(d: usize, x_norm: f64, c_norm: f64) -> f64 {
     let u = 2f64.powi(-8);
+    dot_error_bound_measured(d, (x_norm, u * x_norm), (c_norm, u * c_norm))
+}
+
+/// Rigorous bound on `|x.c - dot|` from the norms of the shifted vectors and of their bfloat16
+/// rounding errors, each at most `(|x|, |x - bf16(x)|)` and `(|c|, |c - bf16(c)|)`.
+///
+/// With `x' = bf16(x)` and `c' = bf16(c)`: `x.c - x'.c' = -(x.e_c + e_x.c + e_x.e_c)`, at most
+/// `|x| |e_c| + |e_x| |c| + |e_x| |e_c|` (Cauchy-Schwarz). The products `x'_i c'_i` are exact in
+/// fp32 (8 x 8 significant bits); their fp32 accumulation adds `gamma_n sum |x'_i c'_i| <=
+/// gamma_n |x'| |c'|`. The instruction flushes subnormal inputs and outputs to zero: at most
+/// `2^-126` per factor and per operation, covered by the absolute term. Measured errors make
+/// this several times tighter than the worst case (zero for small-integer rows such as SIFT).
+pub(crate) fn dot_error_bound_measured(
+    d: usize,
+    (x_norm, x_err): (f64, f64),
+    (c_norm, c_err): (f64, f64),
+) -> f64 {
     let n = (2 * pairs(d)) as f64;
     let u32_ = 2f64.powi(-24);
     let gamma = n * u32_ / (1.0 - n * u32_);
-    let rel = 2.0 * u + u * u + gamma * (1.0 + u) * (1.0 + u);
+    let rounding = x_norm * c_err + x_err * c_norm + x_err * c_err;
+    let accumulation = gamma * (x_norm + x_err) * (c_norm + c_err);
     let abs = 4.0 * n * 2f64.powi(-126) * (1.0 + x_norm + c_norm);
     // A small margin for the rounding of this formula and of its use in f32 thresholds.
-    (rel * x_norm * c_norm + abs) * (1.0 + 1e-3)
+    (rounding + accumulation + abs) * (1.0 + 1e-3)
+}
+
+/// Upper bound of a Euclidean norm from its square `sq` summed in `f32` over `d` features:
+/// enlarged by the summation's rounding and by the gradual underflow of tiny squares.
+pub(crate) fn norm_from_f32_sq_norm(sq: f64, d: usize) -> f64 {
+    let n = d as f64;
+    (sq * (1.0 + 2.0 * (n + 16.0) * 2f64.powi(-24)) + n * 2f64.powi(-148)).sqrt()
+}
+
+/// Upper bound of the Euclidean norm of `row - bf16(row)` where `packed` holds the bfloat16
+/// pairs of `row` (as [`push_pairs`] writes them); the portable twin of the measurement in
+/// [`push_pairs_measured`]. The differences are exact in `f32`; their squares are summed in 16
+/// `f32` lanes, so the sum is enlarged by its rounding error and by the gradual underflow of
+/// tiny squares (`2^-149` each). Rows with `|x| > ~1e18` may overflow to `+inf` (a useless but
+/// valid bound; such rows exceed [`MAX_SQ_NORM`] anyway).
+pub(crate) fn rounding_error_norm(row: &[f32], packed: &[u32]) -> f64 {
+    const L: usize = 16; // as in `norm_from_f32_sq_norm`
+    let mut acc = [0.0f32; L];
+    let mut tail = 0.0f32;
+    let diff = |i: usize| {
+        let w = packed[i / 2];
+        row[i] - from_bf16_bits((w >> (16 * (i % 2))) as u16)
+    };
+    let full = row.len() / L * L;
+    for base in (0..full).step_by(L) {
+        for (l, a) in acc.iter_mut().enumerate() {
+            let e = diff(base + l);
+            *a += e * e;
+        }
+    }
+    for i in full..row.len() {
+        let e = diff(i);
+        tail += e * e;
+    }
+    norm_from_f32_sq_norm(f64::from(acc.iter().fold(tail, |a, v| a + v)), row.len())
 }
 
 /// Shifted centres rounded to bfloat16, packed for the kernel: for each group of [`LANES`]
@@ -109,6 +168,9 @@ pub(crate) struct PackedCenters {
     pairs: usize,
     n_centers: usize,
     norms: Vec<f32>,
+    /// Largest Euclidean norm of a shifted centre, and of its bfloat16 rounding error.
+    max_norm: f64,
+    max_err: f64,
 }
 
 impl PackedCenters {
@@ -124,6 +186,7 @@ impl PackedCenters {
         }
         let mut packed = Self::pack(shifted, k, d);
         packed.norms = norms.to_vec();
+        packed.max_norm = norm_from_f32_sq_norm(max_sq_norm, d);
         Some(packed)
     }
 
@@ -137,14 +200,22 @@ impl PackedCenters {
         &self.norms
     }
 
+    /// `(max |c|, max |c - bf16(c)|)` over the shifted centres, for
+    /// [`dot_error_bound_measured`].
+    pub(crate) fn norm_and_error(&self) -> (f64, f64) {
+        (self.max_norm, self.max_err)
+    }
+
     fn pack(shifted: &[f32], k: usize, d: usize) -> Self {
         let np = pairs(d);
         let groups = k.div_ceil(LANES);
         let mut data = vec![0u32; groups * np * LANES];
         let mut row = Vec::with_capacity(np);
+        let mut max_err = 0.0f64;
         for c in 0..k {
             row.clear();
-            push_pairs(&shifted[c * d..(c + 1) * d], &mut row);
+            let src = &shifted[c * d..(c + 1) * d];
+            max_err = max_err.max(push_pairs_measured(src, &mut row));
             let (g, lane) = (c / LANES, c % LANES);
             for (p, &w) in row.iter().enumerate() {
                 data[(g * np + p) * LANES + lane] = w;
@@ -155,6 +226,8 @@ impl PackedCenters {
             pairs: np,
             n_centers: k,
             norms: Vec::new(),
+            max_norm: 0.0,
+            max_err,
         }
     }
 
@@ -165,34 +238,63 @@ impl PackedCenters {
         &self,
         xp: &[u32],
         m: usize,
-        (c0, c1): (usize, usize),
+        cols: (usize, usize),
         norms: &[f32],
         out: &mut [f32],
         row_min: &mut [f32],
     ) {
-        assert!(c0 % LANES == 0 && c0 <= c1 && c1 <= self.n_centers);
-        assert!(xp.len() >= m * self.pairs && out.len() >= m * (c1 - c0));
-        assert!(norms.len() >= c1 - c0 && row_min.len() >= m);
-        #[cfg(target_arch = "x86_64")]
-        if cpu_has_bf16() {
-            // SAFETY: the CPU supports the instructions (checked just above); the asserts above
-            // are the kernel's size requirements.
-            unsafe { kernel::tile(self, xp, m, (c0, c1), norms, out, row_min) };
-            return;
-        }
-        self.values_portable(xp, m, (c0, c1), norms, out, row_min);
+        self.values_with::<false>(xp, m, cols, norms, out, row_min);
     }
 
-    /// Portable twin of the kernel (exact products of the bfloat16 values, f32 sums); used where
-    /// the kernel is unavailable, i.e. in tests.
-    fn values_portable(
+    /// [`Self::values`], lowering instead the [`LANES`] minima of each row:
+    /// `lane_min[r * LANES + l]` over the centres `c` with `c % LANES == l` (`lane_min` is
+    /// `m x LANES`). Cheaper than a scalar minimum in the kernel, and the minima of disjoint
+    /// subsets bound the `k`-th smallest value of a row ([`kth_lane_minimum`]).
+    pub(crate) fn values_lane_minima(
+        &self,
+        xp: &[u32],
+        m: usize,
+        cols: (usize, usize),
+        norms: &[f32],
+        out: &mut [f32],
+        lane_min: &mut [f32],
+    ) {
+        self.values_with::<true>(xp, m, cols, norms, out, lane_min);
+    }
+
+    fn values_with<const LANE_MINS: bool>(
         &self,
         xp: &[u32],
         m: usize,
         (c0, c1): (usize, usize),
         norms: &[f32],
         out: &mut [f32],
-        row_min: &mut [f32],
+        mins: &mut [f32],
+    ) {
+        let per_row = if LANE_MINS { LANES } else { 1 };
+        assert!(c0 % LANES == 0 && c0 <= c1 && c1 <= self.n_centers);
+        assert!(xp.len() >= m * self.pairs && out.len() >= m * (c1 - c0));
+        assert!(norms.len() >= c1 - c0 && mins.len() >= m * per_row);
+        #[cfg(target_arch = "x86_64")]
+        if cpu_has_bf16() {
+            // SAFETY: the CPU supports the instructions (checked just above); the asserts above
+            // are the kernel's size requirements.
+            unsafe { kernel::tile::<LANE_MINS>(self, xp, m, (c0, c1), norms, out, mins) };
+            return;
+        }
+        self.values_portable::<LANE_MINS>(xp, m, (c0, c1), norms, out, mins);
+    }
+
+    /// Portable twin of the kernel (exact products of the bfloat16 values, f32 sums); used where
+    /// the kernel is unavailable, i.e. in tests.
+    fn values_portable<const LANE_MINS: bool>(
+        &self,
+        xp: &[u32],
+        m: usize,
+        (c0, c1): (usize, usize),
+        norms: &[f32],
+        out: &mut [f32],
+        mins: &mut [f32],
     ) {
         let (np, cb) = (self.pairs, c1 - c0);
         for r in 0..m {
@@ -206,10 +308,41 @@ impl PackedCenters {
                 }
                 let v = norms[j] - 2.0 * s;
                 out[r * cb + j] = v;
-                row_min[r] = row_min[r].min(v);
+                let at = if LANE_MINS { r * LANES + lane } else { r };
+                mins[at] = mins[at].min(v);
             }
         }
     }
+}
+
+/// An upper bound of the `k`-th smallest value of a row from its [`LANES`] lane minima
+/// (`1 <= k <= LANES`): the `k`-th smallest distinct finite minimum (each is a value of the row
+/// and at least `k` values are at most it), `+inf` if there are fewer.
+#[inline]
+pub(crate) fn kth_lane_minimum(lane_min: &[f32], k: usize) -> f32 {
+    assert!(lane_min.len() >= LANES);
+    #[cfg(target_arch = "x86_64")]
+    if cpu_has_bf16() {
+        // SAFETY: AVX-512F is present (implied by the check); `LANES` values asserted above.
+        return unsafe { kernel::kth_lane_minimum(lane_min, k) };
+    }
+    kth_lane_minimum_portable(&lane_min[..LANES], k)
+}
+
+/// Portable twin of [`kth_lane_minimum`].
+fn kth_lane_minimum_portable(lane_min: &[f32], k: usize) -> f32 {
+    let mut found = f32::NEG_INFINITY;
+    for _ in 0..k {
+        // The smallest minimum above the previous one: the next distinct value.
+        found = lane_min.iter().fold(
+            f32::INFINITY,
+            |a, &v| if v > found && v < a { v } else { a },
+        );
+        if found == f32::INFINITY {
+            break;
+        }
+    }
+    found
 }
 
 /// Calls `f(j)` for every `j` (ascending) with `!(row[j] > t)`: `row[j] <= t` or NaN.
@@ -247,16 +380,17 @@ mod kernel {
     /// # Safety
     /// The CPU must support AVX-512F and AVX-512 BF16; sizes as asserted by the caller.
     #[target_feature(enable = "avx512f,avx512bf16")]
-    pub(super) unsafe fn tile(
+    pub(super) unsafe fn tile<const LANE_MINS: bool>(
         pc: &PackedCenters,
         xp: &[u32],
         m: usize,
         (c0, c1): (usize, usize),
         norms: &[f32],
         out: &mut [f32],
-        row_min: &mut [f32],
+        mins: &mut [f32],
     ) {
         let cb = c1 - c0;
+        let per_row = if LANE_MINS { LANES } else { 1 };
         let (g0, g1) = (c0 / LANES, c1.div_ceil(LANES));
         let mut g = g0;
         while g < g1 {
@@ -268,13 +402,13 @@ mod kernel {
                 let valid = c1 - g * LANES;
                 let x = xp.as_ptr().add(r * pc.pairs);
                 let cn = norms.as_ptr().add((g - g0) * LANES);
-                let mins = row_min.as_mut_ptr().add(r);
+                let mins = mins.as_mut_ptr().add(r * per_row);
                 macro_rules! go {
                     ($($rr:literal),*) => {
                         match (nr, ng) {
                             $(($rr, GROUPS) => {
                                 let at = Out { o, ld: cb, valid, cn, mins };
-                                micro::<$rr, GROUPS>(pc, x, g, at);
+                                micro::<$rr, GROUPS, LANE_MINS>(pc, x, g, at);
                             }
                               ($rr, _) => {
                                   for gg in 0..ng {
@@ -285,7 +419,7 @@ mod kernel {
                                           cn: cn.add(gg * LANES),
                                           mins,
                                       };
-                                      micro::<$rr, 1>(pc, x, g + gg, at);
+                                      micro::<$rr, 1, LANE_MINS>(pc, x, g + gg, at);
                                   }
                               })*
                             _ => unreachable!(),
@@ -301,7 +435,8 @@ mod kernel {
 
     /// Where a micro-kernel writes: `o` (row stride `ld`) for the first centre of its first
     /// row, `valid` centres left from there (later lanes are neither read nor stored), their
-    /// norms `cn`, and the running minima `mins` of its rows.
+    /// norms `cn`, and the running minima `mins` of its rows (one per row, or [`LANES`] per
+    /// row with `LANE_MINS`).
     struct Out {
         o: *mut f32,
         ld: usize,
@@ -317,7 +452,7 @@ mod kernel {
     /// values, `at.cn` that many norms, `at.mins` `R` minima.
     #[target_feature(enable = "avx512f,avx512bf16")]
     #[inline]
-    unsafe fn micro<const R: usize, const G: usize>(
+    unsafe fn micro<const R: usize, const G: usize, const LANE_MINS: bool>(
         pc: &PackedCenters,
         x: *const u32,
         g: usize,
@@ -362,19 +497,28 @@ mod kernel {
                 _mm512_mask_storeu_ps(at.o.add(r * at.ld + gg * LANES), masks[gg], v);
                 low = _mm512_mask_min_ps(low, masks[gg], v, low);
             }
-            let mr = at.mins.add(r);
-            *mr = (*mr).min(_mm512_reduce_min_ps(low));
+            if LANE_MINS {
+                let mr = at.mins.add(r * LANES);
+                // `min(low, old)` keeps `old` where `low` is NaN, like `f32::min`.
+                _mm512_storeu_ps(mr, _mm512_min_ps(low, _mm512_loadu_ps(mr)));
+            } else {
+                let mr = at.mins.add(r);
+                *mr = (*mr).min(_mm512_reduce_min_ps(low));
+            }
         }
     }
 
     /// `row` rounded to bfloat16 (to nearest even) into `out` (`pairs(row.len())` words, the
-    /// odd tail padded with zero), 32 values per step.
+    /// odd tail padded with zero), 32 values per step; returns the sum of the squared rounding
+    /// errors `(row_i - bf16(row_i))^2`, accumulated in 16 `f32` lanes (each lane sums every
+    /// 16th error, a twin of [`super::rounding_error_norm`]'s summation bound).
     ///
     /// # Safety
     /// The CPU must support AVX-512F and AVX-512 BF16; `out.len() == pairs(row.len())`.
     #[target_feature(enable = "avx512f,avx512bf16")]
-    pub(super) unsafe fn pack(row: &[f32], out: &mut [u32]) {
+    pub(super) unsafe fn pack(row: &[f32], out: &mut [u32]) -> f32 {
         let n = row.len();
+        let mut sq = _mm512_setzero_ps();
         let mut i = 0;
         while i < n {
             let left = n - i;
@@ -393,8 +537,39 @@ mod kernel {
             let v: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(hi, lo));
             let words = (lo_n + hi_n).div_ceil(2);
             _mm512_mask_storeu_epi32(out.as_mut_ptr().add(i / 2).cast(), mask(words), v);
+            // The rounded values back in f32 (bfloat16 bits shifted up): exact differences.
+            let back = |half: __m256i| {
+                _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(half)))
+            };
+            let e_lo = _mm512_sub_ps(lo, back(_mm512_castsi512_si256(v)));
+            let e_hi = _mm512_sub_ps(hi, back(_mm512_extracti64x4_epi64::<1>(v)));
+            sq = _mm512_fmadd_ps(e_lo, e_lo, sq);
+            sq = _mm512_fmadd_ps(e_hi, e_hi, sq);
             i += lo_n + hi_n;
         }
+        _mm512_reduce_add_ps(sq)
+    }
+
+    /// See [`super::kth_lane_minimum`].
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F; `lane_min` holds at least [`LANES`] values.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn kth_lane_minimum(lane_min: &[f32], k: usize) -> f32 {
+        let inf = _mm512_set1_ps(f32::INFINITY);
+        // NaN lanes become +inf (ignored), as `f32::min` would leave them out.
+        let mut v = _mm512_min_ps(_mm512_loadu_ps(lane_min.as_ptr()), inf);
+        let mut found = f32::INFINITY;
+        for _ in 0..k {
+            found = _mm512_reduce_min_ps(v);
+            if found == f32::INFINITY {
+                break;
+            }
+            // Drop every copy of that value: the next round finds the next distinct one.
+            let hit = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(v, _mm512_set1_ps(found));
+            v = _mm512_mask_mov_ps(v, hit, inf);
+        }
+        found
     }
 
     /// Calls `f(j)` for the entries of `row` where the comparison `CMP` with `t` holds.
@@ -404,7 +579,24 @@ mod kernel {
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn scan<const CMP: i32>(row: &[f32], t: f32, mut f: impl FnMut(usize)) {
         let tv = _mm512_set1_ps(t);
+        let p = row.as_ptr();
         let mut j = 0;
+        // Four vectors per step: independent loads in flight, one branch for 64 values.
+        while j + 4 * LANES <= row.len() {
+            let h0 = _mm512_cmp_ps_mask::<CMP>(_mm512_loadu_ps(p.add(j)), tv);
+            let h1 = _mm512_cmp_ps_mask::<CMP>(_mm512_loadu_ps(p.add(j + LANES)), tv);
+            let h2 = _mm512_cmp_ps_mask::<CMP>(_mm512_loadu_ps(p.add(j + 2 * LANES)), tv);
+            let h3 = _mm512_cmp_ps_mask::<CMP>(_mm512_loadu_ps(p.add(j + 3 * LANES)), tv);
+            let mut hits = u64::from(h0)
+                | (u64::from(h1) << 16)
+                | (u64::from(h2) << 32)
+                | (u64::from(h3) << 48);
+            while hits != 0 {
+                f(j + hits.trailing_zeros() as usize);
+                hits &= hits - 1;
+            }
+            j += 4 * LANES;
+        }
         while j < row.len() {
             let left = (row.len() - j).min(LANES);
             let valid: u16 = if left == LANES {
@@ -412,7 +604,7 @@ mod kernel {
             } else {
                 (1u16 << left) - 1
             };
-            let v = _mm512_maskz_loadu_ps(valid, row.as_ptr().add(j));
+            let v = _mm512_maskz_loadu_ps(valid, p.add(j));
             let mut hits = _mm512_mask_cmp_ps_mask::<CMP>(valid, v, tv);
             while hits != 0 {
                 f(j + hits.trailing_zeros() as usize);
@@ -447,8 +639,22 @@ mod tests {
         ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
 
+    /// Rows of `m x d` values: random reals (inexact in bfloat16) or small integers (exact).
+    fn rows(m: usize, d: usize, scale: f32, integers: bool, s: &mut u64) -> Vec<f32> {
+        (0..m * d)
+            .map(|_| {
+                let v = lcg(s) * scale;
+                if integers {
+                    v.round()
+                } else {
+                    v
+                }
+            })
+            .collect()
+    }
+
     #[test]
-    fn kernel_matches_portable_twin_and_bound() {
+    fn kernel_matches_portable_twin_and_bounds() {
         let mut s = 7u64;
         for (m, k, d) in [
             (1, 1, 1),
@@ -457,49 +663,174 @@ mod tests {
             (6, 64, 33),
             (20, 70, 2),
         ] {
-            let x: Vec<f32> = (0..m * d).map(|_| lcg(&mut s) * 10.0).collect();
-            let c: Vec<f32> = (0..k * d).map(|_| lcg(&mut s) * 3.0).collect();
-            let norms: Vec<f32> = c.chunks(d).map(|r| r.iter().map(|v| v * v).sum()).collect();
-            let pc = PackedCenters::pack(&c, k, d);
-            let mut xp = Vec::new();
-            for r in 0..m {
-                push_pairs(&x[r * d..(r + 1) * d], &mut xp);
+            for integers in [false, true] {
+                let x = rows(m, d, 100.0, integers, &mut s);
+                let c = rows(k, d, 30.0, false, &mut s);
+                check_values(&x, &c, m, k, d);
             }
-            let cmax = norms
-                .iter()
-                .fold(0.0f64, |a, v| a.max(f64::from(*v)))
-                .sqrt();
-            for c0 in [0, 16, 32].into_iter().filter(|c0| *c0 < k) {
-                let cb = k - c0;
-                let (mut fast, mut slow) = (vec![f32::NAN; m * cb], vec![f32::NAN; m * cb]);
-                let (mut fmin, mut smin) = (vec![f32::INFINITY; m], vec![f32::INFINITY; m]);
-                let cn = &norms[c0..];
-                pc.values(&xp, m, (c0, k), cn, &mut fast, &mut fmin);
-                pc.values_portable(&xp, m, (c0, k), cn, &mut slow, &mut smin);
-                for r in 0..m {
-                    let xr = &x[r * d..(r + 1) * d];
-                    let xn = xr.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt();
-                    let bound = 2.0 * dot_error_bound(d, xn, cmax);
-                    let row = &fast[r * cb..(r + 1) * cb];
-                    assert_eq!(fmin[r], row.iter().fold(f32::INFINITY, |a, v| a.min(*v)));
-                    for j in 0..cb {
-                        let cj = &c[(c0 + j) * d..(c0 + j + 1) * d];
-                        let dot: f64 = xr
-                            .iter()
-                            .zip(cj)
-                            .map(|(a, b)| f64::from(*a) * f64::from(*b))
-                            .sum();
-                        let exact = f64::from(cn[j]) - 2.0 * dot;
-                        // The bound plus one f32 rounding of the result.
-                        let tol = bound + 1e-7 * exact.abs();
-                        for got in [fast[r * cb + j], slow[r * cb + j]] {
-                            assert!(
-                                (f64::from(got) - exact).abs() <= tol,
-                                "m={m} k={k} d={d} r={r} j={j}: {got} vs {exact} (bound {bound})"
-                            );
+        }
+    }
+
+    fn check_values(x: &[f32], c: &[f32], m: usize, k: usize, d: usize) {
+        let norms: Vec<f32> = c.chunks(d).map(|r| r.iter().map(|v| v * v).sum()).collect();
+        let pc = PackedCenters::pack(c, k, d);
+        let max_sq = norms.iter().fold(0.0f64, |a, v| a.max(f64::from(*v)));
+        let centers = (norm_from_f32_sq_norm(max_sq, d), pc.max_err);
+        let (mut xp, mut x_err) = (Vec::new(), Vec::new());
+        for r in 0..m {
+            x_err.push(push_pairs_measured(&x[r * d..(r + 1) * d], &mut xp));
+        }
+        for c0 in [0, 16, 32].into_iter().filter(|c0| *c0 < k) {
+            let cb = k - c0;
+            let cn = &norms[c0..];
+            let mut got = Vec::new();
+            for lane_mins in [false, true] {
+                let per_row = if lane_mins { LANES } else { 1 };
+                for portable in [false, true] {
+                    let mut out = vec![f32::NAN; m * cb];
+                    let mut mins = vec![f32::INFINITY; m * per_row];
+                    match (lane_mins, portable) {
+                        (false, false) => pc.values(&xp, m, (c0, k), cn, &mut out, &mut mins),
+                        (true, false) => {
+                            pc.values_lane_minima(&xp, m, (c0, k), cn, &mut out, &mut mins);
+                        }
+                        (false, true) => {
+                            pc.values_portable::<false>(&xp, m, (c0, k), cn, &mut out, &mut mins);
+                        }
+                        (true, true) => {
+                            pc.values_portable::<true>(&xp, m, (c0, k), cn, &mut out, &mut mins);
                         }
                     }
+                    for r in 0..m {
+                        let row = &out[r * cb..(r + 1) * cb];
+                        for l in 0..per_row {
+                            let want = row
+                                .iter()
+                                .enumerate()
+                                .filter(|(j, _)| !lane_mins || (c0 + j) % LANES == l)
+                                .fold(f32::INFINITY, |a, (_, v)| a.min(*v));
+                            assert_eq!(mins[r * per_row + l], want, "r={r} lane={l}");
+                        }
+                    }
+                    got.push(out);
                 }
+            }
+            assert_eq!(got[0], got[2], "the minima do not change the values");
+            for r in 0..m {
+                let xr = &x[r * d..(r + 1) * d];
+                let xn = xr.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt();
+                let worst = 2.0 * dot_error_bound(d, xn, centers.0);
+                let measured = 2.0 * dot_error_bound_measured(d, (xn, x_err[r]), centers);
+                assert!(measured <= worst * 1.001, "{measured} > {worst}");
+                for j in 0..cb {
+                    let cj = &c[(c0 + j) * d..(c0 + j + 1) * d];
+                    let dot: f64 = xr
+                        .iter()
+                        .zip(cj)
+                        .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                        .sum();
+                    let exact = f64::from(cn[j]) - 2.0 * dot;
+                    // The bound plus one f32 rounding of the result.
+                    let tol = measured + 1e-7 * exact.abs();
+                    for out in &got {
+                        let v = out[r * cb + j];
+                        assert!(
+                            (f64::from(v) - exact).abs() <= tol,
+                            "m={m} k={k} d={d} r={r} j={j}: {v} vs {exact} (bound {measured})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn measured_rounding_errors_bound_the_true_ones() {
+        let mut s = 9u64;
+        for n in [0usize, 1, 2, 15, 16, 17, 31, 32, 33, 63, 128, 131] {
+            for kind in 0..4 {
+                let mut row: Vec<f32> = match kind {
+                    0 => rows(1, n, 1e3, false, &mut s),
+                    1 => rows(1, n, 255.0, true, &mut s)
+                        .iter()
+                        .map(|v| v.abs())
+                        .collect(),
+                    2 => rows(1, n, 1e-30, false, &mut s),
+                    _ => rows(1, n, 1e12, false, &mut s),
+                };
+                if kind == 2 && n > 3 {
+                    row[3] = 1e-40; // subnormal: flushed to zero by the instruction
+                }
+                let mut outs = Vec::new();
+                for portable in [false, true] {
+                    let mut out = vec![7u32];
+                    let err = if portable {
+                        push_pairs_portable(&row, &mut out);
+                        rounding_error_norm(&row, &out[1..])
+                    } else {
+                        push_pairs_measured(&row, &mut out)
+                    };
+                    // The true error of this packing, in f64.
+                    let truth = row
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &v)| {
+                            let w = out[1 + i / 2];
+                            let half = if i.is_multiple_of(2) {
+                                w as u16
+                            } else {
+                                (w >> 16) as u16
+                            };
+                            (f64::from(v) - f64::from(from_bf16_bits(half))).powi(2)
+                        })
+                        .sum::<f64>()
+                        .sqrt();
+                    let tiny = (n as f64 * 2f64.powi(-148)).sqrt();
+                    assert!(err >= truth, "n={n} kind={kind}: {err} < {truth}");
+                    assert!(
+                        err <= truth * (1.0 + 1e-4) + tiny,
+                        "n={n} kind={kind}: {err} vs {truth}"
+                    );
+                    if kind == 1 {
+                        assert!(err <= tiny, "small integers are exact in bfloat16");
+                    }
+                    outs.push(out);
+                }
+                if kind != 2 {
+                    assert_eq!(outs[0], outs[1], "n={n} kind={kind}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kth_lane_minimum_bounds_the_kth_smallest() {
+        let mut s = 13u64;
+        for case in 0..200 {
+            let mut lanes: Vec<f32> = (0..LANES).map(|_| (lcg(&mut s) * 6.0).round()).collect();
+            if case % 3 == 0 {
+                lanes[case % LANES] = f32::NAN;
+            }
+            if case % 4 == 0 {
+                lanes[(case + 5) % LANES] = f32::INFINITY;
+            }
+            let mut finite: Vec<f32> = lanes.iter().copied().filter(|v| v.is_finite()).collect();
+            finite.sort_by(f32::total_cmp);
+            for k in 1..=LANES {
+                let fast = kth_lane_minimum(&lanes, k);
+                assert_eq!(
+                    fast,
+                    kth_lane_minimum_portable(&lanes, k),
+                    "{lanes:?} k={k}"
+                );
+                if k <= finite.len() {
+                    assert!(fast >= finite[k - 1], "{lanes:?} k={k}: {fast}");
+                }
+                assert!(fast == f32::INFINITY || finite.contains(&fast));
+                let mut distinct = finite.clone();
+                distinct.dedup();
+                let want = distinct.get(k - 1).copied().unwrap_or(f32::INFINITY);
+                assert_eq!(fast, want, "the k-th distinct value");
             }
         }
     }
@@ -519,10 +850,13 @@ mod tests {
     #[test]
     fn scans_find_exactly_the_matching_entries() {
         let mut s = 3u64;
-        for n in [0usize, 1, 15, 16, 17, 40, 1000] {
+        for n in [0usize, 1, 15, 16, 17, 40, 63, 64, 65, 128, 129, 1000] {
             let mut row: Vec<f32> = (0..n).map(|_| (lcg(&mut s) * 8.0).round()).collect();
             if n > 5 {
                 row[5] = f32::NAN;
+            }
+            if n > 100 {
+                row[100] = f32::NAN; // in the last vector of a 64-value step
             }
             for t in [-9.0f32, -1.0, 0.0, 3.0, 9.0] {
                 let mut got = Vec::new();
