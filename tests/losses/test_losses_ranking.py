@@ -258,6 +258,8 @@ def test_query_without_positive(backend: str) -> None:
         (torch.zeros(3, 3), {"margin": float("nan")}, r"margin: must be finite, got nan"),
         (torch.zeros(3, 3), {"reduction": "avg"}, r"reduction must be one of 'sum', 'mean'"),
         (torch.zeros(3, 3), {"backend": "cuda"}, r"backend must be one of 'auto', 'rust', 'torch'"),
+        (torch.zeros(3, 3), {"n_jobs": 0}, r"n_jobs must be None, -1 or a positive int"),
+        (torch.zeros(3, 3), {"margin": float("inf")}, r"margin: must be finite, got inf"),
         (
             torch.zeros(3, 3, dtype=torch.float16),
             {"backend": "rust"},
@@ -323,3 +325,25 @@ def test_backward_twice_with_retain_graph_recomputes_the_same_gradient(kernel: s
     second = torch.autograd.grad(loss, s)[0]
     torch.testing.assert_close(first, second, rtol=0, atol=0)
     assert first.abs().sum() > 0
+
+
+@pytest.mark.parametrize("max_violation", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_unmasked_fast_path_equals_the_general_path(
+    max_violation: bool, dtype: torch.dtype
+) -> None:
+    # No mask (the fast path) vs the same diagonal as an explicit mask (the checked path).
+    g = torch.Generator().manual_seed(4)
+    base = (torch.randint(0, 8, (130, 130), generator=g) / 8.0).to(dtype)  # many ties
+    eye = torch.eye(130, dtype=torch.bool)
+    for direction in ("both", "i2t", "t2i"):
+        a = base.clone().requires_grad_()
+        b = base.clone().requires_grad_()
+        la = contrastive_ranking(a, None, 0.2, max_violation, direction=direction)  # type: ignore[arg-type]
+        lb = contrastive_ranking(b, eye, 0.2, max_violation, direction=direction)  # type: ignore[arg-type]
+        assert la.dtype == dtype and la.shape == ()
+        torch.testing.assert_close(la, lb, rtol=1e-6, atol=1e-6)
+        (2.0 * la).backward()
+        (2.0 * lb).backward()
+        assert a.grad is not None and b.grad is not None
+        torch.testing.assert_close(a.grad, b.grad)
