@@ -154,8 +154,9 @@ def contrastive_ranking(
     backend : {"auto", "rust", "torch"}
         ``"auto"``: the Rust kernel for float32/float64 CPU tensors, torch ops otherwise.
     n_jobs : int, optional
-        Threads of the Rust kernel (default: all, or ``RAYON_NUM_THREADS``). The result does not
-        depend on it.
+        Threads of the Rust kernel (default: all, or ``RAYON_NUM_THREADS``). Score matrices
+        with fewer than 2**17 entries (e.g. 128 x 128) run on the calling thread, which is
+        faster than waking a pool. The result does not depend on it.
 
     Returns
     -------
