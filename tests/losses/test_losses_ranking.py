@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -111,17 +112,41 @@ def test_gradcheck_float64(max_violation: bool, backend: str) -> None:
     assert torch.autograd.gradcheck(f, (scores,), eps=1e-6, atol=1e-6)
 
 
-def test_result_does_not_depend_on_the_thread_count() -> None:
+# 300 x 300 runs on the calling thread, 400 x 400 on the pool (2**17 entries between them).
+@pytest.mark.parametrize("n", [300, 400])
+def test_result_does_not_depend_on_the_thread_count(n: int) -> None:
     rng = np.random.default_rng(5)
-    S = rng.normal(size=(300, 300)).astype(np.float32)
-    P = rng.random((300, 300)) < 0.01
+    S = rng.normal(size=(n, n)).astype(np.float32)
+    P = rng.random((n, n)) < 0.01
     np.fill_diagonal(P, True)
     for mask in (None, P):
         for mv in (False, True):
             a = _core.contrastive_ranking(S, mask, max_violation=mv, n_threads=1)
-            b = _core.contrastive_ranking(S, mask, max_violation=mv, n_threads=2)
-            assert a[0] == b[0]
-            np.testing.assert_array_equal(a[1], b[1])
+            for threads in (2, 3, None):
+                b = _core.contrastive_ranking(S, mask, max_violation=mv, n_threads=threads)
+                assert a[0] == b[0]
+                np.testing.assert_array_equal(a[1], b[1])
+        w1 = _core.warp(S, mask, direction="both", seed=3, n_threads=1)
+        w3 = _core.warp(S, mask, direction="both", seed=3, n_threads=3)
+        assert w1[0] == w3[0]
+        np.testing.assert_array_equal(w1[1], w3[1])
+
+
+def _thread_count() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
+def test_small_score_matrices_start_no_threads() -> None:
+    # A pool size no other test uses: a pool of it would add 5 threads on first use.
+    small = np.zeros((100, 100), dtype=np.float32)
+    before = _thread_count()
+    for mv in (False, True):
+        _core.contrastive_ranking(small, max_violation=mv, n_threads=5)
+    _core.warp(small, n_threads=5)
+    assert _thread_count() == before
+    _core.contrastive_ranking(np.zeros((400, 400), dtype=np.float32), n_threads=5)
+    assert _thread_count() == before + 5
 
 
 def test_mask_keeps_other_captions_of_the_same_image_out_of_the_negatives() -> None:
@@ -233,6 +258,8 @@ def test_query_without_positive(backend: str) -> None:
         (torch.zeros(3, 3), {"margin": float("nan")}, r"margin: must be finite, got nan"),
         (torch.zeros(3, 3), {"reduction": "avg"}, r"reduction must be one of 'sum', 'mean'"),
         (torch.zeros(3, 3), {"backend": "cuda"}, r"backend must be one of 'auto', 'rust', 'torch'"),
+        (torch.zeros(3, 3), {"n_jobs": 0}, r"n_jobs must be None, -1 or a positive int"),
+        (torch.zeros(3, 3), {"margin": float("inf")}, r"margin: must be finite, got inf"),
         (
             torch.zeros(3, 3, dtype=torch.float16),
             {"backend": "rust"},
@@ -298,3 +325,25 @@ def test_backward_twice_with_retain_graph_recomputes_the_same_gradient(kernel: s
     second = torch.autograd.grad(loss, s)[0]
     torch.testing.assert_close(first, second, rtol=0, atol=0)
     assert first.abs().sum() > 0
+
+
+@pytest.mark.parametrize("max_violation", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_unmasked_fast_path_equals_the_general_path(
+    max_violation: bool, dtype: torch.dtype
+) -> None:
+    # No mask (the fast path) vs the same diagonal as an explicit mask (the checked path).
+    g = torch.Generator().manual_seed(4)
+    base = (torch.randint(0, 8, (130, 130), generator=g) / 8.0).to(dtype)  # many ties
+    eye = torch.eye(130, dtype=torch.bool)
+    for direction in ("both", "i2t", "t2i"):
+        a = base.clone().requires_grad_()
+        b = base.clone().requires_grad_()
+        la = contrastive_ranking(a, None, 0.2, max_violation, direction=direction)  # type: ignore[arg-type]
+        lb = contrastive_ranking(b, eye, 0.2, max_violation, direction=direction)  # type: ignore[arg-type]
+        assert la.dtype == dtype and la.shape == ()
+        torch.testing.assert_close(la, lb, rtol=1e-6, atol=1e-6)
+        (2.0 * la).backward()
+        (2.0 * lb).backward()
+        assert a.grad is not None and b.grad is not None
+        torch.testing.assert_close(a.grad, b.grad)

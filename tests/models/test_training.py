@@ -246,3 +246,30 @@ def test_separate_backbone_lr_and_early_stopping(shapes_pairs: dict[str, Any]) -
         frozen, shapes_pairs["train"], shapes_pairs["val"], stop, progress=False
     ).fit()
     assert len(history) == 3  # no improvement after epoch 1: stop after 2 more
+
+
+def test_fused_adamw_follows_the_per_tensor_update(shapes_pairs: dict[str, Any]) -> None:
+    # The trainer's fused AdamW must train like torch's reference (per-tensor) AdamW.
+    cfg = TrainConfig(epochs=1, batch_size=64, lr=2e-3, max_steps_per_epoch=4, seed=1)
+    fused = Trainer(_vse(shapes_pairs, "vse"), shapes_pairs["train"], None, cfg, device="cpu",
+                    progress=False)  # fmt: skip
+    assert fused.optimizer.defaults["fused"] is True
+    loop = Trainer(_vse(shapes_pairs, "vse"), shapes_pairs["train"], None, cfg, device="cpu",
+                   progress=False)  # fmt: skip
+    loop.optimizer = torch.optim.AdamW(
+        loop.model.param_groups(cfg.lr, cfg.backbone_lr),
+        weight_decay=cfg.weight_decay,
+        foreach=False,
+    )
+    loop.scheduler = torch.optim.lr_scheduler.LambdaLR(
+        loop.optimizer, loop._lr_factor(loop.steps_per_epoch)
+    )
+    before = _weights(fused.model)
+    fused.train_epoch()
+    loop.train_epoch()
+    a, b = _weights(fused.model), _weights(loop.model)
+    moved = 0
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6, msg=k)
+        moved += int(not torch.equal(a[k], before[k]))
+    assert moved > 0

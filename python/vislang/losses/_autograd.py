@@ -25,9 +25,10 @@ def _numpy_inputs(scores: Tensor, positives: Tensor | None) -> tuple[Any, Any]:
 
 
 def _keep(ctx: Any, scores: Tensor, positives: Tensor | None, grad: Any) -> None:
-    # Inputs are saved (no copy; autograd checks they are not modified in place) for a rerun.
-    ctx.has_positives = positives is not None
-    ctx.save_for_backward(scores, positives if positives is not None else scores.new_empty(0))
+    # `scores` is saved (no copy; autograd checks it is not modified in place) for a rerun;
+    # the mask is not differentiable and is kept as is.
+    ctx.positives = positives
+    ctx.save_for_backward(scores)
     ctx.grad = [torch.from_numpy(grad)]
 
 
@@ -38,8 +39,8 @@ def _take_grad(ctx: Any, recompute: Any) -> Tensor:
     if ctx.grad:
         grad: Tensor = ctx.grad.pop()
         return grad
-    scores, positives = ctx.saved_tensors
-    s, p = _numpy_inputs(scores, positives if ctx.has_positives else None)
+    (scores,) = ctx.saved_tensors
+    s, p = _numpy_inputs(scores, ctx.positives)
     return torch.from_numpy(recompute(s, p)[1])
 
 
@@ -81,7 +82,7 @@ class RankingFunction(torch.autograd.Function):
             direction=direction,
             n_threads=n_threads,
         )
-        return torch.tensor(loss, dtype=scores.dtype)
+        return scores.new_tensor(loss)
 
     @staticmethod
     @once_differentiable

@@ -21,6 +21,7 @@ from vislang.losses import _torch_ops
 from vislang.losses._autograd import RankingFunction, WarpFunction
 from vislang.losses._checks import (
     DIRECTIONS,
+    RUST_DTYPES,
     Backend,
     Direction,
     Reduction,
@@ -102,6 +103,14 @@ def _diagonal(scores: Tensor) -> Tensor:
     return torch.eye(scores.shape[0], dtype=torch.bool, device=scores.device)
 
 
+def _square_cpu_scores(scores: object) -> bool:
+    """A non-empty square float32/float64 CPU matrix: every check of the Rust path passes."""
+    if not isinstance(scores, Tensor) or scores.dtype not in RUST_DTYPES or not scores.is_cpu:
+        return False
+    shape = scores.shape
+    return len(shape) == 2 and shape[0] == shape[1] and shape[0] > 0
+
+
 def _reduce(loss: Tensor, reduction: str, positives: Tensor | None, scores: Tensor) -> Tensor:
     check_choice(reduction, "reduction", ("sum", "mean"))
     if reduction == "mean":
@@ -145,8 +154,9 @@ def contrastive_ranking(
     backend : {"auto", "rust", "torch"}
         ``"auto"``: the Rust kernel for float32/float64 CPU tensors, torch ops otherwise.
     n_jobs : int, optional
-        Threads of the Rust kernel (default: all, or ``RAYON_NUM_THREADS``). The result does not
-        depend on it.
+        Threads of the Rust kernel (default: all, or ``RAYON_NUM_THREADS``). Score matrices
+        with fewer than 2**17 entries (e.g. 128 x 128) run on the calling thread, which is
+        faster than waking a pool. The result does not depend on it.
 
     Returns
     -------
@@ -172,6 +182,19 @@ def contrastive_ranking(
     tensor([[-1.,  2.],
             [ 0., -1.]])
     """
+    if positives is None and _square_cpu_scores(scores) and reduction == "sum":
+        # The common training call, with the checks below folded into a few attribute reads.
+        check_choice(direction, "direction", DIRECTIONS)
+        check_choice(backend, "backend", ("auto", "rust", "torch"))
+        if backend != "torch":
+            return RankingFunction.apply(
+                scores,
+                None,
+                _check_margin(margin),
+                bool(max_violation),
+                direction,
+                threads_from(n_jobs),
+            )
     check_scores(scores)
     check_choice(direction, "direction", DIRECTIONS)
     m = _check_margin(margin)

@@ -17,7 +17,9 @@
 //! over every positive pair of both directions (VSE++'s reduction). The kernels read `S` once,
 //! write `dL/dS` once, and use no `B x C` temporaries: rows are processed in fixed chunks of
 //! [`CHUNK_ROWS`] in parallel and the per-chunk partials (loss, column counters, column maxima)
-//! are reduced in chunk order, so results do not depend on the thread count.
+//! are reduced in chunk order, so results do not depend on the thread count. Problems smaller
+//! than [`INLINE_MAX_ENTRIES`] run the same chunks one after another on the calling thread
+//! ([`runs_inline`]), with bit-identical results.
 
 use rayon::prelude::*;
 
@@ -32,6 +34,37 @@ const LANES: usize = 16;
 const FINITE_LANES: usize = 32;
 /// Marks "no index".
 const NONE: usize = usize::MAX;
+/// Score matrices with fewer entries than this run on the calling thread: the kernel then takes
+/// tens of microseconds, less than waking a pool, whose threads would also compete with the
+/// caller's still-spinning OpenMP workers (e.g. right after torch's `S = I @ T.T`).
+pub const INLINE_MAX_ENTRIES: usize = 1 << 17;
+
+/// Whether a `rows x cols` problem runs on the calling thread (no thread pool is touched), as
+/// [`contrastive_ranking`] and [`warp`] decide. Bindings use it to skip installing a pool.
+pub fn runs_inline(rows: usize, cols: usize) -> bool {
+    rows.saturating_mul(cols) < INLINE_MAX_ENTRIES
+}
+
+/// `f(chunk index, chunk)` over the `chunk`-sized pieces of `data`, in order; in parallel
+/// unless `inline`. The same pieces either way, so reductions over the results agree bitwise.
+fn map_chunks_mut<T, R, F>(data: &mut [T], chunk: usize, inline: bool, f: F) -> Vec<R>
+where
+    T: Send,
+    R: Send,
+    F: Fn(usize, &mut [T]) -> R + Sync + Send,
+{
+    if inline {
+        data.chunks_mut(chunk)
+            .enumerate()
+            .map(|(c, d)| f(c, d))
+            .collect()
+    } else {
+        data.par_chunks_mut(chunk)
+            .enumerate()
+            .map(|(c, d)| f(c, d))
+            .collect()
+    }
+}
 
 /// Which side plays the query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +105,28 @@ pub enum Positives<'a> {
     Diagonal,
     /// A row-major `B x C` mask; `true` marks a positive pair.
     Mask(&'a [bool]),
+}
+
+/// Where a kernel runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// The calling thread below [`INLINE_MAX_ENTRIES`] entries ([`runs_inline`]), rayon's
+    /// current pool above.
+    Auto,
+    /// The calling thread.
+    Inline,
+    /// Rayon's current pool.
+    Parallel,
+}
+
+impl Schedule {
+    fn inline(self, rows: usize, cols: usize) -> bool {
+        match self {
+            Self::Auto => runs_inline(rows, cols),
+            Self::Inline => true,
+            Self::Parallel => false,
+        }
+    }
 }
 
 /// Options of [`contrastive_ranking`].
@@ -117,10 +172,18 @@ struct Pairs<'a> {
     mask: Option<&'a [bool]>,
     /// At most one positive in every row and every column.
     single: bool,
+    /// Run on the calling thread ([`runs_inline`]).
+    inline: bool,
 }
 
 impl<'a> Pairs<'a> {
-    fn new(rows: usize, cols: usize, positives: Positives<'a>, dir: Direction) -> Result<Self> {
+    fn new(
+        rows: usize,
+        cols: usize,
+        positives: Positives<'a>,
+        dir: Direction,
+        inline: bool,
+    ) -> Result<Self> {
         let pairs = match positives {
             Positives::Diagonal => {
                 if rows != cols {
@@ -140,9 +203,10 @@ impl<'a> Pairs<'a> {
                     col_idx: idx,
                     mask: None,
                     single: true,
+                    inline,
                 }
             }
-            Positives::Mask(mask) => Self::from_mask(rows, cols, mask)?,
+            Positives::Mask(mask) => Self::from_mask(rows, cols, mask, inline)?,
         };
         if dir.rows() {
             if let Some(i) = (0..rows).find(|&i| pairs.row_ptr[i] == pairs.row_ptr[i + 1]) {
@@ -169,7 +233,7 @@ impl<'a> Pairs<'a> {
         Ok(pairs)
     }
 
-    fn from_mask(rows: usize, cols: usize, mask: &'a [bool]) -> Result<Self> {
+    fn from_mask(rows: usize, cols: usize, mask: &'a [bool], inline: bool) -> Result<Self> {
         if mask.len() != rows * cols {
             return Err(Error::invalid(
                 "positives",
@@ -180,19 +244,23 @@ impl<'a> Pairs<'a> {
                 ),
             ));
         }
-        let chunks: Vec<(Vec<usize>, Vec<usize>)> = mask
-            .par_chunks(CHUNK_ROWS * cols)
-            .map(|chunk| {
-                let mut counts = Vec::with_capacity(CHUNK_ROWS);
-                let mut idx = Vec::new();
-                for row in chunk.chunks(cols) {
-                    let before = idx.len();
-                    idx.extend(row.iter().enumerate().filter(|(_, &b)| b).map(|(j, _)| j));
-                    counts.push(idx.len() - before);
-                }
-                (counts, idx)
-            })
-            .collect();
+        let positives_of = |chunk: &[bool]| {
+            let mut counts = Vec::with_capacity(CHUNK_ROWS);
+            let mut idx = Vec::new();
+            for row in chunk.chunks(cols) {
+                let before = idx.len();
+                idx.extend(row.iter().enumerate().filter(|(_, &b)| b).map(|(j, _)| j));
+                counts.push(idx.len() - before);
+            }
+            (counts, idx)
+        };
+        let chunks: Vec<(Vec<usize>, Vec<usize>)> = if inline {
+            mask.chunks(CHUNK_ROWS * cols).map(positives_of).collect()
+        } else {
+            mask.par_chunks(CHUNK_ROWS * cols)
+                .map(positives_of)
+                .collect()
+        };
         let mut row_ptr = Vec::with_capacity(rows + 1);
         row_ptr.push(0);
         let mut row_idx = Vec::new();
@@ -227,6 +295,7 @@ impl<'a> Pairs<'a> {
             col_idx,
             mask: Some(mask),
             single,
+            inline,
         })
     }
 
@@ -371,9 +440,30 @@ pub fn contrastive_ranking<T: Scalar>(
     positives: Positives<'_>,
     params: &RankingParams,
 ) -> Result<LossGrad<T>> {
+    contrastive_ranking_scheduled(scores, positives, params, Schedule::Auto)
+}
+
+/// [`contrastive_ranking`] on the calling thread or rayon's current pool, as `schedule` says;
+/// the result is bitwise the same for every schedule and thread count.
+///
+/// # Errors
+/// As [`contrastive_ranking`].
+pub fn contrastive_ranking_scheduled<T: Scalar>(
+    scores: MatRef<'_, T>,
+    positives: Positives<'_>,
+    params: &RankingParams,
+    schedule: Schedule,
+) -> Result<LossGrad<T>> {
     scores.check_non_empty("scores")?;
     check_margin(params.margin)?;
-    let pairs = Pairs::new(scores.rows(), scores.cols(), positives, params.direction)?;
+    let inline = schedule.inline(scores.rows(), scores.cols());
+    let pairs = Pairs::new(
+        scores.rows(),
+        scores.cols(),
+        positives,
+        params.direction,
+        inline,
+    )?;
     match (pairs.single, params.mode) {
         (true, Mode::Sum) => Ok(sum_single(scores, &pairs, params)?),
         (true, Mode::Max) => Ok(max_single(scores, &pairs, params)?),
@@ -508,10 +598,8 @@ fn sum_single<T: Scalar>(
     let (rows, cols) = (scores.rows(), scores.cols());
     let (row_thr, col_thr) = single_thresholds(scores, pairs, params);
     let mut grad = alloc_grad::<T>(rows * cols);
-    let partials: Vec<(f64, Vec<T>, Option<usize>)> = grad
-        .par_chunks_mut(CHUNK_ROWS * cols)
-        .enumerate()
-        .map(|(c, g_chunk)| {
+    let partials: Vec<(f64, Vec<T>, Option<usize>)> =
+        map_chunks_mut(&mut grad, CHUNK_ROWS * cols, pairs.inline, |c, g_chunk| {
             let chunk = SingleChunk {
                 scores,
                 pairs,
@@ -520,8 +608,7 @@ fn sum_single<T: Scalar>(
                 first_row: c * CHUNK_ROWS,
             };
             sum_single_chunk_isa(&chunk, g_chunk)
-        })
-        .collect();
+        });
     first_bad_row(partials.iter().map(|p| p.2))?;
     let mut loss = 0.0;
     let mut col_cnt = vec![T::zero(); cols];
@@ -665,10 +752,8 @@ fn max_single<T: Scalar>(
     let (row_thr, col_thr) = single_thresholds(scores, pairs, params);
     let track_cols = params.direction.cols();
     let mut grad = alloc_grad::<T>(rows * cols);
-    let partials: Vec<MaxPartial<T>> = grad
-        .par_chunks_mut(CHUNK_ROWS * cols)
-        .enumerate()
-        .map(|(c, g_chunk)| {
+    let partials: Vec<MaxPartial<T>> =
+        map_chunks_mut(&mut grad, CHUNK_ROWS * cols, pairs.inline, |c, g_chunk| {
             let chunk = SingleChunk {
                 scores,
                 pairs,
@@ -677,8 +762,7 @@ fn max_single<T: Scalar>(
                 first_row: c * CHUNK_ROWS,
             };
             max_single_chunk_isa(&chunk, g_chunk, track_cols)
-        })
-        .collect();
+        });
     first_bad_row(partials.iter().map(|p| p.3))?;
     let mut loss: f64 = partials.iter().map(|p| p.0).sum();
     if track_cols {
@@ -727,10 +811,8 @@ fn sum_general<T: Scalar>(
     let col_thr = col_thresholds(scores, pairs, margin);
     let nnz = pairs.col_idx.len();
     let mut grad = vec![T::zero(); rows * cols];
-    let partials: Vec<(f64, Vec<u64>, Option<usize>)> = grad
-        .par_chunks_mut(CHUNK_ROWS * cols)
-        .enumerate()
-        .map(|(c, g_chunk)| {
+    let partials: Vec<(f64, Vec<u64>, Option<usize>)> =
+        map_chunks_mut(&mut grad, CHUNK_ROWS * cols, pairs.inline, |c, g_chunk| {
             let mut loss = 0.0;
             let mut col_cnt = vec![0u64; if by_col { nnz } else { 0 }];
             let mut row_thr: Vec<T> = Vec::new();
@@ -781,8 +863,7 @@ fn sum_general<T: Scalar>(
                 }
             }
             (loss, col_cnt, None)
-        })
-        .collect();
+        });
     first_bad_row(partials.iter().map(|p| p.2))?;
     let mut loss = 0.0;
     let mut col_cnt = vec![0u64; if by_col { nnz } else { 0 }];
@@ -818,10 +899,8 @@ fn max_general<T: Scalar>(
     let (by_row, by_col) = (params.direction.rows(), params.direction.cols());
     let col_len = if by_col { cols } else { 0 };
     let mut grad = vec![T::zero(); rows * cols];
-    let partials: Vec<MaxPartial<T>> = grad
-        .par_chunks_mut(CHUNK_ROWS * cols)
-        .enumerate()
-        .map(|(c, g_chunk)| {
+    let partials: Vec<MaxPartial<T>> =
+        map_chunks_mut(&mut grad, CHUNK_ROWS * cols, pairs.inline, |c, g_chunk| {
             let mut loss = 0.0;
             let mut cm = vec![T::neg_infinity(); col_len];
             let mut ca = vec![NONE; col_len];
@@ -859,8 +938,7 @@ fn max_general<T: Scalar>(
                 }
             }
             (loss, cm, ca, None)
-        })
-        .collect();
+        });
     first_bad_row(partials.iter().map(|p| p.3))?;
     let mut loss: f64 = partials.iter().map(|p| p.0).sum();
     if by_col {
@@ -933,37 +1011,40 @@ fn warp_side<T: Scalar>(
     let flat = |q: usize, j: usize| if by_row { q * cols + j } else { j * cols + q };
     let margin = T::from_f64(params.margin);
     let side_seed = mix(params.seed ^ if by_row { 0 } else { 0x5851_F42D_4C95_7F2D });
-    (0..n_queries.div_ceil(CHUNK_ROWS))
-        .into_par_iter()
-        .map(|c| {
-            let mut loss = 0.0;
-            let mut updates = Vec::new();
-            for q in c * CHUNK_ROWS..((c + 1) * CHUNK_ROWS).min(n_queries) {
-                let pos = if by_row { pairs.row(q) } else { pairs.col(q) };
-                let n_neg = n_items - pos.len();
-                if n_neg == 0 || pos.is_empty() {
-                    continue;
-                }
-                let mut rng = Rng::new(mix(side_seed ^ mix(q as u64)));
-                let limit = params.max_trials.unwrap_or(n_neg);
-                for &p in pos {
-                    let sp = s[flat(q, p)];
-                    for t in 1..=limit {
-                        let j = nth_negative(rng.below(n_neg), pos);
-                        let a = margin - sp + s[flat(q, j)];
-                        if a > T::zero() {
-                            let w = weights[n_neg / t];
-                            loss += w * a.as_f64();
-                            updates.push((flat(q, j), w));
-                            updates.push((flat(q, p), -w));
-                            break;
-                        }
+    let chunk = |c: usize| {
+        let mut loss = 0.0;
+        let mut updates = Vec::new();
+        for q in c * CHUNK_ROWS..((c + 1) * CHUNK_ROWS).min(n_queries) {
+            let pos = if by_row { pairs.row(q) } else { pairs.col(q) };
+            let n_neg = n_items - pos.len();
+            if n_neg == 0 || pos.is_empty() {
+                continue;
+            }
+            let mut rng = Rng::new(mix(side_seed ^ mix(q as u64)));
+            let limit = params.max_trials.unwrap_or(n_neg);
+            for &p in pos {
+                let sp = s[flat(q, p)];
+                for t in 1..=limit {
+                    let j = nth_negative(rng.below(n_neg), pos);
+                    let a = margin - sp + s[flat(q, j)];
+                    if a > T::zero() {
+                        let w = weights[n_neg / t];
+                        loss += w * a.as_f64();
+                        updates.push((flat(q, j), w));
+                        updates.push((flat(q, p), -w));
+                        break;
                     }
                 }
             }
-            (loss, updates)
-        })
-        .collect()
+        }
+        (loss, updates)
+    };
+    let n_chunks = n_queries.div_ceil(CHUNK_ROWS);
+    if pairs.inline {
+        (0..n_chunks).map(chunk).collect()
+    } else {
+        (0..n_chunks).into_par_iter().map(chunk).collect()
+    }
 }
 
 /// WARP loss (Weston, Bengio & Usunier 2011) and its gradient.
@@ -986,7 +1067,14 @@ pub fn warp<T: Scalar>(
     if params.max_trials == Some(0) {
         return Err(Error::invalid("max_trials", "must be >= 1, got 0"));
     }
-    let pairs = Pairs::new(scores.rows(), scores.cols(), positives, params.direction)?;
+    let inline = runs_inline(scores.rows(), scores.cols());
+    let pairs = Pairs::new(
+        scores.rows(),
+        scores.cols(),
+        positives,
+        params.direction,
+        inline,
+    )?;
     scores.check_finite("scores")?;
     let weights = rank_weights(scores.rows().max(scores.cols()));
     let mut grad = vec![T::zero(); scores.rows() * scores.cols()];

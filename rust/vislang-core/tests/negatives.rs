@@ -1,7 +1,8 @@
 //! `negatives` through the public API: a per-triplet oracle, thread-count invariance, errors.
 
 use vislang_core::negatives::{
-    contrastive_ranking, warp, Direction, Mode, Positives, RankingParams, WarpParams,
+    contrastive_ranking, contrastive_ranking_scheduled, runs_inline, warp, Direction, Mode,
+    Positives, RankingParams, Schedule, WarpParams,
 };
 use vislang_core::{Error, MatRef};
 
@@ -105,7 +106,8 @@ fn matches_the_triplet_loop_with_ties_and_masks() {
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
     let mut rng = XorShift(99);
-    let (b, c) = (300, 250);
+    let (b, c) = (400, 350); // above the inline threshold: the pool runs it
+    assert!(!runs_inline(b, c));
     let s: Vec<f32> = (0..b * c)
         .map(|_| (rng.next() % 1000) as f32 / 500.0 - 1.0)
         .collect();
@@ -136,6 +138,88 @@ fn results_do_not_depend_on_the_thread_count() {
     };
     for mode in [Mode::Sum, Mode::Max] {
         assert_eq!(run(1, mode), run(3, mode));
+    }
+}
+
+#[test]
+fn inline_and_parallel_schedules_agree_bitwise() {
+    let mut rng = XorShift(7);
+    // Small (one chunk), several chunks with a ragged last one, and square/non-square.
+    for (case, (b, c)) in [(5, 5), (130, 130), (200, 77), (65, 300)]
+        .into_iter()
+        .enumerate()
+    {
+        let s: Vec<f32> = (0..b * c)
+            .map(|_| (rng.next() % 64) as f32 / 32.0 - 1.0) // coarse values: many ties
+            .collect();
+        let mut p: Vec<bool> = (0..b * c).map(|k| k % 53 == 0).collect();
+        for i in 0..b {
+            p[i * c + i % c] = true;
+        }
+        for j in 0..c {
+            p[(j % b) * c + j] = true;
+        }
+        let m = MatRef::new("scores", &s, b, c).unwrap();
+        for mode in [Mode::Sum, Mode::Max] {
+            for direction in [
+                Direction::Both,
+                Direction::ImageToText,
+                Direction::TextToImage,
+            ] {
+                let prm = RankingParams {
+                    margin: 0.2,
+                    mode,
+                    direction,
+                };
+                let mut masks = vec![Positives::Mask(&p)];
+                if b == c {
+                    masks.push(Positives::Diagonal);
+                }
+                for pos in masks {
+                    let inline =
+                        contrastive_ranking_scheduled(m, pos, &prm, Schedule::Inline).unwrap();
+                    for threads in [1, 3] {
+                        let pool = rayon::ThreadPoolBuilder::new()
+                            .num_threads(threads)
+                            .build()
+                            .unwrap();
+                        let par = pool.install(|| {
+                            contrastive_ranking_scheduled(m, pos, &prm, Schedule::Parallel)
+                        });
+                        assert_eq!(inline, par.unwrap(), "case {case} {prm:?} {threads}");
+                    }
+                    let auto = contrastive_ranking(m, pos, &prm).unwrap();
+                    assert_eq!(inline, auto, "case {case} {prm:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn non_finite_rows_are_named_on_every_schedule() {
+    let (b, c) = (150, 150);
+    let mut s = vec![0.5f64; b * c];
+    s[140 * c + 3] = f64::INFINITY;
+    s[70 * c + 9] = f64::NAN;
+    let m = MatRef::new("scores", &s, b, c).unwrap();
+    for mode in [Mode::Sum, Mode::Max] {
+        let prm = RankingParams {
+            margin: 0.2,
+            mode,
+            direction: Direction::Both,
+        };
+        for schedule in [Schedule::Inline, Schedule::Parallel, Schedule::Auto] {
+            let e = contrastive_ranking_scheduled(m, Positives::Diagonal, &prm, schedule);
+            assert_eq!(
+                e.unwrap_err(),
+                Error::NonFinite {
+                    name: "scores",
+                    row: 70
+                },
+                "{schedule:?}"
+            );
+        }
     }
 }
 

@@ -43,6 +43,19 @@ fn mask_slice<'a>(
         .map_err(|_| InvalidInputError::new_err("positives must be C-contiguous"))
 }
 
+/// The pool to install: none for problems the core runs on the calling thread (installing one
+/// would hand the work to a pool thread and wake it for nothing).
+fn pool_size(rows: usize, cols: usize, n_threads: Option<usize>) -> PyResult<Option<usize>> {
+    if n_threads == Some(0) {
+        return Err(InvalidInputError::new_err("n_threads must be >= 1, got 0"));
+    }
+    Ok(if negatives::runs_inline(rows, cols) {
+        None
+    } else {
+        n_threads
+    })
+}
+
 fn finish<'py, T: Scalar + numpy::Element>(
     py: Python<'py>,
     out: LossGrad<T>,
@@ -62,7 +75,8 @@ fn ranking_typed<'py, T: Scalar + numpy::Element>(
 ) -> PyResult<(f64, Bound<'py, PyAny>)> {
     let s: MatRef<'_, T> = mat(scores, "scores")?;
     let pos = mask_slice(positives, s.rows(), s.cols())?;
-    let out = run_native(py, n_threads, || {
+    let threads = pool_size(s.rows(), s.cols(), n_threads)?;
+    let out = run_native(py, threads, || {
         negatives::contrastive_ranking(s, pos, params)
     })?;
     finish(py, out, s.rows(), s.cols())
@@ -77,7 +91,8 @@ fn warp_typed<'py, T: Scalar + numpy::Element>(
 ) -> PyResult<(f64, Bound<'py, PyAny>)> {
     let s: MatRef<'_, T> = mat(scores, "scores")?;
     let pos = mask_slice(positives, s.rows(), s.cols())?;
-    let out = run_native(py, n_threads, || negatives::warp(s, pos, params))?;
+    let threads = pool_size(s.rows(), s.cols(), n_threads)?;
+    let out = run_native(py, threads, || negatives::warp(s, pos, params))?;
     finish(py, out, s.rows(), s.cols())
 }
 
