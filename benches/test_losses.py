@@ -7,7 +7,10 @@ Groups (issue 4, section 6):
   vsepp's ``ContrastiveLoss`` writes it) and ``torch-vislang`` (vislang's own torch path, used
   on CUDA). pytorch-metric-learning takes embeddings, not S, so it appears only end to end.
 * ``ranking e2e B=.. d=.. <mode>``: end to end from embeddings (``S = img @ txt.T`` in the graph,
-  backward into both embeddings) against ``gemm-only`` (the three GEMMs alone: the forward
+  backward into both embeddings): ``vislang`` is ``contrastive_ranking_embeddings`` (what
+  ``VSELoss`` calls: the product, the kernel and the two backward GEMMs in one autograd node),
+  ``vislang-scores`` is ``contrastive_ranking(img @ txt.T)`` (the product as its own node),
+  against ``gemm-only`` (the three GEMMs alone: the forward
   ``S = I @ T.T`` and the two backward ``dS @ T``, ``dS.T @ I``; the 1.2x target is read off
   against it) and ``pml``: pytorch-metric-learning's ``TripletMarginLoss`` with
   ``DotProductSimilarity`` and ``SumReducer`` (all triplets for sum, ``BatchHardMiner`` for
@@ -29,7 +32,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from vislang.losses.functional import contrastive_ranking  # noqa: E402
+from vislang.losses.functional import (  # noqa: E402
+    contrastive_ranking,
+    contrastive_ranking_embeddings,
+)
 
 SCALE = os.environ.get("VISLANG_BENCH_SCALE", "default")
 THREADS = int(os.environ.get("VISLANG_BENCH_THREADS", "2"))
@@ -141,7 +147,7 @@ def test_ranking_from_scores(benchmark: Any, b: int, mode: str, impl: str) -> No
         )
         for b in E2E_SIZES
         for m in ("sum", "max")
-        for i in ("vislang", "torch-vsepp", "pml", "gemm-only")
+        for i in ("vislang", "vislang-scores", "torch-vsepp", "pml", "gemm-only")
     ],
 )
 def test_ranking_end_to_end(benchmark: Any, b: int, mode: str, impl: str) -> None:
@@ -167,8 +173,18 @@ def test_ranking_end_to_end(benchmark: Any, b: int, mode: str, impl: str) -> Non
             _ = grad @ txt, grad.T @ img  # the two backward GEMMs
             del s
 
+    elif impl == "vislang":
+        kw = {"margin": MARGIN, "max_violation": mode == "max", "n_jobs": THREADS}
+        want = contrastive_ranking(img @ txt.T, None, **kw)
+        torch.testing.assert_close(contrastive_ranking_embeddings(img, txt, **kw), want)
+
+        def step() -> None:
+            i = img.detach().requires_grad_()
+            t = txt.detach().requires_grad_()
+            contrastive_ranking_embeddings(i, t, **kw).backward()
+
     else:
-        f = loss_fn(impl, mode == "max")
+        f = loss_fn("vislang" if impl == "vislang-scores" else impl, mode == "max")
 
         def step() -> None:
             i = img.detach().requires_grad_()

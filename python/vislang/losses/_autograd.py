@@ -91,6 +91,61 @@ class RankingFunction(torch.autograd.Function):
         return _scaled(grad, grad_output), None, None, None, None, None
 
 
+class EmbeddingRankingFunction(torch.autograd.Function):
+    """Triplet margin loss of ``image_emb @ text_emb.T`` in one graph node.
+
+    The forward computes the scores (one GEMM, not recorded) and calls the kernel; the backward
+    is the two GEMMs ``dS @ T`` and ``dS^T @ I``. Same result as ``RankingFunction`` on the
+    product, without the product's own autograd node.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        image_emb: Tensor,
+        text_emb: Tensor,
+        positives: Tensor | None,
+        margin: float,
+        max_violation: bool,
+        direction: str,
+        n_threads: int | None,
+    ) -> Tensor:
+        scores = image_emb @ text_emb.t()  # autograd is off inside forward
+        s, p = _numpy_inputs(scores, positives)
+
+        def kernel(s: Any, p: Any) -> Any:
+            return _core.contrastive_ranking(
+                s,
+                p,
+                margin=margin,
+                max_violation=max_violation,
+                direction=direction,
+                n_threads=n_threads,
+            )
+
+        loss, grad = kernel(s, p)
+        ctx.positives = positives
+        ctx.save_for_backward(image_emb, text_emb)
+        ctx.grad = [torch.from_numpy(grad)]
+        ctx.recompute = kernel
+        return scores.new_tensor(loss)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:
+        image_emb, text_emb = ctx.saved_tensors
+        if ctx.grad:
+            grad = ctx.grad.pop()
+        else:  # a second backward (retain_graph=True, gradcheck): rerun the kernel
+            s, p = _numpy_inputs(image_emb @ text_emb.t(), ctx.positives)
+            grad = torch.from_numpy(ctx.recompute(s, p)[1])
+        grad = _scaled(grad, grad_output)
+        want_image, want_text = ctx.needs_input_grad[:2]
+        grad_image = grad @ text_emb if want_image else None
+        grad_text = grad.t() @ image_emb if want_text else None
+        return grad_image, grad_text, None, None, None, None, None
+
+
 class WarpFunction(torch.autograd.Function):
     """WARP loss of a score matrix (``_core.warp``)."""
 

@@ -18,7 +18,7 @@ from torch import Tensor
 from vislang._validation import threads_from
 from vislang.exceptions import InvalidInputError
 from vislang.losses import _torch_ops
-from vislang.losses._autograd import RankingFunction, WarpFunction
+from vislang.losses._autograd import EmbeddingRankingFunction, RankingFunction, WarpFunction
 from vislang.losses._checks import (
     DIRECTIONS,
     RUST_DTYPES,
@@ -35,7 +35,14 @@ from vislang.losses._checks import (
     use_rust,
 )
 
-__all__ = ["contrastive_ranking", "info_nce", "same_image_mask", "similarity", "warp"]
+__all__ = [
+    "contrastive_ranking",
+    "contrastive_ranking_embeddings",
+    "info_nce",
+    "same_image_mask",
+    "similarity",
+    "warp",
+]
 
 
 def similarity(image_emb: Tensor, text_emb: Tensor) -> Tensor:
@@ -209,6 +216,88 @@ def contrastive_ranking(
         check_queries_have_positives(mask, direction)
         loss = _torch_ops.ranking(scores, mask, m, bool(max_violation), direction)
     return _reduce(loss, reduction, pos, scores)
+
+
+def contrastive_ranking_embeddings(
+    image_emb: Tensor,
+    text_emb: Tensor,
+    positives: Tensor | None = None,
+    margin: float = 0.2,
+    max_violation: bool = False,
+    *,
+    direction: Direction = "both",
+    reduction: Reduction = "sum",
+    backend: Backend = "auto",
+    n_jobs: int | None = None,
+) -> Tensor:
+    """:func:`contrastive_ranking` of ``image_emb @ text_emb.T``, from the embeddings.
+
+    Same loss and gradients as ``contrastive_ranking(image_emb @ text_emb.T, ...)``. On the
+    CPU (Rust kernel) the product, the loss and its backward GEMMs (``dS @ T``, ``dS^T @ I``)
+    form one autograd node, which saves the product's own node: it matters for small batches,
+    where autograd's bookkeeping is a good part of a training step. :class:`VSELoss` calls this.
+
+    Parameters
+    ----------
+    image_emb : Tensor of shape (B, D)
+    text_emb : Tensor of shape (C, D)
+        Same dtype and device as ``image_emb``.
+    positives, margin, max_violation, direction, reduction, backend, n_jobs
+        As :func:`contrastive_ranking`.
+
+    Returns
+    -------
+    Tensor
+        A scalar of the dtype of the embeddings.
+
+    Raises
+    ------
+    InvalidInputError
+        As :func:`contrastive_ranking`, and for embeddings that are not 2-D, are empty, differ
+        in dimension, dtype or device, or hold NaN/inf (the message names the first bad row).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from vislang.losses.functional import contrastive_ranking_embeddings
+    >>> img = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    >>> txt = torch.tensor([[0.5, 0.5], [1.0, 0.0]])
+    >>> loss = contrastive_ranking_embeddings(img, txt, margin=0.2)
+    >>> round(loss.item(), 4)  # scores [[0.5, 1.0], [0.5, 0.0]]: 0.7 + 0.7 (rows) + 0.2 + 1.2
+    2.8
+    >>> loss.backward()
+    >>> img.grad  # dS = [[-2, 2], [2, -2]] times txt
+    tensor([[ 1., -1.],
+            [-1.,  1.]])
+    """
+    check_embeddings(image_emb, text_emb, finite=False)
+    check_choice(direction, "direction", DIRECTIONS)
+    check_choice(reduction, "reduction", ("sum", "mean"))
+    m = _check_margin(margin)
+    # Shape, dtype and device of the scores, without computing them.
+    probe = image_emb.new_empty(1).expand(image_emb.shape[0], text_emb.shape[0])
+    pos = check_positives(positives, probe)
+    if not use_rust(probe, backend):
+        check_embeddings(image_emb, text_emb)
+        scores = image_emb @ text_emb.t()
+        return contrastive_ranking(
+            scores,
+            pos,
+            m,
+            max_violation,
+            direction=direction,
+            reduction=reduction,
+            backend=backend,
+            n_jobs=n_jobs,
+        )
+    try:
+        loss = EmbeddingRankingFunction.apply(
+            image_emb, text_emb, pos, m, bool(max_violation), direction, threads_from(n_jobs)
+        )
+    except InvalidInputError:
+        check_embeddings(image_emb, text_emb)  # names the embedding row behind a bad score
+        raise
+    return _reduce(loss, reduction, pos, probe)
 
 
 def warp(

@@ -90,23 +90,37 @@ class VSELoss(nn.Module):
         self, image_emb: Tensor, text_emb: Tensor, positives: Tensor | None = None
     ) -> Tensor:
         """Loss of image_emb (B, D) against text_emb (C, D); positives (B, C), default diagonal."""
-        return self.forward_scores(F.similarity(image_emb, text_emb), positives)
-
-    def forward_scores(self, scores: Tensor, positives: Tensor | None = None) -> Tensor:
-        """Loss of a precomputed similarity matrix of shape (B, C)."""
-        hard = self.hard_negatives
-        if self.training:
-            self.num_steps += 1
-        return F.contrastive_ranking(
-            scores,
+        return F.contrastive_ranking_embeddings(
+            image_emb,
+            text_emb,
             positives,
             self.margin,
-            hard,
+            self._next_step_hard(),
             direction=self.direction,
             reduction=self.reduction,
             backend=self.backend,
             n_jobs=self.n_jobs,
         )
+
+    def forward_scores(self, scores: Tensor, positives: Tensor | None = None) -> Tensor:
+        """Loss of a precomputed similarity matrix of shape (B, C)."""
+        return F.contrastive_ranking(
+            scores,
+            positives,
+            self.margin,
+            self._next_step_hard(),
+            direction=self.direction,
+            reduction=self.reduction,
+            backend=self.backend,
+            n_jobs=self.n_jobs,
+        )
+
+    def _next_step_hard(self) -> bool:
+        """Whether this step uses the hardest negative; counts training steps."""
+        hard = self.hard_negatives
+        if self.training:
+            self.num_steps += 1
+        return hard
 
     def extra_repr(self) -> str:
         return (
