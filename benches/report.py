@@ -523,6 +523,73 @@ def encode_targets(groups: dict[str, list[Bench]]) -> list[str]:
     return lines
 
 
+def usecs(x: float | None) -> str:
+    """Short times in microseconds or milliseconds (ranking-loss steps)."""
+    if x is None:
+        return "–"
+    return f"{x * 1e6:.0f} µs" if x < 1e-3 else secs(x)
+
+
+def _ranking_groups(groups: dict[str, list[Bench]], kind: str) -> list[tuple[str, int, str]]:
+    """(group, B, mode) of the ``ranking <kind> B=..`` groups, by B then mode."""
+    out = []
+    for g in groups:
+        if g.startswith(f"ranking {kind} B="):
+            words = g.split()
+            b = next(w for w in words if w.startswith("B="))
+            out.append((g, int(b.removeprefix("B=")), words[-1]))
+    return sorted(out, key=lambda t: (t[1], t[2]))
+
+
+def ranking_table(benches: list[Bench], reference: str) -> list[str]:
+    """A ranking-loss group: best and median step time, and the ratio to ``reference``."""
+    impls = by_impl(benches)
+    ref = impls.get(reference)
+    rows = [
+        f"| tool | best | median | rounds | best ÷ `{reference}` |",
+        "|---|---|---|---|---|",
+    ]
+    for name, b in impls.items():
+        best = float(b["stats"]["min"])
+        r = ratio(best, float(ref["stats"]["min"])) if ref else "–"
+        rows.append(
+            f"| `{name}` | {usecs(best)} | {usecs(float(b['stats']['median']))} | "
+            f"{b['stats']['rounds']} | {r} |"
+        )
+    return [*rows, ""]
+
+
+def ranking_targets(groups: dict[str, list[Bench]]) -> list[str]:
+    """Issue 4 section 6: from S >= 10x plain PyTorch at B >= 1024; end to end within 1.2x of
+    the three GEMMs alone (best times)."""
+    parts, oks = [], []
+    for g, b, mode in _ranking_groups(groups, "from S"):
+        impls = by_impl(groups[g])
+        ours, torch_ = impls.get("vislang"), impls.get("torch-vsepp")
+        if ours and torch_ and b >= 1024:
+            r = float(torch_["stats"]["min"]) / float(ours["stats"]["min"])
+            oks.append(r >= 10.0)
+            parts.append(f"B={b} {mode}: {r:.1f}×")
+    lines = [
+        "- Loss + dL/dS from S ≥ 10× faster than plain PyTorch (vsepp's loss) at B ≥ 1,024: "
+        f"{verdict(all(oks) if oks else None)} — " + ("; ".join(parts) or "not measured") + "."
+    ]
+    parts, oks = [], []
+    for g, b, mode in _ranking_groups(groups, "e2e"):
+        impls = by_impl(groups[g])
+        ours, gemm = impls.get("vislang"), impls.get("gemm-only")
+        if ours and gemm:
+            r = float(ours["stats"]["min"]) / float(gemm["stats"]["min"])
+            oks.append(r <= 1.2)
+            parts.append(f"B={b} {mode}: {r:.2f}×")
+    lines.append(
+        "- End to end from embeddings (d = 1,024) within 1.2× of the three GEMMs alone "
+        "(`vislang` = `contrastive_ranking_embeddings`, what `VSELoss` runs): "
+        f"{verdict(all(oks) if oks else None)} — " + ("; ".join(parts) or "not measured") + "."
+    )
+    return lines
+
+
 def targets(groups: dict[str, list[Bench]]) -> list[str]:
     return [
         _target_ttt(groups),
@@ -603,6 +670,10 @@ def render(data: dict[str, Any], json_path: str, md_path: str) -> str:
         "",
         *encode_targets(groups),
         "",
+        "## Targets of issue 4 (section 6), computed from this run",
+        "",
+        *ranking_targets(groups),
+        "",
         "## Targets of issue 5 (section 7), computed from this run",
         "",
         *skipgram_targets(groups),
@@ -643,6 +714,11 @@ def render(data: dict[str, Any], json_path: str, md_path: str) -> str:
     for g, bs in groups.items():
         if g.startswith("skipgram") and all("impl" in b["extra_info"] for b in bs):
             lines += [f"### {g}", "", *skipgram_table(bs)]
+            mine.add(g)
+    for kind, reference in (("from S", "torch-vsepp"), ("e2e", "gemm-only")):
+        for g, _, _ in _ranking_groups(groups, kind):
+            lines += [f"### {g}", "", *scale_note(g, groups[g], meta)]
+            lines += ranking_table(groups[g], reference)
             mine.add(g)
     for g, bs in groups.items():
         if g not in mine:
