@@ -152,3 +152,31 @@ def test_bad_input(
 ) -> None:
     with pytest.raises(InvalidInputError, match=message):
         contrastive_ranking_embeddings(img, txt, **kwargs)
+
+
+@pytest.mark.parametrize("max_violation", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_sparse_and_dense_backward_agree(
+    monkeypatch: pytest.MonkeyPatch, max_violation: bool, masked: bool
+) -> None:
+    from vislang.losses import _autograd
+
+    g = torch.Generator().manual_seed(5)
+    img = torch.randn(40, 16, dtype=torch.float64, generator=g)
+    txt = torch.randn(30, 16, dtype=torch.float64, generator=g)
+    positives = torch.rand(40, 30, generator=g) < 0.1 if masked else None
+    if positives is None:
+        txt = txt[:40] if txt.shape[0] >= 40 else torch.cat([txt, txt[:10]])
+    else:
+        positives[torch.arange(40), torch.arange(40) % 30] = True
+        positives[torch.arange(30), torch.arange(30)] = True
+    grads = []
+    for fraction in (0.0, 1.0):  # never sparse, always sparse
+        monkeypatch.setattr(_autograd, "SPARSE_FRACTION", fraction)
+        i = img.clone().requires_grad_()
+        t = txt.clone().requires_grad_()
+        contrastive_ranking_embeddings(i, t, positives, 0.5, max_violation).backward()
+        grads.append((i.grad, t.grad))
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
+    # Hardest negatives only: at most four non-zeros of dS per positive pair.
+    assert grads[0][0] is not None and grads[0][0].abs().sum() > 0

@@ -95,8 +95,9 @@ class EmbeddingRankingFunction(torch.autograd.Function):
     """Triplet margin loss of ``image_emb @ text_emb.T`` in one graph node.
 
     The forward computes the scores (one GEMM, not recorded) and calls the kernel; the backward
-    is the two GEMMs ``dS @ T`` and ``dS^T @ I``. Same result as ``RankingFunction`` on the
-    product, without the product's own autograd node.
+    is ``dS @ T`` and ``dS^T @ I``: two GEMMs, or, when ``dS`` is sparse (hardest negatives
+    only), sums over its non-zeros. Same result as ``RankingFunction`` on the product (up to the
+    order of floating-point sums), without the product's own autograd node.
     """
 
     @staticmethod
@@ -141,9 +142,34 @@ class EmbeddingRankingFunction(torch.autograd.Function):
             grad = torch.from_numpy(ctx.recompute(s, p)[1])
         grad = _scaled(grad, grad_output)
         want_image, want_text = ctx.needs_input_grad[:2]
-        grad_image = grad @ text_emb if want_image else None
-        grad_text = grad.t() @ image_emb if want_text else None
+        grad_image, grad_text = _embedding_grads(grad, image_emb, text_emb, want_image, want_text)
         return grad_image, grad_text, None, None, None, None, None
+
+
+# dS with at most this fraction of non-zeros is multiplied as a sparse matrix. The hardest-
+# negative loss (VSE++) has at most four non-zeros per positive pair, so its backward costs
+# O(B d) instead of two B x C x D GEMMs.
+SPARSE_FRACTION = 1 / 16
+
+
+def _embedding_grads(
+    grad: Tensor, image_emb: Tensor, text_emb: Tensor, want_image: bool, want_text: bool
+) -> tuple[Tensor | None, Tensor | None]:
+    """``dS @ T`` and ``dS^T @ I``: two GEMMs, or gathers and scatters of the non-zeros."""
+    rows, cols = grad.shape
+    if int(torch.count_nonzero(grad)) > SPARSE_FRACTION * rows * cols:
+        return (
+            grad @ text_emb if want_image else None,
+            grad.t() @ image_emb if want_text else None,
+        )
+    i, j = grad.nonzero().unbind(1)
+    weight = grad[i, j].unsqueeze(1)
+    grad_image = grad_text = None
+    if want_image:
+        grad_image = torch.zeros_like(image_emb).index_add_(0, i, text_emb[j] * weight)
+    if want_text:
+        grad_text = torch.zeros_like(text_emb).index_add_(0, j, image_emb[i] * weight)
+    return grad_image, grad_text
 
 
 class WarpFunction(torch.autograd.Function):
