@@ -8,6 +8,7 @@ not be modified by another thread during the call (the kernel runs without the G
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,24 @@ def _scaled(grad: Tensor, grad_output: Tensor) -> Tensor:
     return grad * grad_output.to(grad.dtype)
 
 
+def _ranking_kernel(
+    margin: float, max_violation: bool, direction: str, n_threads: int | None
+) -> Callable[[Any, Any], Any]:
+    """``(scores, positives) -> (loss, dL/dS)`` with these settings (kept for a rerun)."""
+
+    def kernel(s: Any, p: Any) -> Any:
+        return _core.contrastive_ranking(
+            s,
+            p,
+            margin=margin,
+            max_violation=max_violation,
+            direction=direction,
+            n_threads=n_threads,
+        )
+
+    return kernel
+
+
 class RankingFunction(torch.autograd.Function):
     """Triplet margin loss of a score matrix (``_core.contrastive_ranking``)."""
 
@@ -64,24 +83,10 @@ class RankingFunction(torch.autograd.Function):
         direction: str,
         n_threads: int | None,
     ) -> Tensor:
-        s, p = _numpy_inputs(scores, positives)
-        loss, grad = _core.contrastive_ranking(
-            s,
-            p,
-            margin=margin,
-            max_violation=max_violation,
-            direction=direction,
-            n_threads=n_threads,
-        )
+        kernel = _ranking_kernel(margin, max_violation, direction, n_threads)
+        loss, grad = kernel(*_numpy_inputs(scores, positives))
         _keep(ctx, scores, positives, grad)
-        ctx.recompute = lambda s, p: _core.contrastive_ranking(
-            s,
-            p,
-            margin=margin,
-            max_violation=max_violation,
-            direction=direction,
-            n_threads=n_threads,
-        )
+        ctx.recompute = kernel
         return scores.new_tensor(loss)
 
     @staticmethod
@@ -112,19 +117,8 @@ class EmbeddingRankingFunction(torch.autograd.Function):
         n_threads: int | None,
     ) -> Tensor:
         scores = image_emb @ text_emb.t()  # autograd is off inside forward
-        s, p = _numpy_inputs(scores, positives)
-
-        def kernel(s: Any, p: Any) -> Any:
-            return _core.contrastive_ranking(
-                s,
-                p,
-                margin=margin,
-                max_violation=max_violation,
-                direction=direction,
-                n_threads=n_threads,
-            )
-
-        loss, grad = kernel(s, p)
+        kernel = _ranking_kernel(margin, max_violation, direction, n_threads)
+        loss, grad = kernel(*_numpy_inputs(scores, positives))
         ctx.positives = positives
         ctx.save_for_backward(image_emb, text_emb)
         ctx.grad = [torch.from_numpy(grad)]
