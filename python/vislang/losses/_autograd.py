@@ -25,24 +25,30 @@ def _numpy_inputs(scores: Tensor, positives: Tensor | None) -> tuple[Any, Any]:
     return s, p
 
 
-def _keep(ctx: Any, scores: Tensor, positives: Tensor | None, grad: Any) -> None:
-    # `scores` is saved (no copy; autograd checks it is not modified in place) for a rerun;
-    # the mask is not differentiable and is kept as is.
+def _keep(
+    ctx: Any,
+    inputs: tuple[Tensor, ...],
+    positives: Tensor | None,
+    grad: Any,
+    kernel: Callable[[Any, Any], Any],
+) -> None:
+    # `inputs` are saved (no copy; autograd checks they are not modified in place) for a rerun
+    # of `kernel`; the mask is not differentiable and is kept as is.
     ctx.positives = positives
-    ctx.save_for_backward(scores)
+    ctx.save_for_backward(*inputs)
     ctx.grad = [torch.from_numpy(grad)]
+    ctx.recompute = kernel
 
 
-def _take_grad(ctx: Any, recompute: Any) -> Tensor:
+def _take_grad(ctx: Any, scores: Callable[[], Tensor]) -> Tensor:
     """The kernel's ``dL/dS``: handed over (not copied) on the first backward, so that a leaf
-    ``scores`` can take the buffer as its ``.grad``; recomputed from the saved inputs if the
-    graph is run backward again (``retain_graph=True``, gradcheck)."""
+    ``scores`` can take the buffer as its ``.grad``; recomputed from ``scores()`` if the graph
+    is run backward again (``retain_graph=True``, gradcheck)."""
     if ctx.grad:
         grad: Tensor = ctx.grad.pop()
         return grad
-    (scores,) = ctx.saved_tensors
-    s, p = _numpy_inputs(scores, ctx.positives)
-    return torch.from_numpy(recompute(s, p)[1])
+    s, p = _numpy_inputs(scores(), ctx.positives)
+    return torch.from_numpy(ctx.recompute(s, p)[1])
 
 
 def _scaled(grad: Tensor, grad_output: Tensor) -> Tensor:
@@ -85,14 +91,13 @@ class RankingFunction(torch.autograd.Function):
     ) -> Tensor:
         kernel = _ranking_kernel(margin, max_violation, direction, n_threads)
         loss, grad = kernel(*_numpy_inputs(scores, positives))
-        _keep(ctx, scores, positives, grad)
-        ctx.recompute = kernel
+        _keep(ctx, (scores,), positives, grad, kernel)
         return scores.new_tensor(loss)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:
-        grad = _take_grad(ctx, ctx.recompute)
+        grad = _take_grad(ctx, lambda: ctx.saved_tensors[0])
         return _scaled(grad, grad_output), None, None, None, None, None
 
 
@@ -119,22 +124,14 @@ class EmbeddingRankingFunction(torch.autograd.Function):
         scores = image_emb @ text_emb.t()  # autograd is off inside forward
         kernel = _ranking_kernel(margin, max_violation, direction, n_threads)
         loss, grad = kernel(*_numpy_inputs(scores, positives))
-        ctx.positives = positives
-        ctx.save_for_backward(image_emb, text_emb)
-        ctx.grad = [torch.from_numpy(grad)]
-        ctx.recompute = kernel
+        _keep(ctx, (image_emb, text_emb), positives, grad, kernel)
         return scores.new_tensor(loss)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:
         image_emb, text_emb = ctx.saved_tensors
-        if ctx.grad:
-            grad = ctx.grad.pop()
-        else:  # a second backward (retain_graph=True, gradcheck): rerun the kernel
-            s, p = _numpy_inputs(image_emb @ text_emb.t(), ctx.positives)
-            grad = torch.from_numpy(ctx.recompute(s, p)[1])
-        grad = _scaled(grad, grad_output)
+        grad = _scaled(_take_grad(ctx, lambda: image_emb @ text_emb.t()), grad_output)
         want_image, want_text = ctx.needs_input_grad[:2]
         grad_image, grad_text = _embedding_grads(grad, image_emb, text_emb, want_image, want_text)
         return grad_image, grad_text, None, None, None, None, None
@@ -180,30 +177,24 @@ class WarpFunction(torch.autograd.Function):
         max_trials: int | None,
         n_threads: int | None,
     ) -> Tensor:
-        s, p = _numpy_inputs(scores, positives)
-        loss, grad = _core.warp(
-            s,
-            p,
-            margin=margin,
-            direction=direction,
-            seed=seed,
-            max_trials=max_trials,
-            n_threads=n_threads,
-        )
-        _keep(ctx, scores, positives, grad)
-        ctx.recompute = lambda s, p: _core.warp(
-            s,
-            p,
-            margin=margin,
-            direction=direction,
-            seed=seed,
-            max_trials=max_trials,
-            n_threads=n_threads,
-        )
+
+        def kernel(s: Any, p: Any) -> Any:
+            return _core.warp(
+                s,
+                p,
+                margin=margin,
+                direction=direction,
+                seed=seed,
+                max_trials=max_trials,
+                n_threads=n_threads,
+            )
+
+        loss, grad = kernel(*_numpy_inputs(scores, positives))
+        _keep(ctx, (scores,), positives, grad, kernel)
         return torch.tensor(loss, dtype=scores.dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:
-        grad = _take_grad(ctx, ctx.recompute)
+        grad = _take_grad(ctx, lambda: ctx.saved_tensors[0])
         return _scaled(grad, grad_output), None, None, None, None, None, None
