@@ -10,7 +10,6 @@
 //! kernel of [`crate::lowp`] instead of the GEMM; its rigorous error bound widens the re-check
 //! slack, so the result is identical to [`Precision::Fp32`].
 
-use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
@@ -143,8 +142,8 @@ impl<'a, T: Scalar> Prepared<'a, T> {
             .fold(T::zero(), |a, v| if v > a { v } else { a });
         let lowp = match (
             precision,
-            (&shifted as &dyn Any).downcast_ref::<Vec<f32>>(),
-            (&norms as &dyn Any).downcast_ref::<Vec<f32>>(),
+            T::as_f32_slice(&shifted),
+            T::as_f32_slice(&norms),
         ) {
             (Precision::Auto, Some(s32), Some(n32)) => PackedCenters::new(s32, n32, d),
             _ => None,
@@ -329,10 +328,7 @@ impl<T: Scalar> Tile<T> {
         if !self.lowp {
             return;
         }
-        let (Some(pc), Some(s32)) = (
-            prep.lowp.as_ref(),
-            (&self.shifted as &dyn Any).downcast_ref::<Vec<f32>>(),
-        ) else {
+        let (Some(pc), Some(s32)) = (prep.lowp.as_ref(), T::as_f32_slice(&self.shifted)) else {
             self.lowp = false;
             return;
         };
