@@ -877,7 +877,7 @@ mod tests {
             (f64::from(v) - f64::from(from_bf16_bits(lo))).abs(),
             (f64::from(v) - f64::from(from_bf16_bits(hi))).abs(),
         );
-        if dl < dh || (dl == dh && lo % 2 == 0) {
+        if dl < dh || (dl == dh && lo.is_multiple_of(2)) {
             lo
         } else {
             hi

@@ -2,6 +2,8 @@
 //! A level above this CPU runs the CPU's widest level (`Isa::supported`), so the test is safe
 //! everywhere and exercises all three paths on an AVX-512 machine.
 
+#![allow(clippy::expect_used)] // helpers of the tests below
+
 use vislang_core::isa::{self, Isa};
 use vislang_core::negatives::{
     contrastive_ranking_at, Direction, Mode, Positives, RankingParams, Schedule,
