@@ -14,7 +14,16 @@ import vislang
 from vislang import _core
 
 LEVELS = ("scalar", "avx2", "avx512")
-FEATURES = ("avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512bf16", "avx512vnni")
+FEATURES = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512dq",
+    "avx512vl",
+    "avx512bf16",
+    "avx512vnni",
+)
 
 
 def test_show_config_prints_and_returns_the_configuration() -> None:
@@ -41,12 +50,14 @@ def test_show_config_prints_and_returns_the_configuration() -> None:
 
 def _config_in_subprocess(isa: str) -> tuple[dict[str, object], str]:
     env = {**os.environ, "VISLANG_ISA": isa}
-    code = (
-        "import io, json, vislang; "
-        "print(json.dumps(vislang.show_config(file=io.StringIO())))"
-    )
+    code = "import io, json, vislang; print(json.dumps(vislang.show_config(file=io.StringIO())))"
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     return json.loads(out.stdout), out.stderr
 

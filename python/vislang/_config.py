@@ -1,4 +1,4 @@
-"""``vislang.show_config()``: which native code path runs on this machine (as ``numpy.show_config``)."""
+"""``vislang.show_config()``: which native code path runs here (as ``numpy.show_config``)."""
 
 from __future__ import annotations
 
