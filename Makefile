@@ -6,7 +6,7 @@ STAMP := $(VENV)/.vislang-deps
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help venv build test test-rust test-python lint lint-rust lint-python format bench bench-full bench-report demo clean
+.PHONY: help venv build test test-rust test-python test-isa lint lint-rust lint-python format bench bench-full bench-report demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,7 +21,7 @@ $(STAMP): requirements-dev.txt
 build: venv ## build the Rust extension in release mode into $(VENV)
 	$(VENV)/bin/maturin develop --release --quiet
 
-test: test-rust test-python ## cargo tests of the core crate + pytest
+test: test-rust test-python test-isa ## cargo tests of the core crate + pytest + every ISA level
 
 test-rust: ## cargo tests of the pure-Rust core
 	cargo test --release
@@ -29,6 +29,18 @@ test-rust: ## cargo tests of the pure-Rust core
 test-python: build ## pytest (unit, property, sklearn-contract tests, bench smoke run)
 	$(PY) -m pytest tests
 	VISLANG_BENCH_SCALE=smoke $(PY) -m pytest benches --benchmark-disable -q
+
+# The kernels are compiled for three instruction-set levels (rust/vislang-core/src/isa.rs);
+# test-rust and test-python run the widest one this CPU has, test-isa each lower one too.
+ISA_LEVELS ?= scalar avx2 avx512
+ISA_PYTESTS ?= tests/vocab tests/bovw tests/losses tests/semantics/test_skipgram_step.py \
+	tests/semantics/test_skipgram.py tests/test_config.py tests/test_fork.py
+test-isa: build ## Rust + Python kernel tests once per VISLANG_ISA level (ISA_LEVELS)
+	@for isa in $(ISA_LEVELS); do \
+	  echo "== VISLANG_ISA=$$isa"; \
+	  VISLANG_ISA=$$isa cargo test --release -q || exit 1; \
+	  VISLANG_ISA=$$isa $(PY) -m pytest -q $(ISA_PYTESTS) || exit 1; \
+	done
 
 lint: lint-rust lint-python ## all linters
 lint-rust:

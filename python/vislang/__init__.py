@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from vislang._config import show_config
 from vislang._core import __version__
 from vislang.exceptions import CheckpointError, InternalError, InvalidInputError, VislangError
 from vislang.vocab import VisualVocabulary, assign, kmeans, kmeans_plusplus
@@ -56,6 +57,7 @@ __all__ = [
     "extract_features",
     "kmeans",
     "kmeans_plusplus",
+    "show_config",
 ]
 
 

@@ -1,6 +1,7 @@
 """Type stubs of the native extension ``vislang._core`` (private: use the public API)."""
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -8,16 +9,15 @@ from numpy.typing import NDArray
 
 __all__ = [
     "__version__",
+    "_testing",
     "contrastive_ranking",
+    "cpu_features",
     "encode",
     "idf",
     "kmeans_fit",
     "kmeans_plus_plus",
     "minibatch_step",
-    "multimodal_step",
     "nearest",
-    "skipgram_step",
-    "skipgram_tables",
     "skipgram_train",
     "warp",
     "weight_and_normalize",
@@ -133,26 +133,12 @@ def skipgram_train(
     n_threads: int | None = None,
     callback: Callable[[int, int], Any] | None = None,
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32] | None, int]: ...
-def skipgram_step(
-    syn0: NDArray[np.float32],
-    syn1neg: NDArray[np.float32],
-    center: int,
-    context: int,
-    negatives: NDArray[np.uint32],
-    lr: float,
-) -> tuple[NDArray[np.float32], NDArray[np.float32], float]: ...
-def multimodal_step(
-    syn0: NDArray[np.float32],
-    word: int,
-    visual: NDArray[np.float32],
-    target: int,
-    negatives: NDArray[np.uint32],
-    lr: float,
-    *,
-    margin: float = 0.5,
-    weight: float = 1.0,
-    mapping: NDArray[np.float32] | None = None,
-) -> tuple[NDArray[np.float32], NDArray[np.float32] | None, float]: ...
-def skipgram_tables(
-    counts: NDArray[np.int64], sample: float, ns_exponent: float = 0.75
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+def cpu_features() -> dict[str, Any]: ...
+
+# Single-step kernels that only tests call, in the submodule ``vislang._core._testing``:
+#   skipgram_step(syn0, syn1neg, center, context, negatives, lr)
+#       -> (syn0, syn1neg, loss before the step)
+#   multimodal_step(syn0, word, visual, target, negatives, lr, *, margin=0.5, weight=1.0,
+#       mapping=None) -> (syn0, mapping or None, loss before the step)
+#   skipgram_tables(counts, sample, ns_exponent=0.75) -> (keep probabilities, noise probabilities)
+_testing: ModuleType

@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis.extra import numpy as hnp
 from numpy.typing import NDArray
 
-from vislang import _core
+from vislang._core import _testing
 from vislang.exceptions import InvalidInputError
 
 RTOL, ATOL = 1e-4, 1e-5
@@ -99,7 +99,7 @@ def sgns_case(draw: st.DrawFn) -> tuple[Any, ...]:
 @given(sgns_case())
 def test_sgns_step_matches_numpy(case: tuple[Any, ...]) -> None:
     syn0, syn1, center, context, negs, lr = case
-    got0, got1, loss = _core.skipgram_step(syn0, syn1, center, context, negs, lr)
+    got0, got1, loss = _testing.skipgram_step(syn0, syn1, center, context, negs, lr)
     want0, want1, want_loss = sgns_reference(syn0, syn1, center, context, negs.tolist(), lr)
     np.testing.assert_allclose(got0, want0, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(got1, want1, rtol=RTOL, atol=ATOL)
@@ -113,7 +113,7 @@ def test_sgns_step_moves_towards_the_context() -> None:
     syn0 = rng.uniform(-0.5, 0.5, (4, 8)).astype(np.float32)
     syn1 = rng.uniform(-0.5, 0.5, (4, 8)).astype(np.float32)
     before = float(syn0[0] @ syn1[1])
-    new0, new1, _ = _core.skipgram_step(syn0, syn1, 0, 1, np.array([2, 3], np.uint32), 0.1)
+    new0, new1, _ = _testing.skipgram_step(syn0, syn1, 0, 1, np.array([2, 3], np.uint32), 0.1)
     assert float(new0[0] @ new1[1]) > before
     # Rows that take no part are unchanged.
     np.testing.assert_array_equal(new0[1:], syn0[1:])
@@ -154,7 +154,7 @@ def margin_case(draw: st.DrawFn, variant: str) -> tuple[Any, ...]:
 @given(margin_case("A"))
 def test_margin_step_a_matches_numpy(case: tuple[Any, ...]) -> None:
     syn0, vis, _, word, target, negs, lr, margin, weight = case
-    got, mapping, loss = _core.multimodal_step(
+    got, mapping, loss = _testing.multimodal_step(
         syn0, word, vis, target, negs, lr, margin=margin, weight=weight
     )
     assert mapping is None
@@ -170,7 +170,7 @@ def test_margin_step_a_matches_numpy(case: tuple[Any, ...]) -> None:
 @given(margin_case("B"))
 def test_margin_step_b_matches_numpy(case: tuple[Any, ...]) -> None:
     syn0, vis, mapping, word, target, negs, lr, margin, weight = case
-    got, got_m, loss = _core.multimodal_step(
+    got, got_m, loss = _testing.multimodal_step(
         syn0, word, vis, target, negs, lr, margin=margin, weight=weight, mapping=mapping
     )
     w = syn0.astype(np.float64)
@@ -190,8 +190,8 @@ def test_margin_step_separates_target_from_negative() -> None:
     syn0 = np.array([[1.0, 0.3, 0.0]], np.float32)
     vis = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], np.float32)
     negs = np.array([1], np.uint32)
-    new, _, loss = _core.multimodal_step(syn0, 0, vis, 0, negs, 0.2)
-    _, _, after = _core.multimodal_step(new, 0, vis, 0, negs, 0.0)
+    new, _, loss = _testing.multimodal_step(syn0, 0, vis, 0, negs, 0.2)
+    _, _, after = _testing.multimodal_step(new, 0, vis, 0, negs, 0.0)
     assert after < loss
 
 
@@ -216,15 +216,15 @@ def test_margin_step_rejects_bad_input(kwargs: dict[str, Any], match: str) -> No
     }
     args.update(kwargs)
     with pytest.raises(InvalidInputError, match=match):
-        _core.multimodal_step(**args)
+        _testing.multimodal_step(**args)
 
 
 def test_sgns_step_rejects_bad_rows() -> None:
     a = np.zeros((3, 2), np.float32)
     with pytest.raises(InvalidInputError, match="context"):
-        _core.skipgram_step(a, a, 0, 3, np.array([], np.uint32), 0.1)
+        _testing.skipgram_step(a, a, 0, 3, np.array([], np.uint32), 0.1)
     with pytest.raises(InvalidInputError, match="syn1neg"):
-        _core.skipgram_step(a, np.zeros((2, 2), np.float32), 0, 1, np.array([], np.uint32), 0.1)
+        _testing.skipgram_step(a, np.zeros((2, 2), np.float32), 0, 1, np.array([], np.uint32), 0.1)
 
 
 # ---------------------------------------------------------------------- sampling tables
@@ -236,7 +236,7 @@ def test_sgns_step_rejects_bad_rows() -> None:
     st.sampled_from([0.75, 1.0, 0.0]),
 )
 def test_tables_match_the_formulas(counts: NDArray[np.int64], sample: float, power: float) -> None:
-    keep, noise = _core.skipgram_tables(counts, sample, power)
+    keep, noise = _testing.skipgram_tables(counts, sample, power)
     c = counts.astype(np.float64)
     if sample > 0:
         t = sample * c.sum()

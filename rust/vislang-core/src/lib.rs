@@ -3,6 +3,8 @@
 //! This crate never sees Python: it takes row-major slices plus a parameter struct and returns
 //! [`Result`]. The pyo3 crate `vislang-py` converts arrays, releases the GIL and maps [`Error`].
 //!
+//! - [`isa`]: the one CPU-feature detection and the `VISLANG_ISA` level every kernel runs at.
+//! - [`rng`]: the only source of randomness.
 //! - [`assign`]: k nearest centres of each row, a blocked GEMM fused with the arg-min.
 //! - [`kmeans`]: Lloyd and Hamerly iterations, empty-cluster relocation, `n_init` restarts.
 //! - [`seeding`]: greedy k-means++ (Arthur & Vassilvitskii 2007) with triangle-inequality pruning.
@@ -16,11 +18,13 @@ mod accumulate;
 pub mod assign;
 pub mod error;
 pub mod histogram;
+pub mod isa;
 pub mod kmeans;
 mod lowp;
 pub mod matrix;
 pub mod minibatch;
 pub mod negatives;
+mod parallel;
 pub mod rng;
 pub mod scalar;
 pub mod seeding;

@@ -8,10 +8,13 @@
 //! centre within that bound in the input precision, so the returned neighbours are identical to
 //! the fp32 path.
 //!
-//! Used only when the CPU reports `avx512f` and `avx512bf16` and `VISLANG_PRECISION` is not
-//! `fp32`; otherwise [`PackedCenters::new`] returns `None` and the fp32 GEMM runs.
+//! Used only at the AVX-512 [`crate::isa`] level on a CPU with `avx512bf16`, and when
+//! `VISLANG_PRECISION` is not `fp32`; otherwise [`PackedCenters::new`] returns `None` and the
+//! fp32 GEMM runs. The `*_at(isa, ..)` forms let tests run the kernel and its portable twin.
 
 use std::sync::OnceLock;
+
+use crate::isa::{self, Isa};
 
 /// Centres per SIMD vector (fp32 lanes of a zmm register).
 pub(crate) const LANES: usize = 16;
@@ -19,26 +22,16 @@ pub(crate) const LANES: usize = 16;
 /// Largest squared shifted norm for which the bfloat16 path is used: far from overflow.
 pub(crate) const MAX_SQ_NORM: f64 = 1e30;
 
-/// Whether this CPU runs `vdpbf16ps` and the user did not force fp32 (`VISLANG_PRECISION=fp32`).
+/// Whether the bfloat16 path runs at the level in use and the user did not force fp32
+/// (`VISLANG_PRECISION=fp32`).
 pub(crate) fn available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        let forced_fp32 = std::env::var("VISLANG_PRECISION")
+    static FORCED_FP32: OnceLock<bool> = OnceLock::new();
+    let forced_fp32 = *FORCED_FP32.get_or_init(|| {
+        std::env::var("VISLANG_PRECISION")
             .map(|v| v.eq_ignore_ascii_case("fp32"))
-            .unwrap_or(false);
-        !forced_fp32 && cpu_has_bf16()
-    })
-}
-
-fn cpu_has_bf16() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bf16")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+            .unwrap_or(false)
+    });
+    !forced_fp32 && isa::bf16()
 }
 
 /// Rounds a finite `f32` to bfloat16 bits, to nearest with ties to even (as `vcvtne2ps2bf16`).
@@ -69,11 +62,16 @@ pub(crate) fn push_pairs(row: &[f32], out: &mut Vec<u32>) {
 /// [`push_pairs`], returning an upper bound of the Euclidean norm of `row - bf16(row)` (see
 /// [`rounding_error_norm`]), computed on the fly.
 pub(crate) fn push_pairs_measured(row: &[f32], out: &mut Vec<u32>) -> f64 {
+    push_pairs_measured_at(isa::current(), row, out)
+}
+
+/// [`push_pairs_measured`] at level `isa` (the kernel where [`isa::bf16_at`] holds).
+pub(crate) fn push_pairs_measured_at(level: Isa, row: &[f32], out: &mut Vec<u32>) -> f64 {
     #[cfg(target_arch = "x86_64")]
-    if cpu_has_bf16() {
+    if isa::bf16_at(level) {
         let start = out.len();
         out.resize(start + pairs(row.len()), 0);
-        // SAFETY: the CPU supports the instructions; `out[start..]` holds `pairs(row.len())`
+        // SAFETY: `bf16_at` checked AVX-512F and BF16; `out[start..]` holds `pairs(row.len())`
         // words, as the kernel requires.
         let sq = unsafe { kernel::pack(row, &mut out[start..]) };
         return norm_from_f32_sq_norm(f64::from(sq), row.len());
@@ -168,6 +166,8 @@ pub(crate) struct PackedCenters {
     pairs: usize,
     n_centers: usize,
     norms: Vec<f32>,
+    /// The level the values are computed at: the kernel where [`isa::bf16_at`] holds.
+    level: Isa,
     /// Largest Euclidean norm of a shifted centre, and of its bfloat16 rounding error.
     max_norm: f64,
     max_err: f64,
@@ -178,13 +178,22 @@ impl PackedCenters {
     /// [`Self::values`]), or `None` when the bfloat16 path is not available or the centres are
     /// too large for it.
     pub(crate) fn new(shifted: &[f32], norms: &[f32], d: usize) -> Option<Self> {
+        if !available() {
+            return None;
+        }
+        Self::new_at(isa::current(), shifted, norms, d)
+    }
+
+    /// [`Self::new`] at level `isa`, whatever `VISLANG_PRECISION` says (below the bfloat16
+    /// level, the portable twin computes the values).
+    pub(crate) fn new_at(level: Isa, shifted: &[f32], norms: &[f32], d: usize) -> Option<Self> {
         let k = norms.len();
         let max_sq_norm = norms.iter().fold(0.0f64, |a, v| a.max(f64::from(*v)));
         let in_range = max_sq_norm < MAX_SQ_NORM; // false for NaN
-        if !available() || k == 0 || d == 0 || !in_range {
+        if k == 0 || d == 0 || !in_range {
             return None;
         }
-        let mut packed = Self::pack(shifted, k, d);
+        let mut packed = Self::pack(level, shifted, k, d);
         packed.norms = norms.to_vec();
         packed.max_norm = norm_from_f32_sq_norm(max_sq_norm, d);
         Some(packed)
@@ -206,7 +215,7 @@ impl PackedCenters {
         (self.max_norm, self.max_err)
     }
 
-    fn pack(shifted: &[f32], k: usize, d: usize) -> Self {
+    fn pack(level: Isa, shifted: &[f32], k: usize, d: usize) -> Self {
         let np = pairs(d);
         let groups = k.div_ceil(LANES);
         let mut data = vec![0u32; groups * np * LANES];
@@ -215,7 +224,7 @@ impl PackedCenters {
         for c in 0..k {
             row.clear();
             let src = &shifted[c * d..(c + 1) * d];
-            max_err = max_err.max(push_pairs_measured(src, &mut row));
+            max_err = max_err.max(push_pairs_measured_at(level, src, &mut row));
             let (g, lane) = (c / LANES, c % LANES);
             for (p, &w) in row.iter().enumerate() {
                 data[(g * np + p) * LANES + lane] = w;
@@ -225,6 +234,7 @@ impl PackedCenters {
             data,
             pairs: np,
             n_centers: k,
+            level,
             norms: Vec::new(),
             max_norm: 0.0,
             max_err,
@@ -276,8 +286,8 @@ impl PackedCenters {
         assert!(xp.len() >= m * self.pairs && out.len() >= m * (c1 - c0));
         assert!(norms.len() >= c1 - c0 && mins.len() >= m * per_row);
         #[cfg(target_arch = "x86_64")]
-        if cpu_has_bf16() {
-            // SAFETY: the CPU supports the instructions (checked just above); the asserts above
+        if isa::bf16_at(self.level) {
+            // SAFETY: `bf16_at` checked AVX-512F and BF16 on this CPU; the asserts above
             // are the kernel's size requirements.
             unsafe { kernel::tile::<LANE_MINS>(self, xp, m, (c0, c1), norms, out, mins) };
             return;
@@ -285,8 +295,8 @@ impl PackedCenters {
         self.values_portable::<LANE_MINS>(xp, m, (c0, c1), norms, out, mins);
     }
 
-    /// Portable twin of the kernel (exact products of the bfloat16 values, f32 sums); used where
-    /// the kernel is unavailable, i.e. in tests.
+    /// Portable twin of the kernel (exact products of the bfloat16 values, f32 sums); used below
+    /// the bfloat16 level (in tests: the assignment never packs centres there).
     fn values_portable<const LANE_MINS: bool>(
         &self,
         xp: &[u32],
@@ -320,10 +330,15 @@ impl PackedCenters {
 /// and at least `k` values are at most it), `+inf` if there are fewer.
 #[inline]
 pub(crate) fn kth_lane_minimum(lane_min: &[f32], k: usize) -> f32 {
+    kth_lane_minimum_at(isa::current(), lane_min, k)
+}
+
+/// [`kth_lane_minimum`] at level `isa`.
+fn kth_lane_minimum_at(level: Isa, lane_min: &[f32], k: usize) -> f32 {
     assert!(lane_min.len() >= LANES);
     #[cfg(target_arch = "x86_64")]
-    if cpu_has_bf16() {
-        // SAFETY: AVX-512F is present (implied by the check); `LANES` values asserted above.
+    if level.supported() == Isa::Avx512 {
+        // SAFETY: the AVX-512 level has AVX-512F; `LANES` values asserted above.
         return unsafe { kernel::kth_lane_minimum(lane_min, k) };
     }
     kth_lane_minimum_portable(&lane_min[..LANES], k)
@@ -347,10 +362,15 @@ fn kth_lane_minimum_portable(lane_min: &[f32], k: usize) -> f32 {
 
 /// Calls `f(j)` for every `j` (ascending) with `!(row[j] > t)`: `row[j] <= t` or NaN.
 #[inline]
-pub(crate) fn for_each_not_above(row: &[f32], t: f32, mut f: impl FnMut(usize)) {
+pub(crate) fn for_each_not_above(row: &[f32], t: f32, f: impl FnMut(usize)) {
+    for_each_not_above_at(isa::current(), row, t, f);
+}
+
+/// [`for_each_not_above`] at level `isa`.
+fn for_each_not_above_at(level: Isa, row: &[f32], t: f32, mut f: impl FnMut(usize)) {
     #[cfg(target_arch = "x86_64")]
-    if cpu_has_bf16() {
-        // SAFETY: AVX-512F is present (implied by the check).
+    if level.supported() == Isa::Avx512 {
+        // SAFETY: the AVX-512 level has AVX-512F.
         unsafe { kernel::scan::<{ std::arch::x86_64::_CMP_NGT_UQ }>(row, t, f) };
         return;
     }
@@ -654,7 +674,13 @@ mod tests {
     }
 
     #[test]
-    fn kernel_matches_portable_twin_and_bounds() {
+    fn every_level_stays_within_the_bound_of_the_exact_values() {
+        for level in Isa::ALL {
+            values_within_bound(level);
+        }
+    }
+
+    fn values_within_bound(level: Isa) {
         let mut s = 7u64;
         for (m, k, d) in [
             (1, 1, 1),
@@ -666,19 +692,25 @@ mod tests {
             for integers in [false, true] {
                 let x = rows(m, d, 100.0, integers, &mut s);
                 let c = rows(k, d, 30.0, false, &mut s);
-                check_values(&x, &c, m, k, d);
+                check_values(level, &x, &c, m, k, d);
             }
         }
     }
 
-    fn check_values(x: &[f32], c: &[f32], m: usize, k: usize, d: usize) {
+    /// The kernel of `level` and the portable twin, both against the exact (f64) values of
+    /// `||c||^2 - 2 x.c` within the rigorous bound.
+    fn check_values(level: Isa, x: &[f32], c: &[f32], m: usize, k: usize, d: usize) {
         let norms: Vec<f32> = c.chunks(d).map(|r| r.iter().map(|v| v * v).sum()).collect();
-        let pc = PackedCenters::pack(c, k, d);
+        let pc = PackedCenters::pack(level, c, k, d);
         let max_sq = norms.iter().fold(0.0f64, |a, v| a.max(f64::from(*v)));
         let centers = (norm_from_f32_sq_norm(max_sq, d), pc.max_err);
         let (mut xp, mut x_err) = (Vec::new(), Vec::new());
         for r in 0..m {
-            x_err.push(push_pairs_measured(&x[r * d..(r + 1) * d], &mut xp));
+            x_err.push(push_pairs_measured_at(
+                level,
+                &x[r * d..(r + 1) * d],
+                &mut xp,
+            ));
         }
         for c0 in [0, 16, 32].into_iter().filter(|c0| *c0 < k) {
             let cb = k - c0;
@@ -746,6 +778,12 @@ mod tests {
 
     #[test]
     fn measured_rounding_errors_bound_the_true_ones() {
+        for level in Isa::ALL {
+            rounding_errors_bounded(level);
+        }
+    }
+
+    fn rounding_errors_bounded(level: Isa) {
         let mut s = 9u64;
         for n in [0usize, 1, 2, 15, 16, 17, 31, 32, 33, 63, 128, 131] {
             for kind in 0..4 {
@@ -768,7 +806,7 @@ mod tests {
                         push_pairs_portable(&row, &mut out);
                         rounding_error_norm(&row, &out[1..])
                     } else {
-                        push_pairs_measured(&row, &mut out)
+                        push_pairs_measured_at(level, &row, &mut out)
                     };
                     // The true error of this packing, in f64.
                     let truth = row
@@ -816,13 +854,8 @@ mod tests {
             }
             let mut finite: Vec<f32> = lanes.iter().copied().filter(|v| v.is_finite()).collect();
             finite.sort_by(f32::total_cmp);
-            for k in 1..=LANES {
-                let fast = kth_lane_minimum(&lanes, k);
-                assert_eq!(
-                    fast,
-                    kth_lane_minimum_portable(&lanes, k),
-                    "{lanes:?} k={k}"
-                );
+            for (k, level) in (1..=LANES).flat_map(|k| Isa::ALL.map(|l| (k, l))) {
+                let fast = kth_lane_minimum_at(level, &lanes, k);
                 if k <= finite.len() {
                     assert!(fast >= finite[k - 1], "{lanes:?} k={k}: {fast}");
                 }
@@ -835,15 +868,43 @@ mod tests {
         }
     }
 
+    /// Nearest bfloat16 of `v` (ties to the even mantissa), by comparing the two neighbours in
+    /// f64: independent of the bit trick of [`to_bf16_bits`].
+    fn nearest_bf16(v: f32) -> u16 {
+        let lo = (v.to_bits() >> 16) as u16;
+        let hi = lo + 1;
+        let (dl, dh) = (
+            (f64::from(v) - f64::from(from_bf16_bits(lo))).abs(),
+            (f64::from(v) - f64::from(from_bf16_bits(hi))).abs(),
+        );
+        if dl < dh || (dl == dh && lo.is_multiple_of(2)) {
+            lo
+        } else {
+            hi
+        }
+    }
+
     #[test]
-    fn packing_matches_portable_twin() {
+    fn packing_rounds_to_nearest_at_every_level() {
         let mut s = 5u64;
         for n in [0usize, 1, 2, 15, 16, 17, 31, 32, 33, 63, 128, 131] {
-            let row: Vec<f32> = (0..n).map(|_| lcg(&mut s) * 1e3).collect();
-            let (mut fast, mut slow) = (vec![7u32], vec![7u32]);
-            push_pairs(&row, &mut fast);
-            push_pairs_portable(&row, &mut slow);
-            assert_eq!(fast, slow, "n={n}");
+            let mut row: Vec<f32> = (0..n).map(|_| lcg(&mut s) * 1e3).collect();
+            if n > 2 {
+                row[1] = 257.0; // a tie: to even (256)
+            }
+            let want: Vec<u32> = row
+                .chunks(2)
+                .map(|p| {
+                    let hi = p.get(1).map_or(0, |v| u32::from(nearest_bf16(*v)));
+                    u32::from(nearest_bf16(p[0])) | (hi << 16)
+                })
+                .collect();
+            for level in Isa::ALL {
+                let mut got = vec![7u32];
+                push_pairs_measured_at(level, &row, &mut got);
+                assert_eq!(got[0], 7);
+                assert_eq!(&got[1..], &want[..], "{level} n={n}");
+            }
         }
     }
 
@@ -858,9 +919,12 @@ mod tests {
             if n > 100 {
                 row[100] = f32::NAN; // in the last vector of a 64-value step
             }
-            for t in [-9.0f32, -1.0, 0.0, 3.0, 9.0] {
+            for (t, level) in [-9.0f32, -1.0, 0.0, 3.0, 9.0]
+                .into_iter()
+                .flat_map(|t| Isa::ALL.map(|l| (t, l)))
+            {
                 let mut got = Vec::new();
-                for_each_not_above(&row, t, |j| got.push(j));
+                for_each_not_above_at(level, &row, t, |j| got.push(j));
                 let want: Vec<usize> = (0..n)
                     .filter(|&j| row[j].partial_cmp(&t) != Some(std::cmp::Ordering::Greater))
                     .collect();
@@ -882,7 +946,7 @@ mod throughput {
         let (m, k, d) = (256, 1024, 128);
         let x: Vec<f32> = (0..m * d).map(|i| ((i * 7) % 255) as f32 - 100.0).collect();
         let c: Vec<f32> = (0..k * d).map(|i| ((i * 13) % 251) as f32 - 90.0).collect();
-        let pc = PackedCenters::pack(&c, k, d);
+        let pc = PackedCenters::pack(isa::current(), &c, k, d);
         let mut xp = Vec::new();
         for r in 0..m {
             push_pairs(&x[r * d..(r + 1) * d], &mut xp);

@@ -5,6 +5,8 @@ use std::sync::OnceLock;
 
 use num_traits::Float;
 
+use crate::isa::{self, Isa};
+
 /// A float type the kernels are generic over.
 pub trait Scalar: Float + Send + Sync + Debug + Default + 'static {
     /// Converts to `f64` (exact for both implementors).
@@ -20,6 +22,9 @@ pub trait Scalar: Float + Send + Sync + Debug + Default + 'static {
     fn shifted_dots(x: &[Self], mu: &[Self], c: &[Self], out: &mut [Self]);
     /// `out (m x n) = a (m x k) * b (n x k)^T`, all row-major, single-threaded.
     fn gemm_nt(m: usize, n: usize, k: usize, a: &[Self], b: &[Self], out: &mut [Self]);
+    /// `v` as `f32` values when `Self` is `f32` (no copy), `None` otherwise: the bfloat16
+    /// candidate kernels take `f32` only.
+    fn as_f32_slice(v: &[Self]) -> Option<&[f32]>;
 }
 
 /// Candidates scored together by [`Scalar::shifted_dots`]: independent FMA chains per group.
@@ -49,63 +54,52 @@ fn shifted_dots_portable<T: Float>(x: &[T], mu: &[T], c: &[T], out: &mut [T]) {
 type SqDistFn<T> = fn(&[T], &[T]) -> T;
 type DotsFn<T> = fn(&[T], &[T], &[T], &mut [T]);
 
-/// The widest instruction set of this CPU that the kernels use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Isa {
-    Avx512,
-    Avx2,
-    Portable,
-}
-
-pub(crate) fn isa() -> Isa {
-    static ISA: OnceLock<Isa> = OnceLock::new();
-    *ISA.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx512f") {
-                return Isa::Avx512;
-            }
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                return Isa::Avx2;
-            }
-        }
-        Isa::Portable
-    })
-}
-
 macro_rules! dispatch {
-    ($t:ty, $sq_pick:ident, $dots_pick:ident, $sq512:ident, $sq2:ident, $dots512:ident, $dots2:ident) => {
-        fn $sq_pick() -> SqDistFn<$t> {
-            static F: OnceLock<SqDistFn<$t>> = OnceLock::new();
-            *F.get_or_init(|| match isa() {
-                // SAFETY: `isa()` detected the instruction set at run time.
+    ($t:ty, $sq_at:ident, $sq_pick:ident, $dots_at:ident, $dots_pick:ident, $sq512:ident, $sq2:ident, $dots512:ident, $dots2:ident) => {
+        /// The squared-distance kernel of level `isa` (lowered to what the CPU runs).
+        fn $sq_at(isa: Isa) -> SqDistFn<$t> {
+            match isa.supported() {
+                // SAFETY: `supported()` never exceeds the detected level.
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx512 => |a, b| unsafe { crate::simd::$sq512(a, b) },
                 // SAFETY: as above.
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => |a, b| unsafe { crate::simd::$sq2(a, b) },
                 _ => sq_dist_portable::<$t>,
-            })
+            }
         }
 
-        fn $dots_pick() -> DotsFn<$t> {
-            static F: OnceLock<DotsFn<$t>> = OnceLock::new();
-            *F.get_or_init(|| match isa() {
-                // SAFETY: `isa()` detected the instruction set; callers pass the documented sizes.
+        fn $sq_pick() -> SqDistFn<$t> {
+            static F: OnceLock<SqDistFn<$t>> = OnceLock::new();
+            *F.get_or_init(|| $sq_at(isa::current()))
+        }
+
+        /// The shifted-dots kernel of level `isa` (lowered to what the CPU runs).
+        fn $dots_at(isa: Isa) -> DotsFn<$t> {
+            match isa.supported() {
+                // SAFETY: `supported()` never exceeds the detected level; callers pass the
+                // documented sizes.
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx512 => |x, m, c, o| unsafe { crate::simd::$dots512(x, m, c, o) },
                 // SAFETY: as above.
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => |x, m, c, o| unsafe { crate::simd::$dots2(x, m, c, o) },
                 _ => shifted_dots_portable::<$t>,
-            })
+            }
+        }
+
+        fn $dots_pick() -> DotsFn<$t> {
+            static F: OnceLock<DotsFn<$t>> = OnceLock::new();
+            *F.get_or_init(|| $dots_at(isa::current()))
         }
     };
 }
 
 dispatch!(
     f32,
+    sq_f32_at,
     pick_f32,
+    dots_f32_at,
     pick_dots_f32,
     sq_dist_f32_avx512,
     sq_dist_f32_avx2,
@@ -114,7 +108,9 @@ dispatch!(
 );
 dispatch!(
     f64,
+    sq_f64_at,
     pick_f64,
+    dots_f64_at,
     pick_dots_f64,
     sq_dist_f64_avx512,
     sq_dist_f64_avx2,
@@ -187,6 +183,9 @@ impl Scalar for f32 {
     fn gemm_nt(m: usize, n: usize, k: usize, a: &[Self], b: &[Self], out: &mut [Self]) {
         gemm_nt_impl(m, n, k, a, b, out);
     }
+    fn as_f32_slice(v: &[Self]) -> Option<&[f32]> {
+        Some(v)
+    }
 }
 
 impl Scalar for f64 {
@@ -215,6 +214,9 @@ impl Scalar for f64 {
     fn gemm_nt(m: usize, n: usize, k: usize, a: &[Self], b: &[Self], out: &mut [Self]) {
         gemm_nt_impl(m, n, k, a, b, out);
     }
+    fn as_f32_slice(_: &[Self]) -> Option<&[f32]> {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -222,34 +224,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn simd_kernels_match_portable_ones() {
-        for d in [1usize, 7, 8, 15, 16, 17, 31, 33, 64, 128, 131] {
-            let x: Vec<f32> = (0..d).map(|i| (i as f32 * 0.37).sin() * 3.0).collect();
-            let y: Vec<f32> = (0..d).map(|i| (i as f32 * 0.11).cos()).collect();
-            let want = sq_dist_portable(&x, &y);
-            assert!(
-                (f32::sq_dist(&x, &y) - want).abs() <= 1e-4 * want.max(1.0),
-                "d={d}"
-            );
-            let xd: Vec<f64> = x.iter().map(|v| f64::from(*v)).collect();
-            let yd: Vec<f64> = y.iter().map(|v| f64::from(*v)).collect();
-            let want = sq_dist_portable(&xd, &yd);
-            assert!(
-                (f64::sq_dist(&xd, &yd) - want).abs() <= 1e-12 * want.max(1.0),
-                "d={d}"
-            );
-            let c: Vec<f32> = (0..DOT_GROUP * 2 * d)
-                .map(|i| ((i % 13) as f32) - 6.0)
-                .collect();
-            let mut got = vec![0.0f32; 2 * DOT_GROUP];
-            let mut exp = vec![0.0f32; 2 * DOT_GROUP];
-            f32::shifted_dots(&x, &y, &c, &mut got);
-            shifted_dots_portable(&x, &y, &c, &mut exp);
-            for (g, e) in got.iter().zip(&exp) {
-                assert!(
-                    (g - e).abs() <= 1e-3 * e.abs().max(1.0),
-                    "d={d}: {g} vs {e}"
-                );
+    fn every_isa_level_matches_the_portable_kernels() {
+        for isa in Isa::ALL {
+            for d in [1usize, 7, 8, 15, 16, 17, 31, 33, 64, 128, 131] {
+                let x: Vec<f32> = (0..d).map(|i| (i as f32 * 0.37).sin() * 3.0).collect();
+                let y: Vec<f32> = (0..d).map(|i| (i as f32 * 0.11).cos()).collect();
+                let want = sq_dist_portable(&x, &y);
+                let got = sq_f32_at(isa)(&x, &y);
+                assert!((got - want).abs() <= 1e-4 * want.max(1.0), "{isa} d={d}");
+                let xd: Vec<f64> = x.iter().map(|v| f64::from(*v)).collect();
+                let yd: Vec<f64> = y.iter().map(|v| f64::from(*v)).collect();
+                let want = sq_dist_portable(&xd, &yd);
+                let got = sq_f64_at(isa)(&xd, &yd);
+                assert!((got - want).abs() <= 1e-12 * want.max(1.0), "{isa} d={d}");
+                let c: Vec<f32> = (0..DOT_GROUP * 2 * d)
+                    .map(|i| ((i % 13) as f32) - 6.0)
+                    .collect();
+                let mut got = vec![0.0f32; 2 * DOT_GROUP];
+                let mut exp = vec![0.0f32; 2 * DOT_GROUP];
+                dots_f32_at(isa)(&x, &y, &c, &mut got);
+                shifted_dots_portable(&x, &y, &c, &mut exp);
+                for (g, e) in got.iter().zip(&exp) {
+                    assert!(
+                        (g - e).abs() <= 1e-3 * e.abs().max(1.0),
+                        "{isa} d={d}: {g} vs {e}"
+                    );
+                }
+                let cd: Vec<f64> = c.iter().map(|v| f64::from(*v)).collect();
+                let mut got = vec![0.0f64; 2 * DOT_GROUP];
+                let mut exp = vec![0.0f64; 2 * DOT_GROUP];
+                dots_f64_at(isa)(&xd, &yd, &cd, &mut got);
+                shifted_dots_portable(&xd, &yd, &cd, &mut exp);
+                for (g, e) in got.iter().zip(&exp) {
+                    assert!((g - e).abs() <= 1e-9 * e.abs().max(1.0), "{isa} d={d}");
+                }
             }
         }
     }

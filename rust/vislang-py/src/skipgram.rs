@@ -197,8 +197,10 @@ pub fn skipgram_step_py<'py>(
     }
     let (mut a, mut b) = (s0.to_vec(), s1.to_vec());
     let negs = slice1(&negatives, "negatives")?;
-    let loss = skipgram::sgns_step(&mut a, &mut b, dim, center, context, negs, lr)
-        .map_err(crate::errors::to_pyerr)?;
+    let (loss, a, b) = run_native(py, None, move || {
+        let loss = skipgram::sgns_step(&mut a, &mut b, dim, center, context, negs, lr)?;
+        Ok((loss, a, b))
+    })?;
     Ok((
         to_array2(py, a, rows, dim)?.into_any(),
         to_array2(py, b, rows, dim)?.into_any(),
@@ -232,20 +234,22 @@ pub fn multimodal_step_py<'py>(
         Some(m) => Some(slice2(m, "mapping")?.0.to_vec()),
         None => None,
     };
-    let loss = skipgram::margin_step(
-        &mut w,
-        dim,
-        word,
-        vs,
-        vdim,
-        target,
-        negs,
-        m.as_deref_mut(),
-        margin,
-        lr,
-        weight,
-    )
-    .map_err(crate::errors::to_pyerr)?;
+    let (loss, w, m) = run_native(py, None, move || {
+        let loss = skipgram::margin_step(
+            &mut w,
+            dim,
+            word,
+            vs,
+            vdim,
+            target,
+            negs,
+            m.as_deref_mut(),
+            margin,
+            lr,
+            weight,
+        )?;
+        Ok((loss, w, m))
+    })?;
     let m_out = match m {
         Some(m) => Some(to_array2(py, m, vdim, dim)?.into_any()),
         None => None,
@@ -262,13 +266,11 @@ pub fn skipgram_tables_py<'py>(
     ns_exponent: f64,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let c = counts_u64(slice1(&counts, "counts")?)?;
-    let keep: Vec<f64> = tables::keep_thresholds(&c, sample)
-        .into_iter()
-        .map(|t| t as f64 / 4_294_967_296.0)
-        .collect();
-    let noise = tables::AliasTable::unigram(&c, ns_exponent)
-        .map_err(crate::errors::to_pyerr)?
-        .probabilities();
+    let (keep, noise) = run_native(py, None, move || {
+        let keep = tables::effective_keep_probabilities(&c, sample);
+        let noise = tables::AliasTable::unigram(&c, ns_exponent)?.probabilities();
+        Ok((keep, noise))
+    })?;
     Ok((
         keep.into_pyarray(py).into_any(),
         noise.into_pyarray(py).into_any(),

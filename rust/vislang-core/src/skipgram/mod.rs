@@ -11,7 +11,7 @@ pub mod tables;
 mod train;
 
 pub use kernels::NORM_FLOOR;
-pub use train::{train, Progress};
+pub use train::{train, train_at, Progress};
 
 use crate::error::{Error, Result};
 

@@ -30,6 +30,15 @@ pub fn keep_thresholds(counts: &[u64], sample: f64) -> Vec<u64> {
         .collect()
 }
 
+/// The keep probabilities training really uses: [`keep_thresholds`] back on `[0, 1]` (each
+/// within `2^-33` of [`keep_probabilities`]).
+pub fn effective_keep_probabilities(counts: &[u64], sample: f64) -> Vec<f64> {
+    keep_thresholds(counts, sample)
+        .into_iter()
+        .map(|t| t as f64 / 4_294_967_296.0)
+        .collect()
+}
+
 /// Walker's alias table of a discrete distribution: one uniform draw, O(1) per sample.
 #[derive(Debug, Clone)]
 pub struct AliasTable {

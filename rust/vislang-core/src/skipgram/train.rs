@@ -8,7 +8,8 @@ use super::kernels::{self, MarginTerm};
 use super::tables::{keep_thresholds, AliasTable};
 use super::{unit_rows, Corpus, MultimodalParams, SkipGramParams, Trained, Variant};
 use crate::error::{Error, Result};
-use crate::rng::Rng;
+use crate::isa::{self, Isa};
+use crate::rng::{FastRng, Rng};
 
 /// Progress callback: `(words processed, words to process)`; returning `false` stops training
 /// with [`Error::Interrupted`]. Called from one training thread about every 10,000 words.
@@ -16,31 +17,6 @@ pub type Progress<'a> = &'a (dyn Fn(u64, u64) -> bool + Sync);
 
 /// Words a thread processes between learning-rate updates and progress reports (word2vec.c).
 const REPORT_EVERY: u64 = 10_000;
-
-/// SplitMix64 (Steele et al. 2014), seeded from the ChaCha stream of [`Rng`]: the hot loop draws
-/// ~30 numbers per word, where ChaCha8's cost shows. Statistically ample for sampling.
-struct FastRng(u64);
-
-impl FastRng {
-    fn new(seed: &mut Rng) -> Self {
-        Self(seed.next_u64())
-    }
-
-    #[inline(always)]
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` by multiply-shift on 32 bits (bias below `n / 2^32`).
-    #[inline(always)]
-    fn below(&mut self, n: usize) -> usize {
-        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
-    }
-}
 
 /// A weight matrix that threads update without locks.
 #[derive(Clone, Copy)]
@@ -77,12 +53,29 @@ struct Ctx<'a> {
     done: AtomicU64,
     stop: AtomicBool,
     progress: Progress<'a>,
+    isa: Isa,
 }
 
 /// Trains skip-gram (and the visual term when `visual` is given) on `corpus` with
 /// `rayon::current_num_threads()` Hogwild threads. `counts[w]` is word `w`'s corpus count (for
 /// subsampling and the noise table).
 pub fn train(
+    corpus: Corpus<'_>,
+    counts: &[u64],
+    params: &SkipGramParams,
+    visual: Option<&MultimodalParams<'_>>,
+    progress: Progress<'_>,
+) -> Result<Trained> {
+    train_at(isa::current(), corpus, counts, params, visual, progress)
+}
+
+/// [`train`] with the training loop compiled for `isa` (lowered to what the CPU runs); with one
+/// thread every level gives the same vectors. Tests compare them.
+///
+/// # Errors
+/// As [`train`].
+pub fn train_at(
+    isa: Isa,
     corpus: Corpus<'_>,
     counts: &[u64],
     params: &SkipGramParams,
@@ -140,6 +133,7 @@ pub fn train(
         done: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         progress,
+        isa,
     };
     if let (Some(v), Some(m)) = (ctx.visual.as_mut(), mapping.as_mut()) {
         v.mapping = Some(Shared(m.as_mut_ptr()));
@@ -204,32 +198,19 @@ fn shard_sentences(corpus: Corpus<'_>, n: usize) -> Vec<Range<usize>> {
 }
 
 fn run_shard(ctx: &Ctx<'_>, sentences: Range<usize>, thread: usize) -> Result<()> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F.
-            return unsafe { shard_avx512(ctx, sentences, thread) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports AVX2 and FMA.
-            return unsafe { shard_avx2(ctx, sentences, thread) };
-        }
-    }
-    // SAFETY: see `shard_body`.
+    shard_isa(ctx.isa, ctx, sentences, thread)
+}
+
+crate::multiversion!(
+    fn shard_isa[](ctx: &Ctx<'_>, sentences: Range<usize>, thread: usize) -> Result<()> = shard
+);
+
+/// [`shard_body`] behind a safe signature, for [`crate::multiversion`].
+#[inline(always)]
+fn shard(ctx: &Ctx<'_>, sentences: Range<usize>, thread: usize) -> Result<()> {
+    // SAFETY: `train` builds `ctx` with weight pointers of the documented sizes that outlive
+    // the scoped training threads, after validating the ids (see `shard_body`).
     unsafe { shard_body(ctx, sentences, thread) }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-unsafe fn shard_avx512(ctx: &Ctx<'_>, sentences: Range<usize>, thread: usize) -> Result<()> {
-    shard_body(ctx, sentences, thread)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn shard_avx2(ctx: &Ctx<'_>, sentences: Range<usize>, thread: usize) -> Result<()> {
-    shard_body(ctx, sentences, thread)
 }
 
 /// Every epoch over `sentences` (one thread).
