@@ -171,8 +171,15 @@ fn nearest_typed<'py, T: Scalar + numpy::Element>(
     let (xm, cm) = (mat(x, "X")?, mat(&c, "centers")?);
     let nb = run_native(py, n_threads, move || {
         let nb = assign::nearest_with(xm, cm, k, precision)?;
-        // After the kernel's own checks (shapes, NaN): distances must not overflow.
-        kmeans::check_distance_scale("X", &[xm, cm], 1.0)?;
+        // The kernel computes large distances exactly where they fit: refuse only an
+        // overflowing one (never return inf), with the scale in the message.
+        if nb.sq_distances.iter().any(|v| !v.is_finite()) {
+            kmeans::check_distance_scale("X", &[xm, cm], 1.0)?;
+            return Err(vislang_core::Error::invalid(
+                "X",
+                "squared distances to the centers overflow; rescale X and the centers",
+            ));
+        }
         Ok(nb)
     })?;
     let n = xm.rows();
