@@ -364,14 +364,15 @@ def _target_ttt(groups: dict[str, list[Bench]]) -> str:
     ttt_groups = [bs for g, bs in groups.items() if g.startswith("time-to-target")]
     ttt = _largest(ttt_groups)
     impls = by_impl(ttt) if ttt else {}
-    # The fastest vislang configuration that reached the target (full or sampled seeding).
+    # The headline is the default call (`vislang.kmeans(X, k)`: init_size="auto"); the fastest
+    # other vislang configuration that reached the target is named beside it.
     reached = [
         b
         for name, b in impls.items()
         if name.startswith("vislang") and b["extra_info"].get("reached")
     ]
     best = min(reached, key=lambda b: b["extra_info"]["time_to_target_s"], default=None)
-    f, v = impls.get("faiss-full"), best or impls.get(VISLANG_DEFAULT)
+    f, v = impls.get("faiss-full"), impls.get(VISLANG_DEFAULT) or best
     name = v["extra_info"].get("impl", VISLANG_DEFAULT) if v else VISLANG_DEFAULT
     if f and v:
         ef, ev = f["extra_info"], v["extra_info"]
@@ -379,9 +380,15 @@ def _target_ttt(groups: dict[str, list[Bench]]) -> str:
             sp = ef["time_to_target_s"] / ev["time_to_target_s"]
             ok = sp >= TTT_SPEEDUP
             line = (
-                f"`{name}` {secs(ev['time_to_target_s'])} vs faiss "
+                f"`{name}` (the default call) {secs(ev['time_to_target_s'])} vs faiss "
                 f"{secs(ef['time_to_target_s'])}: {sp:.2f}× (target ≥ {TTT_SPEEDUP:g}×)"
             )
+            eb = best["extra_info"] if best is not None else None
+            if eb is not None and eb.get("impl") != name:
+                line += (
+                    f"; fastest configuration `{eb['impl']}`: "
+                    f"{ef['time_to_target_s'] / eb['time_to_target_s']:.2f}×"
+                )
         else:
             ok = False
             line = f"`{name}` did not reach faiss's inertia within the iteration cap"

@@ -10,7 +10,9 @@ Groups (see conftest.py for the sizes of each ``VISLANG_BENCH_SCALE``):
   with fp32 candidates, ``vislang-fp32``), and the
   machine's SGEMM (NumPy float32 matmul) at the same shapes, as GFLOP/s = 2 n k d / time.
 * ``time-to-target``: wall time each tool needs (seeding included) to reach the inertia
-  faiss reaches after 20 iterations.
+  faiss reaches after 20 iterations. ``vislang-hamerly`` is the default call
+  (``init_size="auto"``: k-means++ on min(n, 256 k) rows), ``vislang-hamerly-full`` seeds on all
+  rows (``init_size="all"``), ``vislang-hamerly-sampled`` on 32 k rows.
 * ``minibatch memmap``: mini-batch k-means on a memory-mapped .npy; peak anonymous RSS.
 
 ``benches/report.py`` turns ``--benchmark-json`` output into BENCHMARKS.md.
@@ -136,7 +138,7 @@ def vislang_fit(
     algorithm: str,
     max_iter: int,
     batch: int | None,
-    init_size: int | None = None,
+    init_size: int | str | None = "auto",
 ) -> Run:
     import vislang
 
@@ -436,12 +438,14 @@ TTT_IMPLS = (
     "faiss-default",
     "vislang-hamerly",
     "vislang-lloyd",
+    "vislang-hamerly-full",
     "vislang-hamerly-sampled",
     "sklearn-lloyd",
 )
 # `vislang-*-sampled`: k-means++ on a random sample of TTT_SAMPLE rows (``init_size``), then
-# iterations on all rows.
+# iterations on all rows; `-full`: on all rows; otherwise the default (min(n, 256 k) rows).
 TTT_SAMPLE = 32 * TTT_K
+TTT_INIT_SIZE: dict[str, int | str] = {"sampled": TTT_SAMPLE, "full": "all"}
 # Stop once the inertia is this much below the target so the verified re-run (inertia computed
 # independently by conftest.inertia) lands at or under it despite float rounding.
 MARGIN = 1e-6
@@ -463,7 +467,7 @@ def ttt_target(dataset: Any) -> dict[str, Any]:
     return {"target": inertia(X, run.centers), "faiss_s": run.total_s}
 
 
-def _iterations_to_target(X: np.ndarray, target: float, init_size: int | None) -> int | None:
+def _iterations_to_target(X: np.ndarray, target: float, init_size: int | str) -> int | None:
     """Iterations vislang (Hamerly == Lloyd, same seeds) needs to hold centres under target:
     the callback's inertia at iteration j is that of the centres after j updates."""
     key = f"iters-{init_size}"
@@ -501,7 +505,7 @@ def test_time_to_target(
         reached = value <= target * (1 + MARGIN)
         kw.update(inertia=value, time_to_target_s=run.total_s if reached else None)
     elif impl.startswith("vislang"):
-        init_size = TTT_SAMPLE if impl.endswith("-sampled") else None
+        init_size = TTT_INIT_SIZE.get(impl.split("-")[-1], "auto")
         j = _iterations_to_target(X, target, init_size)
         algo = impl.split("-")[1]
         iters = SIZES.ttt_max_iter if j is None else max(1, j)  # None: time the capped run

@@ -134,3 +134,15 @@ def non_finite(draw: st.DrawFn, dtype: Any | None = None) -> tuple[NDArray[Any],
         c = draw(st.integers(0, d - 1))
         X[r, c] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
     return X, min(bad_rows)
+
+
+# Power-of-two scales over the whole exponent range (entries up to 4 stay finite), overflowing
+# squared distances included.
+HUGE_EXPONENTS = {np.float32: (-60, 125), np.float64: (-500, 1021)}
+
+
+def huge_scales(dtype: Any) -> st.SearchStrategy[float]:
+    """Exact scales from tiny to near the dtype's largest value (squares may overflow)."""
+    lo, hi = HUGE_EXPONENTS[dtype]
+    edge = st.sampled_from([hi, hi - 1, hi // 2, hi // 2 - 2, hi // 2 + 1, lo])
+    return st.one_of(st.integers(lo, hi), edge).map(lambda e: 2.0**e)

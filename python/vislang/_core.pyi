@@ -62,9 +62,11 @@ def kmeans_plus_plus(
     x: _Floats,
     n_clusters: int,
     *,
+    sample_weight: _Floats | None = None,
     n_local_trials: int | None = None,
     seed: int = 0,
     n_threads: int | None = None,
+    callback: Callable[[int], object] | None = None,
 ) -> NDArray[np.int64]: ...
 def contrastive_ranking(
     scores: _Floats,

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from sklearn.exceptions import ConvergenceWarning
 
 import reference
 import strategies
@@ -22,6 +23,10 @@ def rtol_for(dtype: Any) -> float:
 
 
 # ------------------------------------------------------------------------- one Lloyd step
+# Duplicate rows: fewer distinct points than clusters (scikit-learn warns too).
+@pytest.mark.filterwarnings(
+    "ignore:Number of distinct clusters:sklearn.exceptions.ConvergenceWarning"
+)
 @given(case=strategies.fit_cases(), algorithm=st.sampled_from(ALGORITHMS))
 def test_one_lloyd_step_equals_reference(case: strategies.FitCase, algorithm: str) -> None:
     vocab = VisualVocabulary(
@@ -67,6 +72,10 @@ def test_integer_weights_equal_repeated_rows(case: strategies.FitCase, weights: 
 
 
 # ------------------------------------------------------------------------- invariants
+# Duplicate rows: fewer distinct points than clusters (scikit-learn warns too).
+@pytest.mark.filterwarnings(
+    "ignore:Number of distinct clusters:sklearn.exceptions.ConvergenceWarning"
+)
 @given(case=strategies.fit_cases(), algorithm=st.sampled_from(ALGORITHMS))
 def test_inertia_never_increases(case: strategies.FitCase, algorithm: str) -> None:
     seed_inertia = reference.inertia(case.X, case.init)
@@ -214,7 +223,10 @@ def test_k_equals_n_distinct_rows(dtype: type, init: str) -> None:
 
 def test_identical_rows() -> None:
     X = np.full((6, 2), 3.0)
-    vocab = VisualVocabulary(3, random_state=0).fit(X)
+    with pytest.warns(
+        ConvergenceWarning, match=r"distinct clusters \(1\) found smaller than n_clusters \(3\)"
+    ):
+        vocab = VisualVocabulary(3, random_state=0).fit(X)
     assert vocab.inertia_ == 0.0
     np.testing.assert_array_equal(vocab.cluster_centers_, np.full((3, 2), 3.0))
 

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vislang import _core
+from vislang._scale import check_distance_scale
 from vislang._validation import as_float_matrix, threads_from
 from vislang.exceptions import InvalidInputError
 from vislang.features.descriptor_set import DescriptorSet
@@ -137,6 +138,7 @@ def encode_with_state(
             )
         keypoints, image_sizes = ds.keypoints, ds.image_sizes
     X = np.ascontiguousarray(ds.descriptors, dtype=np.float32)  # uint8 (packed ORB) -> float32
+    check_distance_scale("descriptors", X, C)
     n_cols = n_columns(n_words, C.shape[1], encoding, grids)
     idf_arr: NDArray[np.float64] | None = None
     if weighting == "tfidf" and idf is not None:

@@ -118,8 +118,21 @@ def _square_cpu_scores(scores: object) -> bool:
     return len(shape) == 2 and shape[0] == shape[1] and shape[0] > 0
 
 
+def _finite_loss(loss: Tensor, scores: Tensor) -> Tensor:
+    """Raise instead of returning an inf/NaN loss from finite scores (overflowing margin
+    violations). Checked on CPU only: on a GPU it would cost a device sync per step."""
+    if loss.is_cpu and not bool(torch.isfinite(loss.detach()).all()):
+        top = float(scores.detach().abs().max())
+        raise InvalidInputError(
+            f"the loss is {float(loss.detach().sum())}: margin violations overflow {scores.dtype} "
+            f"(scores up to {top:.1e}); rescale the scores (e.g. L2-normalise the embeddings)"
+        )
+    return loss
+
+
 def _reduce(loss: Tensor, reduction: str, positives: Tensor | None, scores: Tensor) -> Tensor:
     check_choice(reduction, "reduction", ("sum", "mean"))
+    _finite_loss(loss, scores)
     if reduction == "mean":
         return loss / n_positive_pairs(positives, scores)
     return loss
@@ -194,13 +207,16 @@ def contrastive_ranking(
         check_choice(direction, "direction", DIRECTIONS)
         check_choice(backend, "backend", ("auto", "rust", "torch"))
         if backend != "torch":
-            return RankingFunction.apply(
+            return _finite_loss(
+                RankingFunction.apply(
+                    scores,
+                    None,
+                    _check_margin(margin),
+                    bool(max_violation),
+                    direction,
+                    threads_from(n_jobs),
+                ),
                 scores,
-                None,
-                _check_margin(margin),
-                bool(max_violation),
-                direction,
-                threads_from(n_jobs),
             )
     check_scores(scores)
     check_choice(direction, "direction", DIRECTIONS)

@@ -175,6 +175,8 @@ class SkipGram:
 
     def _native_params(self) -> dict[str, Any]:
         alpha = _check_float("alpha", self.alpha, 0.0, strict=True)
+        if alpha > float(np.finfo(np.float32).max):
+            raise InvalidInputError(f"alpha must be a float32 number (<= 3.4e38), got {alpha!r}")
         min_alpha = _check_float("min_alpha", self.min_alpha, 0.0)
         if min_alpha > alpha:
             raise InvalidInputError(f"min_alpha={min_alpha} must be <= alpha={alpha}")
@@ -243,6 +245,11 @@ class SkipGram:
         finally:
             bar.close()
         self.train_seconds_ = time.perf_counter() - start
+        if not (np.isfinite(syn0).all() and np.isfinite(syn1).all()):
+            raise InvalidInputError(
+                f"training diverged: the vectors became NaN or inf with alpha={self.alpha}; "
+                "use a smaller learning rate (the default is 0.025)"
+            )
         self.wv = WordVectors(syn0, enc.words)
         self.counts_ = enc.counts
         self.syn1neg_ = syn1

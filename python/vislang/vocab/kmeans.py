@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
+import warnings
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import sklearn
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+import vislang
 from vislang import _core
 from vislang._validation import as_float_matrix, seed_from, threads_from
 from vislang._validation import check_finite_rows as _check_finite
@@ -80,6 +85,70 @@ class _Progress:
             self.bar.close()
 
 
+class _SeedProgress:
+    """Per-pass callback of the native k-means++ seeding: a tqdm stage when ``verbose``."""
+
+    def __init__(self, verbose: bool, total: int) -> None:
+        self.bar = None
+        if verbose:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc="k-means++ seeding", unit="seed", leave=False)
+
+    def __call__(self, n_seeds: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n_seeds - self.bar.n)
+
+    def reset(self) -> None:
+        if self.bar is not None:
+            self.bar.reset()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# Frames in these folders are skipped when a warning names the caller's line.
+_INTERNAL_DIRS = tuple(os.path.dirname(m.__file__ or "") + os.sep for m in (vislang, sklearn))
+
+
+def _warn(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` pointing at the first frame outside vislang and scikit-learn."""
+    level, frame = 2, sys._getframe(1)  # stacklevel 2 is the frame that called _warn
+    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL_DIRS):
+        level, frame = level + 1, frame.f_back  # type: ignore[assignment]
+    warnings.warn(message, category, stacklevel=level)
+
+
+def _has_fewer_distinct_rows(X: NDArray[Any], k: int) -> bool:
+    """Whether ``X`` has fewer than ``k`` distinct rows (chunked; stops at ``k``)."""
+    seen: set[bytes] = set()
+    row = np.dtype((np.void, X.dtype.itemsize * X.shape[1]))
+    for start in range(0, X.shape[0], _LABEL_CHUNK):
+        chunk = np.ascontiguousarray(X[start : start + _LABEL_CHUNK]) + 0.0  # -0.0 == 0.0
+        seen.update(v.tobytes() for v in np.unique(chunk.view(row).ravel()))
+        if len(seen) >= k:
+            return False
+    return True
+
+
+def _check_result(X: NDArray[Any], labels: NDArray[Any], n_clusters: int, inertia: float) -> None:
+    """scikit-learn's warning for duplicate points; and one for a non-finite inertia."""
+    distinct = int(np.unique(labels).size)
+    if distinct < n_clusters and _has_fewer_distinct_rows(X, n_clusters):
+        _warn(
+            f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
+            f"({n_clusters}). Possibly due to duplicate points in X.",
+            ConvergenceWarning,
+        )
+    if not np.isfinite(inertia):
+        _warn(
+            f"inertia is {inertia}: the sum of squared distances overflows float64; "
+            "rescale X (e.g. divide it by its largest absolute value)",
+            RuntimeWarning,
+        )
+
+
 class _RunOffset:
     """Forwards native progress callbacks with a fixed run index."""
 
@@ -113,11 +182,14 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         ``"lloyd"`` assigns every point each iteration with a blocked GEMM fused with the arg-min;
         ``"hamerly"`` keeps distance bounds and gives the same result with fewer distance
         computations. ``"auto"`` picks Hamerly.
-    init_size : int, default=None
+    init_size : int, "auto", "all" or None, default="auto"
         Seed on a random sample of this many rows (at least ``n_clusters``), then iterate on all
-        rows. None seeds on all rows (mini-batch fitting: ``3 * batch_size`` rows, as
-        scikit-learn). Greedy k-means++ reads the data once per centre, so on millions of rows a
-        sample of ~100 rows per centre gives seeds of the same quality far sooner.
+        rows. ``"auto"`` is ``min(n_samples, 256 * n_clusters)`` (mini-batch fitting:
+        ``3 * batch_size`` rows, as scikit-learn); ``"all"`` or None seed on all rows (mini-batch
+        fitting: None is ``3 * batch_size`` as in scikit-learn, ``"all"`` all rows). Greedy
+        k-means++ reads the data once per centre, so on millions of rows a sample of a few
+        hundred rows per centre gives seeds of the same quality (inertia after the iterations
+        within about 0.1%) several times sooner.
     batch_size : int, default=None
         When set, fit with mini-batch k-means (Sculley 2010) on batches of this size; works on
         memory-mapped arrays larger than memory. ``partial_fit`` always uses mini-batches.
@@ -126,7 +198,12 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
     n_jobs : int, default=None
         Native threads; None uses all cores (or ``RAYON_NUM_THREADS``), -1 all cores.
     verbose : bool, default=False
-        Show a progress bar with the iteration and inertia.
+        Show progress bars: seeds chosen during k-means++, then the iteration and inertia.
+
+    Raises ``InvalidInputError`` when squared distances would overflow the dtype (e.g. float32
+    values near 1e19): rescale such data. Warns (``ConvergenceWarning``) when X has fewer
+    distinct points than ``n_clusters``. Ctrl-C stops seeding and iterations between passes
+    (with ``n_jobs=None``).
 
     Attributes
     ----------
@@ -162,7 +239,11 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "algorithm": [StrOptions({"auto", "lloyd", "hamerly"})],
-        "init_size": [None, Interval(Integral, 1, None, closed="left")],
+        "init_size": [
+            None,
+            StrOptions({"auto", "all"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "batch_size": [None, Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state", np.random.Generator],
         "n_jobs": [None, Integral],
@@ -178,7 +259,7 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         max_iter: int = 300,
         tol: float = 1e-4,
         algorithm: str = "auto",
-        init_size: int | None = None,
+        init_size: int | str | None = "auto",
         batch_size: int | None = None,
         random_state: Any = None,
         n_jobs: int | None = None,
@@ -256,31 +337,34 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
             "n_threads": threads_from(self.n_jobs),
         }
         progress = _Progress(self.verbose, self.max_iter, "k-means")
-        callback = progress
+        seeding = _SeedProgress(self.verbose and isinstance(init, str), self.n_clusters)
         try:
-            if not isinstance(init, str) or self.init_size is None or self.init_size >= len(X):
+            if not isinstance(init, str):
                 result = _core.kmeans_fit(
                     X,
                     self.n_clusters,
                     init=init,
                     n_init=self.n_init,
                     seed=seed,
-                    callback=callback,
+                    callback=progress,
                     **options,
                 )
             else:
-                # Seed each run on its own random sample of `init_size` rows, iterate on all.
+                # Seed each run (on a random sample of `init_size` rows, by default
+                # min(n, 256 k)), then iterate on all rows.
                 rng = np.random.default_rng(seed)
+                size = self._seed_rows(X.shape[0], None)
                 result = None
                 for run in range(self.n_init):
-                    seeds = self._sampled_seeds(X, init, rng, int(self.init_size or 0))
+                    seeding.reset()
+                    seeds = self._sampled_seeds(X, init, rng, size, sw, seeding)
                     out = _core.kmeans_fit(
                         X,
                         self.n_clusters,
                         init=seeds,
                         n_init=1,
                         seed=seed,
-                        callback=_RunOffset(callback, run),
+                        callback=_RunOffset(progress, run),
                         **options,
                     )
                     if result is None or out[2] < result[2]:
@@ -288,6 +372,7 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
             assert result is not None
             centers, labels, inertia, n_iter, seed_inertia = result
         finally:
+            seeding.close()
             progress.close()
         self.history_ = getattr(progress, "history", {})
         self.cluster_centers_ = centers
@@ -297,24 +382,49 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         self.seed_inertia_ = float(seed_inertia)
         # Weight per cluster, so that ``partial_fit`` continues the running means from here.
         self._counts = np.bincount(labels, weights=sw, minlength=self.n_clusters).astype(np.float64)
+        _check_result(X, self.labels_, self.n_clusters, self.inertia_)
         return self
 
+    def _seed_rows(self, n: int, batch_size: int | None) -> int:
+        """Rows to seed on: ``init_size`` resolved for ``n`` rows (mini-batch: ``batch_size``)."""
+        size = self.init_size
+        if size == "all" or (size is None and batch_size is None):
+            return n
+        if size is None or size == "auto":
+            return 3 * batch_size if batch_size is not None else min(n, 256 * self.n_clusters)
+        return int(size)
+
     def _sampled_seeds(
-        self, X: NDArray[Any], init: str, rng: np.random.Generator, size: int
+        self,
+        X: NDArray[Any],
+        init: str,
+        rng: np.random.Generator,
+        size: int,
+        sw: NDArray[Any] | None = None,
+        progress: _SeedProgress | None = None,
     ) -> NDArray[Any]:
-        """Seeds drawn by ``init`` from a random sample of ``size`` rows (at least k)."""
+        """Seeds drawn by ``init`` from a random sample of ``size`` rows (at least k; all rows
+        when ``size >= n``, without a copy)."""
         n = X.shape[0]
         size = min(n, max(size, self.n_clusters))
-        idx = np.sort(rng.choice(n, size=size, replace=False))
-        sample = _finite_batch(X, idx)
+        if size >= n:
+            sample, weights = X, sw
+        else:
+            idx = np.sort(rng.choice(n, size=size, replace=False))
+            sample = _finite_batch(X, idx)
+            weights = None if sw is None else np.ascontiguousarray(sw[idx])
         if init == "random":
             rows = rng.choice(size, size=self.n_clusters, replace=False)
         else:
+            if weights is not None and not weights.any():
+                weights = None  # a sample of zero-weight rows: seed it unweighted
             rows = _core.kmeans_plus_plus(
                 sample,
                 self.n_clusters,
+                sample_weight=weights,
                 seed=int(rng.integers(0, 2**63 - 1)),
                 n_threads=threads_from(self.n_jobs),
+                callback=progress if progress is not None and progress.bar is not None else None,
             )
         return np.ascontiguousarray(sample[rows])
 
@@ -388,6 +498,7 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         self.n_steps_ = step
         self.n_iter_ = int(np.ceil(step * batch_size / n))
         self.labels_, self.inertia_ = self._label_chunks(X, sw)
+        _check_result(X, self.labels_, self.n_clusters, self.inertia_)
         return self
 
     def _minibatch_seed(
@@ -397,8 +508,7 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         if not isinstance(init, str):
             return init
         # Seed on `init_size` rows, by default 3 * batch_size as scikit-learn does.
-        size = self.init_size if self.init_size is not None else 3 * batch_size
-        return self._sampled_seeds(X, init, rng, size)
+        return self._sampled_seeds(X, init, rng, self._seed_rows(X.shape[0], batch_size))
 
     def _label_chunks(
         self, X: NDArray[Any], sw: NDArray[Any] | None
@@ -583,14 +693,16 @@ def _tolerance(X: NDArray[Any], tol: float) -> float:
     n, d = X.shape
     step = 8192
     total = np.zeros(d)
-    for s in range(0, n, step):
-        total += X[s : s + step].sum(axis=0, dtype=np.float64)
-    mean = total / n
-    ss = np.zeros(d)
-    for s in range(0, n, step):
-        diff = X[s : s + step].astype(np.float64) - mean
-        ss += np.einsum("ij,ij->j", diff, diff)
-    value = float(np.mean(ss / n) * tol)
+    # Huge finite inputs may overflow here (they are refused later, naming the scale).
+    with np.errstate(over="ignore", invalid="ignore"):
+        for s in range(0, n, step):
+            total += X[s : s + step].sum(axis=0, dtype=np.float64)
+        mean = total / n
+        ss = np.zeros(d)
+        for s in range(0, n, step):
+            diff = X[s : s + step].astype(np.float64) - mean
+            ss += np.einsum("ij,ij->j", diff, diff)
+        value = float(np.mean(ss / n) * tol)
     # Variance overflows for huge finite inputs: fall back to the largest finite tolerance.
     return value if np.isfinite(value) else float(np.finfo(np.float64).max)
 

@@ -127,6 +127,11 @@ pub fn fit<T: Scalar>(
         }
         c.check_finite("init")?;
     }
+    let mass = weights.map_or(n as f64, |w| w.iter().map(|v| v.as_f64()).sum());
+    match init {
+        Init::Centers(c) => check_distance_scale("X", &[x, c], mass)?,
+        _ => check_distance_scale("X", &[x], mass)?,
+    }
     let n_init = if matches!(init, Init::Centers(_)) {
         1
     } else {
@@ -150,6 +155,55 @@ pub fn fit<T: Scalar>(
         }
     }
     best.ok_or_else(|| Error::invalid("n_init", "no run was made"))
+}
+
+/// Checks that no squared distance between rows of `mats` overflows `T`, and that their sum
+/// over a data set of total weight `mass` stays finite in `f64`.
+///
+/// Every kernel computes `|x - c|^2`, directly or as `|x|^2 + |c|^2 - 2 x.c`, with all terms
+/// bounded by `(|x| + |c|)^2 <= 4 R^2` (`R` the largest row norm). Overflowing distances turn
+/// into inf/NaN comparisons (k-means++ then never accepts a candidate), so such data is
+/// refused with a message that names the scale. Inputs must be finite (checked first).
+pub fn check_distance_scale<T: Scalar>(
+    name: &'static str,
+    mats: &[MatRef<'_, T>],
+    mass: f64,
+) -> Result<()> {
+    let (mut r2, mut amax) = (0.0f64, 0.0f64);
+    for m in mats {
+        let (a, b) = m
+            .as_slice()
+            .par_chunks(m.cols().max(1))
+            .map(|row| {
+                row.iter().fold((0.0f64, 0.0f64), |(s, a), v| {
+                    let v = v.as_f64();
+                    (s + v * v, a.max(v.abs()))
+                })
+            })
+            .reduce(|| (0.0, 0.0), |p, q| (p.0.max(q.0), p.1.max(q.1)));
+        r2 = r2.max(a);
+        amax = amax.max(b);
+    }
+    // 4 R^2 within 80% of the largest value of `T`; the weighted sum within half of f64's.
+    let limit_t = 0.2 * T::max_value().as_f64();
+    let limit_sum = f64::MAX / (8.0 * mass.max(1.0));
+    if r2 <= limit_t && r2 <= limit_sum {
+        return Ok(());
+    }
+    let ty = if std::mem::size_of::<T>() == 4 {
+        "float32"
+    } else {
+        "float64"
+    };
+    let what = if r2 > limit_t {
+        format!("squared distances overflow {ty}")
+    } else {
+        "the sum of squared distances overflows float64".to_string()
+    };
+    Err(Error::invalid(
+        name,
+        format!("has values up to {amax:.1e}: {what}; rescale {name} (e.g. divide it by its largest absolute value)"),
+    ))
 }
 
 fn gather_rows<T: Scalar>(x: MatRef<'_, T>, rows: &[usize]) -> Vec<T> {
@@ -523,6 +577,31 @@ mod tests {
         used.sort_unstable();
         used.dedup();
         assert_eq!(used.len(), 3);
+    }
+
+    #[test]
+    fn overflowing_distances_are_an_error_not_a_hang() {
+        // 1e19 in float32: squared distances overflow to inf.
+        let data: Vec<f32> = (0..64).map(|i| ((i * 37) % 11) as f32 * 1e19).collect();
+        let x = MatRef::new("X", &data, 16, 4).unwrap();
+        let mut p = params(Algorithm::Lloyd);
+        p.n_clusters = 4;
+        for init in [Init::KMeansPlusPlus(None), Init::Random] {
+            let e = fit(x, None, init, &p, &mut |_| true).unwrap_err();
+            let msg = e.to_string();
+            assert!(msg.contains("overflow float32"), "{msg}");
+            assert!(msg.contains("1.0e19"), "{msg}");
+        }
+        // The seeding itself terminates on such data.
+        let seeds = crate::seeding::kmeans_plus_plus(x, None, 4, 3, &mut Rng::new(0));
+        let mut s = seeds.clone();
+        s.sort_unstable();
+        s.dedup();
+        assert_eq!(s.len(), 4);
+        // 1e17 still fits.
+        let small: Vec<f32> = data.iter().map(|v| v / 100.0).collect();
+        let x = MatRef::new("X", &small, 16, 4).unwrap();
+        assert!(fit(x, None, Init::KMeansPlusPlus(None), &p, &mut |_| true).is_ok());
     }
 
     #[test]

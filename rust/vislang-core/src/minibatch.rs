@@ -32,6 +32,9 @@ pub fn step<T: Scalar>(
     c.check_non_empty("centers")?;
     batch.check_finite("X")?;
     crate::matrix::check_weights(weights, n)?;
+    c.check_finite("centers")?;
+    let mass = weights.map_or(n as f64, |w| w.iter().map(|v| v.as_f64()).sum());
+    crate::kmeans::check_distance_scale("X", &[batch, c], mass)?;
     if let Some(j) = counts.iter().position(|v| !v.is_finite() || *v < 0.0) {
         return Err(Error::invalid(
             "counts",

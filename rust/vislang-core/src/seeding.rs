@@ -24,7 +24,7 @@ use std::any::Any;
 
 use crate::lowp::{self, PackedCenters};
 use crate::rng::Rng;
-use crate::{MatRef, Scalar};
+use crate::{Error, MatRef, Result, Scalar};
 
 /// Rows per work item (fixed: results must not depend on the thread count).
 const CHUNK: usize = 1024;
@@ -73,6 +73,21 @@ pub fn kmeans_plus_plus<T: Scalar>(
     n_trials: usize,
     rng: &mut Rng,
 ) -> Vec<usize> {
+    // A callback that never stops: the only error is `Interrupted`.
+    kmeans_plus_plus_with_progress(x, weights, k, n_trials, rng, &mut |_| true).unwrap_or_default()
+}
+
+/// [`kmeans_plus_plus`] that calls `progress(seeds so far)` after every pass over the data;
+/// returning `false` stops with [`Error::Interrupted`]. Every pass adds at least one seed, so
+/// there are at most `k` passes.
+pub fn kmeans_plus_plus_with_progress<T: Scalar>(
+    x: MatRef<'_, T>,
+    weights: Option<&[T]>,
+    k: usize,
+    n_trials: usize,
+    rng: &mut Rng,
+    progress: &mut dyn FnMut(usize) -> bool,
+) -> Result<Vec<usize>> {
     let n = x.rows();
     let n_trials = n_trials.clamp(1, MAX_TRIALS);
     let w: Vec<f64> = match weights {
@@ -135,8 +150,29 @@ pub fn kmeans_plus_plus<T: Scalar>(
         if rounds > 1 && examined > 0 {
             reject_rate = rejected as f64 / examined as f64;
         }
+        if seeds.len() == m {
+            // Cannot happen with finite distances (the first round of a pass always accepts);
+            // never loop: the remaining seeds are distinct rows drawn uniformly.
+            add_random_seeds(n, k, &mut seeds, rng);
+        }
+        if !progress(seeds.len()) {
+            return Err(Error::Interrupted);
+        }
     }
-    seeds
+    Ok(seeds)
+}
+
+/// Completes `seeds` to `k` distinct rows with rows drawn uniformly among the others.
+fn add_random_seeds(n: usize, k: usize, seeds: &mut Vec<usize>, rng: &mut Rng) {
+    let mut taken = vec![false; n];
+    for &s in seeds.iter() {
+        taken[s] = true;
+    }
+    let mut rest: Vec<usize> = (0..n).filter(|&i| !taken[i]).collect();
+    while seeds.len() < k && !rest.is_empty() {
+        let t = rng.below(rest.len());
+        seeds.push(rest.swap_remove(t));
+    }
 }
 
 fn centred<'a, T: Scalar>(row: &'a [T], mu: &'a [T]) -> impl Iterator<Item = T> + 'a {
@@ -346,10 +382,15 @@ fn resolve_rounds<T: Scalar>(
         let mut scan = next;
         while cands.len() < n_trials && scan < proposals.len() {
             let p = proposals[scan];
-            if p.d2_start <= 0.0 || p.u * p.d2_start < st.d2[p.row] {
-                cands.push(scan);
-            } else {
+            // Rejection needs finite distances: a non-finite one (overflow) is accepted, so
+            // that a round always ends (callers reject data whose distances overflow).
+            // An unchanged `D` accepts outright (`u * D` may round to `D` when subnormal).
+            let now = st.d2[p.row];
+            let reject = p.d2_start.is_finite() && now < p.d2_start && p.u * p.d2_start >= now;
+            if reject {
                 rejected += 1;
+            } else {
+                cands.push(scan);
             }
             scan += 1;
         }

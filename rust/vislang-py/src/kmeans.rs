@@ -170,7 +170,17 @@ fn nearest_typed<'py, T: Scalar + numpy::Element>(
     })?;
     let (xm, cm) = (mat(x, "X")?, mat(&c, "centers")?);
     let nb = run_native(py, n_threads, move || {
-        assign::nearest_with(xm, cm, k, precision)
+        let nb = assign::nearest_with(xm, cm, k, precision)?;
+        // The kernel computes large distances exactly where they fit: refuse only an
+        // overflowing one (never return inf), with the scale in the message.
+        if nb.sq_distances.iter().any(|v| !v.is_finite()) {
+            kmeans::check_distance_scale("X", &[xm, cm], 1.0)?;
+            return Err(vislang_core::Error::invalid(
+                "X",
+                "squared distances to the centers overflow; rescale X and the centers",
+            ));
+        }
+        Ok(nb)
     })?;
     let n = xm.rows();
     (
@@ -278,48 +288,118 @@ pub fn minibatch_step_py<'py>(
     }
 }
 
-fn seeds_typed<'py, T: Scalar + numpy::Element>(
-    py: Python<'py>,
-    x: &PyReadonlyArray2<'py, T>,
+/// Options of `kmeans_plus_plus` that do not depend on the dtype.
+struct SeedOptions {
     n_clusters: usize,
     n_local_trials: Option<usize>,
     seed: u64,
     n_threads: Option<usize>,
-) -> PyResult<Vec<usize>> {
-    let xm = mat(x, "X")?;
-    run_native(py, n_threads, move || {
-        xm.check_non_empty("X")?;
-        xm.check_finite("X")?;
-        if n_clusters == 0 || n_clusters > xm.rows() {
-            return Err(vislang_core::Error::TooFewSamples {
-                k: n_clusters,
-                n: xm.rows(),
-            });
-        }
-        let t = n_local_trials.unwrap_or_else(|| seeding::default_local_trials(n_clusters));
-        Ok(seeding::kmeans_plus_plus(
-            xm,
-            None,
-            n_clusters,
-            t,
-            &mut Rng::new(seed),
-        ))
-    })
 }
 
-/// Greedy k-means++ seed rows (int64 indices); see `vislang.kmeans_plusplus`.
-#[pyfunction(name = "kmeans_plus_plus", signature = (x, n_clusters, *, n_local_trials=None, seed=0, n_threads=None))]
+fn seeds_typed<'py, T: Scalar + numpy::Element>(
+    py: Python<'py>,
+    x: &PyReadonlyArray2<'py, T>,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+    opts: &SeedOptions,
+    callback: Option<Py<PyAny>>,
+) -> PyResult<Vec<usize>> {
+    let xm = mat(x, "X")?;
+    let w: Option<PyReadonlyArray1<'py, T>> = match sample_weight {
+        Some(w) => Some(w.extract().map_err(|_| {
+            InvalidInputError::new_err("sample_weight must be a 1-D array of the same dtype as X")
+        })?),
+        None => None,
+    };
+    let wv = weights(&w)?;
+    let n_clusters = opts.n_clusters;
+    let failure: Mutex<Option<PyErr>> = Mutex::new(None);
+    let out = {
+        let failure = &failure;
+        let callback = callback.as_ref();
+        run_native(py, opts.n_threads, move || {
+            xm.check_non_empty("X")?;
+            xm.check_finite("X")?;
+            if n_clusters == 0 || n_clusters > xm.rows() {
+                return Err(vislang_core::Error::TooFewSamples {
+                    k: n_clusters,
+                    n: xm.rows(),
+                });
+            }
+            vislang_core::matrix::check_weights(wv, xm.rows())?;
+            let mass = match wv {
+                Some(w) => {
+                    let s: f64 = w.iter().map(|v| v.as_f64()).sum();
+                    if s <= 0.0 {
+                        return Err(vislang_core::Error::invalid(
+                            "sample_weight",
+                            "must have a positive sum",
+                        ));
+                    }
+                    s
+                }
+                None => xm.rows() as f64,
+            };
+            kmeans::check_distance_scale("X", &[xm], mass)?;
+            let t = opts
+                .n_local_trials
+                .unwrap_or_else(|| seeding::default_local_trials(n_clusters));
+            // After every pass: Ctrl-C, then the progress callback (an exception stops).
+            let mut progress = |m: usize| -> bool {
+                Python::attach(|py| {
+                    let res = py
+                        .check_signals()
+                        .and_then(|()| callback.map_or(Ok(()), |cb| cb.call1(py, (m,)).map(drop)));
+                    match res {
+                        Ok(()) => true,
+                        Err(e) => {
+                            if let Ok(mut slot) = failure.lock() {
+                                *slot = Some(e);
+                            }
+                            false
+                        }
+                    }
+                })
+            };
+            seeding::kmeans_plus_plus_with_progress(
+                xm,
+                wv,
+                n_clusters,
+                t,
+                &mut Rng::new(opts.seed),
+                &mut progress,
+            )
+        })
+    };
+    out.map_err(|e| failure.lock().ok().and_then(|mut s| s.take()).unwrap_or(e))
+}
+
+/// Greedy k-means++ seed rows (int64 indices); see `vislang.kmeans_plusplus`. `callback(m)`
+/// runs after every pass over the data with the number of seeds chosen so far; Ctrl-C and an
+/// exception from it stop the seeding.
+#[pyfunction(name = "kmeans_plus_plus", signature = (
+    x, n_clusters, *, sample_weight=None, n_local_trials=None, seed=0, n_threads=None,
+    callback=None
+))]
+#[allow(clippy::too_many_arguments)]
 pub fn kmeans_plus_plus_py<'py>(
     py: Python<'py>,
     x: Floats2<'py>,
     n_clusters: usize,
+    sample_weight: Option<&Bound<'py, PyAny>>,
     n_local_trials: Option<usize>,
     seed: u64,
     n_threads: Option<usize>,
+    callback: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, numpy::PyArray1<i64>>> {
+    let opts = SeedOptions {
+        n_clusters,
+        n_local_trials,
+        seed,
+        n_threads,
+    };
     let rows = match &x {
-        Floats2::F32(a) => seeds_typed(py, a, n_clusters, n_local_trials, seed, n_threads)?,
-        Floats2::F64(a) => seeds_typed(py, a, n_clusters, n_local_trials, seed, n_threads)?,
+        Floats2::F32(a) => seeds_typed(py, a, sample_weight, &opts, callback)?,
+        Floats2::F64(a) => seeds_typed(py, a, sample_weight, &opts, callback)?,
     };
     Ok(rows
         .into_iter()
