@@ -23,7 +23,7 @@ from vislang.data.base import (
     TaggedImages,
     canonical_split,
 )
-from vislang.exceptions import InvalidInputError
+from vislang.exceptions import DatasetNotFoundError, InvalidInputError
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -240,8 +240,8 @@ def read_flickr8k(
 
     Raises
     ------
-    FileNotFoundError
-        No caption file found (the message lists where it looked).
+    DatasetNotFoundError
+        No caption file found (also a FileNotFoundError) (the message lists where it looked).
     DatasetFormatError
         A malformed line (naming file and line number).
     ImageLoadError
@@ -261,7 +261,7 @@ def read_flickr8k(
             root / "Flickr8k_text", _FLICKR8K_CAPTIONS
         )
         if found is None:
-            raise FileNotFoundError(
+            raise DatasetNotFoundError(
                 f"no Flickr8k caption file ({', '.join(_FLICKR8K_CAPTIONS)}) in {root} "
                 f"or {root / 'Flickr8k_text'}"
             )
@@ -521,7 +521,7 @@ def read_image_folder(
     """
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"image folder not found: {root}")
+        raise DatasetNotFoundError(f"image folder not found: {root}")
     subdirs = _class_dirs(root)
     split_dirs = [d for d in subdirs if d.name.lower() in _SPLIT_DIRS and _class_dirs(d)]
     layout = (

@@ -46,6 +46,10 @@ class ModelEntry:
         build = self.factory or self.cls
         return build(**{**self.defaults, **kwargs})
 
+    def example(self, **overrides: Any) -> Any:
+        """A tiny instance of this name (``cls.example`` with this name's defaults)."""
+        return self.cls.example(**{**self.defaults, **overrides})
+
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
