@@ -188,16 +188,16 @@ class Schema:
                 raise InvalidInputError(
                     f"config: [{section}] must be a table of options, got {values!r}"
                 )
+            if section not in out and not any(
+                a.startswith(f"{section}.") for p in self.options for a in p.aliases
+            ):
+                raise InvalidInputError(
+                    f"config: unknown section [{section}] for {self.name!r}; "
+                    f"sections are {self.sections}"
+                )
             for key, value in values.items():
                 o = self._lookup(str(section), str(key))
                 if o is None:
-                    if section not in out and not any(
-                        f"{section}.{key}" in p.aliases for p in self.options
-                    ):
-                        raise InvalidInputError(
-                            f"config: unknown section [{section}] for {self.name!r}; "
-                            f"sections are {self.sections}"
-                        )
                     known = sorted(p.key for p in self.options if p.section == section)
                     raise InvalidInputError(
                         f"config: unknown key {section}.{key} for {self.name!r}; known: {known}"

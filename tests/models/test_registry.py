@@ -57,9 +57,10 @@ def test_every_registered_model(name: str, tmp_path: Path) -> None:
     assert grads and all(g is not None for g in grads), "a trainable parameter got no gradient"
     assert all(torch.isfinite(g).all() for g in grads if g is not None)
     assert any(float(g.abs().sum()) > 0 for g in grads if g is not None)
-    # save, load (through the registry), same outputs
-    before = _outputs(model, batch)
+    # save, load (through the registry), same outputs (a training step counter, such as the
+    # one seeding WARP's draws, advances with each loss: compare from the saved state on)
     save_checkpoint(tmp_path / "m", model)
+    before = _outputs(model, batch)
     loaded = load_model(tmp_path / "m", device=DEVICE)
     assert type(loaded) is entry.cls and loaded.model_type == name
     for a, b in zip(before, _outputs(loaded, batch), strict=True):

@@ -58,7 +58,7 @@ class DeViSEConfig:
     @classmethod
     def from_dict(cls, config: Mapping[str, Any]) -> DeViSEConfig:
         """From :meth:`to_dict` or the flat dict of a checkpoint saved before the split."""
-        return from_dict(cls, config)  # type: ignore[no-any-return]
+        return from_dict(cls, config)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -116,7 +116,7 @@ class DeViSE(LabelEmbeddingModel):
         self.image_encoder = ImageEncoder(c.image, pretrained=pretrained)
         self.labels = list(labels)
         self.register_buffer("label_vectors", vec)
-        self.criterion = DeViSELoss(c.margin, sampling=c.sampling)  # type: ignore[arg-type]
+        self.criterion = DeViSELoss(c.margin, sampling=c.sampling)
 
     @classmethod
     def create(

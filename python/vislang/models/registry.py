@@ -36,7 +36,7 @@ class ModelEntry:
     """One registered name: the class, its family and the config defaults of this name."""
 
     name: str
-    cls: type
+    cls: type[Any]
     family: str
     description: str = ""
     defaults: Mapping[str, Any] = field(default_factory=dict)

@@ -107,7 +107,7 @@ class VSEConfig:
     @classmethod
     def from_dict(cls, config: Mapping[str, Any]) -> VSEConfig:
         """From :meth:`to_dict` or the flat dict of a checkpoint saved before the split."""
-        return from_dict(cls, config, {"warmup_steps": "hinge_warmup_steps"})  # type: ignore[no-any-return]
+        return from_dict(cls, config, {"warmup_steps": "hinge_warmup_steps"})
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

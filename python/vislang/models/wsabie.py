@@ -60,7 +60,7 @@ class WSABIEConfig:
     @classmethod
     def from_dict(cls, config: Mapping[str, Any]) -> WSABIEConfig:
         """From :meth:`to_dict` or the flat dict of a checkpoint saved before the split."""
-        return from_dict(cls, config)  # type: ignore[no-any-return]
+        return from_dict(cls, config)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

