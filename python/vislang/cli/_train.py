@@ -135,6 +135,11 @@ def train_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     r = trainer(args.name)
     config = load_config(args.config) if args.config else {}
     overrides = list(args.set)
+    if r.schema.legacy_flat:  # `--set key=value` of older releases: a flat (deprecated) key
+        for item in [o for o in overrides if "." not in o.partition("=")[0] and "=" in o]:
+            _, key, value = parse_override(f"_.{item}")
+            config[key] = value
+            overrides.remove(item)
     if getattr(args, "seed", None) is not None:
         overrides.append(f"train.seed={int(args.seed)}")
     apply_overrides(config, overrides)
