@@ -140,8 +140,8 @@ def test_tags_from_captions() -> None:
 
 def test_cnn_visual_vectors_are_the_mean_features_of_each_words_images() -> None:
     pytest.importorskip("torch")
-    from vislang.data import make_shapes
     import vislang.semantics
+    from vislang.data import make_shapes
     from vislang.models import cnn_visual_vectors, extract_features
 
     # moved to the torch layer; the old name still works, with a DeprecationWarning

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from vislang.exceptions import (  # noqa: F401  (re-exported: their old home)
+from vislang.exceptions import (
     DatasetFormatError,
     ImageLoadError,
     InvalidInputError,

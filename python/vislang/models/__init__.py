@@ -41,6 +41,7 @@ from vislang.models.image_encoders import (
     preprocess_images,
     resolve_device,
 )
+from vislang.models.registry import create_model, list_models, register_model
 from vislang.models.text_encoders import (
     MeanTextEncoder,
     RNNTextEncoder,
@@ -48,7 +49,6 @@ from vislang.models.text_encoders import (
     create_text_encoder,
     pretrained_embeddings,
 )
-from vislang.models.registry import create_model, list_models, register_model
 from vislang.models.trainer import TrainConfig, Trainer
 from vislang.models.visual_vectors import cnn_visual_vectors
 from vislang.models.vocabulary import PAD, UNK, Vocabulary
@@ -79,18 +79,18 @@ __all__ = [
     "Vocabulary",
     "WSABIEConfig",
     "cnn_visual_vectors",
-    "create_model",
     "create_backbone",
+    "create_model",
     "create_text_encoder",
     "extract_features",
+    "list_models",
     "load_checkpoint",
     "load_model",
     "load_weights_file",
     "preprocess_images",
     "pretrained_embeddings",
-    "resolve_device",
-    "list_models",
     "register_model",
+    "resolve_device",
     "save_checkpoint",
 ]
 
