@@ -80,8 +80,16 @@ def _keep_split(splits: Sequence[str], split: SplitArg, source: Path) -> list[in
     return keep
 
 
+def _open(path: Path, **kwargs: Any) -> Any:
+    """``open(path)`` that names a missing file with a vislang error (also a FileNotFoundError)."""
+    try:
+        return open(path, **kwargs)  # the caller's `with` closes it
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise DatasetNotFoundError(f"dataset file not found: {path}") from None
+
+
 def _read_lines(path: Path) -> list[str]:
-    with open(path, encoding="utf-8-sig") as f:
+    with _open(path, encoding="utf-8-sig") as f:
         return f.read().splitlines()
 
 
@@ -129,7 +137,7 @@ def _parse_caption_csv(
 ) -> tuple[list[str], list[list[str]], list[str] | None]:
     by_image: dict[str, list[str]] = {}
     split_of: dict[str, str] = {}
-    with open(path, encoding="utf-8-sig", newline="") as f:
+    with _open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
         fields = reader.fieldnames or []
         needed = [image_column, caption_column] + ([split_column] if split_column else [])
@@ -310,7 +318,7 @@ def read_flickr8k(
 
 def _looks_like_csv(path: Path) -> bool:
     """True for the Kaggle ``captions.txt``, which is a CSV with an ``image,caption`` header."""
-    with open(path, encoding="utf-8-sig") as f:
+    with _open(path, encoding="utf-8-sig") as f:
         first = f.readline().strip().lower()
     return first.replace(" ", "") == "image,caption"
 
@@ -349,7 +357,7 @@ def read_karpathy_json(
         No ``images`` list, or an entry without ``filename``/``sentences`` (naming its index).
     """
     path = Path(path)
-    with open(path, encoding="utf-8") as f:
+    with _open(path, encoding="utf-8") as f:
         data = json.load(f)
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise DatasetFormatError(f"{path}: expected a JSON object with an 'images' list")
@@ -401,7 +409,7 @@ _COCO_NAME = re.compile(r"captions_([a-z]+?)(\d{4})?\.json$")
 def _coco_one(
     path: Path, images_dir: PathLike | None
 ) -> tuple[list[Path], list[list[str]], list[str], str]:
-    with open(path, encoding="utf-8") as f:
+    with _open(path, encoding="utf-8") as f:
         data = json.load(f)
     if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
         raise DatasetFormatError(f"{path}: expected a JSON object with 'images' and 'annotations'")
