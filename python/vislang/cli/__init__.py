@@ -63,7 +63,12 @@ def _int_list(text: str) -> tuple[int, ...]:
 def _common_options(device: bool) -> _Parser:
     parent = _Parser(add_help=False)
     g = parent.add_argument_group("common options")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed (default 0; train: the config's train.seed)",
+    )
     g.add_argument(
         "--threads", type=_positive_int, default=None, help="CPU threads (default: all cores)"
     )
