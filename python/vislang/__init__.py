@@ -8,12 +8,19 @@ them on first use; their main names are reachable here lazily (``vislang.Descrip
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vislang._config import show_config
 from vislang._core import __version__
 from vislang.exceptions import CheckpointError, InternalError, InvalidInputError, VislangError
 from vislang.vocab import VisualVocabulary, assign, kmeans, kmeans_plusplus
+
+if TYPE_CHECKING:  # what the lazy names below resolve to, for IDEs and mypy
+    from vislang import bovw, data, eval, features, models, semantics  # noqa: F401
+    from vislang.bovw import BagOfVisualWords, draw_visual_words, encode
+    from vislang.features import DescriptorSet
+    from vislang.models import VSE, WSABIE, DeViSE, extract_features
+    from vislang.semantics import MultimodalSkipGram, SkipGram, WordVectors
 
 # Lazily imported names: attribute -> (module, attribute or None for the module itself).
 _LAZY: dict[str, tuple[str, str | None]] = {

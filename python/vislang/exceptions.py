@@ -6,7 +6,16 @@ classes also derive from the builtin that users (and scikit-learn) already catch
 
 from __future__ import annotations
 
-__all__ = ["CheckpointError", "InternalError", "InvalidInputError", "VislangError"]
+__all__ = [
+    "CheckpointError",
+    "DatasetFormatError",
+    "DatasetNotFoundError",
+    "ImageLoadError",
+    "InternalError",
+    "InvalidInputError",
+    "OutOfVocabularyError",
+    "VislangError",
+]
 
 
 class VislangError(Exception):
@@ -23,3 +32,23 @@ class CheckpointError(VislangError, OSError):
 
 class InternalError(VislangError, RuntimeError):
     """A bug inside vislang's native code (a caught Rust panic). Please report it."""
+
+
+class ImageLoadError(VislangError, OSError):
+    """An image file is missing or cannot be decoded; the message names the file."""
+
+
+class DatasetFormatError(InvalidInputError):
+    """An annotation file does not have the expected layout; the message names file and line."""
+
+
+class DatasetNotFoundError(VislangError, FileNotFoundError):
+    """A dataset folder or annotation file does not exist (also a :class:`FileNotFoundError`)."""
+
+
+class OutOfVocabularyError(VislangError, KeyError):
+    """A word has no vector. Also a :class:`KeyError`, so ``except KeyError`` catches it."""
+
+    def __str__(self) -> str:
+        # KeyError.__str__ quotes its argument; keep the message readable.
+        return str(self.args[0]) if self.args else ""

@@ -106,13 +106,18 @@ class Option:
 
 class ResolvedConfig(dict[str, dict[str, Any]]):
     """``{section: {key: value}}`` with every default filled in; ``explicit`` holds the
-    ``"section.key"`` names that the user set (file or ``--set``)."""
+    ``"section.key"`` names that the user set (file or ``--set``); ``name`` is the schema's
+    (the runner's) name."""
 
     explicit: frozenset[str]
+    name: str
 
-    def __init__(self, data: Mapping[str, dict[str, Any]], explicit: Iterable[str] = ()) -> None:
+    def __init__(
+        self, data: Mapping[str, dict[str, Any]], explicit: Iterable[str] = (), name: str = ""
+    ) -> None:
         super().__init__(data)
         self.explicit = frozenset(explicit)
+        self.name = name
 
     def is_set(self, name: str) -> bool:
         """Whether the user gave ``"section.key"`` (rather than it being a default)."""
@@ -121,10 +126,15 @@ class ResolvedConfig(dict[str, dict[str, Any]]):
 
 @dataclass
 class Schema:
-    """The options of one runner, in display order."""
+    """The options of one runner, in display order.
+
+    ``legacy_flat=True`` still accepts a flat config of an older release (top-level
+    ``key = value`` lines, each key naming one option) with a :class:`DeprecationWarning`.
+    """
 
     name: str
     options: Sequence[Option] = field(default_factory=tuple)
+    legacy_flat: bool = False
 
     def __post_init__(self) -> None:
         self.options = tuple(self.options)
@@ -171,21 +181,23 @@ class Schema:
         config = {} if config is None else config
         if not isinstance(config, Mapping):
             raise InvalidInputError(f"config must be a mapping, got {type(config).__name__}")
+        if self.legacy_flat:
+            config = self._unflatten(config)
         for section, values in config.items():
             if not isinstance(values, Mapping):
                 raise InvalidInputError(
                     f"config: [{section}] must be a table of options, got {values!r}"
                 )
+            if section not in out and not any(
+                a.startswith(f"{section}.") for p in self.options for a in p.aliases
+            ):
+                raise InvalidInputError(
+                    f"config: unknown section [{section}] for {self.name!r}; "
+                    f"sections are {self.sections}"
+                )
             for key, value in values.items():
                 o = self._lookup(str(section), str(key))
                 if o is None:
-                    if section not in out and not any(
-                        f"{section}.{key}" in p.aliases for p in self.options
-                    ):
-                        raise InvalidInputError(
-                            f"config: unknown section [{section}] for {self.name!r}; "
-                            f"sections are {self.sections}"
-                        )
                     known = sorted(p.key for p in self.options if p.section == section)
                     raise InvalidInputError(
                         f"config: unknown key {section}.{key} for {self.name!r}; known: {known}"
@@ -195,7 +207,26 @@ class Schema:
         for o in self.options:
             if out[o.section][o.key] is REQUIRED:
                 raise InvalidInputError(f"config: {o.name} is required ({o.help})")
-        return ResolvedConfig(out, explicit)
+        return ResolvedConfig(out, explicit, self.name)
+
+    def _unflatten(self, config: Mapping[str, Any]) -> Mapping[str, Any]:
+        flat = [k for k, v in config.items() if not isinstance(v, Mapping)]
+        if not flat:
+            return config
+        warnings.warn(
+            f"a flat config for {self.name!r} (top-level keys {flat[:3]}...) is deprecated; "
+            f"put each key in its section ({', '.join(f'[{s}]' for s in self.sections)}), "
+            f"see 'vislang train {self.name} --help'",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+        out: dict[str, Any] = {k: dict(v) for k, v in config.items() if isinstance(v, Mapping)}
+        for key in flat:
+            found = [o for o in self.options if o.key == key or key in o.aliases]
+            if len(found) != 1:
+                raise InvalidInputError(f"config: unknown key {key} for {self.name!r}")
+            out.setdefault(found[0].section, {})[key] = config[key]
+        return out
 
     def help(self) -> str:
         """Every option with its default, as TOML (``vislang train NAME --help``)."""

@@ -44,8 +44,8 @@ def test_train_skipgram_from_the_example_config(
     out = tmp_path / "sg"
     r = vislang_cli(
         "train", "skipgram", "--config", CONFIGS / "skipgram.toml",
-        "--set", f"corpus={json.dumps(str(corpus))}", "--set", "min_count=1",
-        "--set", "epochs=1", "--set", "vector_size=16", "--set", "evaluate=false",
+        "--set", f"data.corpus={json.dumps(str(corpus))}", "--set", "model.min_count=1",
+        "--set", "train.epochs=1", "--set", "model.vector_size=16", "--set", "eval.evaluate=false",
         "--out", out, "--quiet", "--json",
     )  # fmt: skip
     assert r.code == 0, r.err
@@ -64,3 +64,21 @@ def test_unknown_config_key_is_one_line_naming_it(
     )  # fmt: skip
     assert r.code == 1
     assert "train.lrr" in r.err and r.err.count("\n") == 1 and "Traceback" not in r.err
+
+
+def test_flat_skipgram_overrides_still_work(
+    vislang_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """``--set corpus=...`` (the flat keys of older releases): deprecated, still honoured."""
+    import pytest
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("a b c a b c d\n" * 50)
+    with pytest.warns(DeprecationWarning, match="flat config for 'skipgram'"):
+        r = vislang_cli(
+            "train", "skipgram", "--set", f"corpus={json.dumps(str(corpus))}",
+            "--set", "min_count=1", "--set", "epochs=1", "--set", "vector_size=8",
+            "--set", "evaluate=false", "--out", tmp_path / "sg", "--quiet", "--json",
+        )  # fmt: skip
+    assert r.code == 0, r.err
+    assert r.json()["config"]["model"]["vector_size"] == 8

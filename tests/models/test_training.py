@@ -31,7 +31,7 @@ def _vse(pairs: dict[str, Any], loss: str, seed: int = 0) -> VSE:
     torch.manual_seed(seed)
     vocab = Vocabulary.build(pairs["train"].captions)
     dim = pairs["train"].images.shape[1]
-    cfg = VSEConfig(feature_dim=dim, word_dim=32, embed_dim=64, loss=loss, warmup_steps=20)
+    cfg = VSEConfig(feature_dim=dim, word_dim=32, embed_dim=64, loss=loss, hinge_warmup_steps=20)
     return VSE(vocab, cfg)
 
 

@@ -140,9 +140,13 @@ def test_tags_from_captions() -> None:
 
 def test_cnn_visual_vectors_are_the_mean_features_of_each_words_images() -> None:
     pytest.importorskip("torch")
+    import vislang.semantics
     from vislang.data import make_shapes
-    from vislang.models import extract_features
-    from vislang.semantics import cnn_visual_vectors
+    from vislang.models import cnn_visual_vectors, extract_features
+
+    # moved to the torch layer; the old name still works, with a DeprecationWarning
+    with pytest.warns(DeprecationWarning, match="use vislang.models.cnn_visual_vectors"):
+        assert vislang.semantics.cnn_visual_vectors is cnn_visual_vectors
 
     ds = make_shapes(12, seed=3)
     images = np.stack([ds.load_image(i) for i in range(len(ds))])

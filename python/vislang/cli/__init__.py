@@ -24,7 +24,7 @@ from typing import NoReturn
 
 from vislang.cli import _commands
 from vislang.cli._common import CLIError, UsageError
-from vislang.cli._train import TRAINERS
+from vislang.train import list_runners
 
 __all__ = ["build_parser", "main"]
 
@@ -63,7 +63,12 @@ def _int_list(text: str) -> tuple[int, ...]:
 def _common_options(device: bool) -> _Parser:
     parent = _Parser(add_help=False)
     g = parent.add_argument_group("common options")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed (default 0; train: the config's train.seed)",
+    )
     g.add_argument(
         "--threads", type=_positive_int, default=None, help="CPU threads (default: all cores)"
     )
@@ -174,9 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[torch_opts],
         add_help=False,
         help="train a model from a TOML config",
-        description="Train a model from a TOML config. Models: " + ", ".join(TRAINERS) + ".",
+        description="Train a model from a TOML config. Models: " + ", ".join(list_runners()) + ".",
     )
-    p.add_argument("name", nargs="?", choices=list(TRAINERS), metavar="NAME", help="the model")
+    p.add_argument("name", nargs="?", choices=list_runners(), metavar="NAME", help="the model")
     p.add_argument("-h", "--help", action="store_true", help="this help + the model's options")
     p.add_argument("--list", action="store_true", help="list the models and their options")
     p.add_argument("--config", metavar="FILE.toml", help="the configuration (TOML)")
@@ -185,10 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config entry (dotted keys, TOML values); repeatable",
+        help="override a config entry: section.key=value (TOML value); repeatable",
     )
     p.add_argument("--out", metavar="DIR", help="output folder (default runs/NAME)")
-    p.set_defaults(handler=_commands.train)
+    # --seed overrides the config's train.seed only when given (the config's seed otherwise).
+    p.set_defaults(handler=_commands.train, seed=None)
 
     p = sub.add_parser("eval", help="evaluate embeddings or word vectors")
     esub = p.add_subparsers(dest="eval_command", metavar="TASK", parser_class=_Parser)

@@ -25,7 +25,7 @@ from vislang.cli._common import (
     log,
     resolve_device,
 )
-from vislang.cli._train import TRAINERS, apply_overrides, load_config, trainer, trainer_help
+from vislang.cli._train import train_command
 
 
 def _output_file(path: str) -> Path:
@@ -129,54 +129,9 @@ def encode(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 # ---------------------------------------------------------------------- train
-def _print_help_sections(args: argparse.Namespace, names: list[str]) -> None:
-    for name in names:
-        try:
-            text = trainer_help(name).rstrip()
-        except CLIError as e:
-            text = f"not available in this build: {e}"
-        print(f"\n{name} ({TRAINERS[name]}):\n{text}")
-
-
 def train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """Load the config, apply ``--set``, and dispatch to the module that trains ``name``."""
-    if args.help:
-        print(parser.format_help().rstrip())
-        if args.name:
-            _print_help_sections(args, [args.name])
-        else:
-            print("\nrun 'vislang train NAME --help' for the config options of one model")
-        return 0
-    if args.list:
-        if args.json_output:
-            listing: dict[str, Any] = {}
-            for name in TRAINERS:
-                try:
-                    listing[name] = {"module": TRAINERS[name], "help": trainer_help(name)}
-                except CLIError as e:
-                    listing[name] = {"module": TRAINERS[name], "unavailable": str(e)}
-            emit(args, listing)
-        else:
-            print("trainable models:", ", ".join(TRAINERS))
-            _print_help_sections(args, list(TRAINERS))
-        return 0
-    if args.name is None:
-        raise UsageError("NAME is required (or --list)")
-    run_config = trainer(args.name)  # fails early, before reading files, if unavailable
-    config = load_config(args.config) if args.config else {}
-    apply_overrides(config, args.set)
-    device = resolve_device(args.device)
-    limit_torch_threads(args.threads)
-    out = Path(args.out) if args.out else Path("runs") / args.name.replace("+", "p")
-    out.mkdir(parents=True, exist_ok=True)
-    log(args, f"training {args.name} on {device}, writing to {out}")
-    metrics = run_config(
-        args.name, config, device=device, seed=args.seed, out=out, progress=not args.quiet
-    )
-    if not isinstance(metrics, dict):
-        raise CLIError(f"{TRAINERS[args.name]}.run_config returned {type(metrics).__name__}")
-    emit(args, metrics)
-    return 0
+    """``vislang train``: the runner registry (:func:`vislang.cli._train.train_command`)."""
+    return train_command(args, parser)
 
 
 # ---------------------------------------------------------------------- eval

@@ -1,73 +1,67 @@
-"""``vislang train``: TOML configs, ``--set`` overrides and the dispatch to the model modules.
+"""``vislang train``: TOML configs, ``--set`` overrides and the dispatch to the runner registry.
 
-The CLI does not know the models. Each training module provides
-
-- ``run_config(name, config, *, device, seed, out, progress) -> dict`` (metrics), and
-- ``config_help(name) -> str`` (every option of the config, for ``--help`` / ``--list``),
-
-and is imported only when one of its names is used.
+The CLI does not know the models: every name, option, default and help text comes from the
+runners registered in :mod:`vislang.train` (``vislang.train.list_runners()``), each with one
+:class:`~vislang.options.Schema`. A config is resolved through that schema (one TOML shape, one
+``--set section.key=value`` syntax, one error format naming the key); flags the user did not pass
+never override the config (``--seed`` only when given).
 """
 
 from __future__ import annotations
 
-import importlib
+import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vislang.cli._common import CLIError, UsageError, existing_file
+from vislang.cli._common import (
+    CLIError,
+    UsageError,
+    emit,
+    existing_file,
+    limit_torch_threads,
+    log,
+    resolve_device,
+)
+from vislang.exceptions import InvalidInputError
+from vislang.options import apply_overrides as _apply
+from vislang.options import parse_override
+from vislang.train import list_runners, runner
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["TRAINERS", "apply_overrides", "load_config", "trainer", "trainer_help"]
-
-#: Trainable names -> the module that trains them.
-TRAINERS: dict[str, str] = {
-    "vse": "vislang.models",
-    "vse++": "vislang.models",
-    "infonce": "vislang.models",
-    "devise": "vislang.models",
-    "wsabie": "vislang.models",
-    "skipgram": "vislang.semantics",
-    "mmskipgram": "vislang.semantics",
-}
+__all__ = [
+    "TRAINERS",
+    "apply_overrides",
+    "load_config",
+    "train_command",
+    "trainer",
+    "trainer_help",
+]
 
 
-def _module(name: str) -> Any:
-    if name not in TRAINERS:
-        raise UsageError(f"unknown model {name!r}; choose from {', '.join(TRAINERS)}")
-    module_name = TRAINERS[name]
+def _module_of(name: str) -> str:
+    return runner(name).run.__module__
+
+
+#: Trainable names -> the module of their runner (kept for older callers; read the registry).
+TRAINERS: dict[str, str] = {name: _module_of(name) for name in list_runners()}
+
+
+def trainer(name: str) -> Any:
+    """The registered runner of ``name`` (a :class:`UsageError` listing the names if unknown)."""
     try:
-        return importlib.import_module(module_name)
-    except ImportError as e:
-        raise CLIError(
-            f"'{name}' needs {module_name}, which cannot be imported in this build ({e})"
-        ) from None
-
-
-def _function(name: str, function: str) -> Callable[..., Any]:
-    module = _module(name)
-    fn = getattr(module, function, None)
-    if not callable(fn):
-        raise CLIError(
-            f"{TRAINERS[name]} has no {function}(): '{name}' is not available in this build"
-        )
-    return fn
-
-
-def trainer(name: str) -> Callable[..., Any]:
-    """The ``run_config`` function that trains ``name`` (a :class:`CLIError` if missing)."""
-    return _function(name, "run_config")
+        return runner(name)
+    except InvalidInputError as e:
+        raise UsageError(str(e)) from None
 
 
 def trainer_help(name: str) -> str:
-    """``config_help(name)`` of the module that trains ``name`` (a :class:`CLIError` if
-    missing)."""
-    return str(_function(name, "config_help")(name))
+    """The options of ``name`` with their defaults, as TOML."""
+    return str(trainer(name).schema.help())
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -83,33 +77,86 @@ def load_config(path: str | Path) -> dict[str, Any]:
         raise CLIError(f"config file {p} is not valid TOML: {e}") from None
 
 
-def _value(raw: str) -> Any:
-    """A ``--set`` value as TOML (``3``, ``1e-3``, ``true``, ``[1, 2]``, ``"x"``), else a string."""
-    try:
-        return tomllib.loads(f"value = {raw}")["value"]
-    except tomllib.TOMLDecodeError:
-        return raw
-
-
 def apply_overrides(config: dict[str, Any], items: list[str]) -> dict[str, Any]:
-    """Apply ``--set a.b=value`` overrides in place (creating tables) and return the config.
+    """Apply ``--set section.key=value`` overrides (:func:`vislang.options.parse_override`) in
+    place and return the config.
 
     Examples
     --------
-    >>> apply_overrides({"train": {"epochs": 5}}, ["train.epochs=2", "model.dim=64", "name=x y"])
-    {'train': {'epochs': 2}, 'model': {'dim': 64}, 'name': 'x y'}
+    >>> apply_overrides({"train": {"epochs": 5}}, ["train.epochs=2", "model.dim=64"])
+    {'train': {'epochs': 2}, 'model': {'dim': 64}}
     """
-    for item in items:
-        key, sep, raw = item.partition("=")
-        parts = [p.strip() for p in key.split(".")]
-        if not sep or not all(parts):
-            raise UsageError(f"--set expects KEY=VALUE (KEY may be dotted: a.b.c), got {item!r}")
-        table = config
-        for depth, part in enumerate(parts[:-1]):
-            nxt = table.setdefault(part, {})
-            if not isinstance(nxt, dict):
-                where = ".".join(parts[: depth + 1])
-                raise UsageError(f"--set {key}: {where} is a value in the config, not a table")
-            table = nxt
-        table[parts[-1]] = _value(raw.strip())
+    try:
+        for item in items:
+            parse_override(item)
+        new = _apply(config, items)
+    except InvalidInputError as e:
+        raise UsageError(f"--set: {e}") from None
+    config.clear()
+    config.update(new)
     return config
+
+
+def _help_sections(names: list[str]) -> None:
+    for name in names:
+        r = trainer(name)
+        print(f"\n{name} ({r.family}: {r.description}):\n{r.schema.help().rstrip()}")
+
+
+def train_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Load the config, apply ``--set`` (and ``--seed`` when given), resolve it through the
+    runner's schema and run it."""
+    if args.help:
+        print(parser.format_help().rstrip())
+        if args.name:
+            _help_sections([args.name])
+        else:
+            print("\nrun 'vislang train NAME --help' for the config options of one model")
+        return 0
+    names = list_runners()
+    if args.list:
+        if args.json_output:
+            listing = {
+                n: {
+                    "module": _module_of(n),
+                    "family": trainer(n).family,
+                    "description": trainer(n).description,
+                    "help": trainer_help(n),
+                }
+                for n in names
+            }
+            emit(args, listing)
+        else:
+            print("trainable models:", ", ".join(names))
+            _help_sections(names)
+        return 0
+    if args.name is None:
+        raise UsageError("NAME is required (or --list)")
+    r = trainer(args.name)
+    config = load_config(args.config) if args.config else {}
+    overrides = list(args.set)
+    if r.schema.legacy_flat:  # `--set key=value` of older releases: a flat (deprecated) key
+        for item in [o for o in overrides if "." not in o.partition("=")[0] and "=" in o]:
+            _, key, value = parse_override(f"_.{item}")
+            config[key] = value
+            overrides.remove(item)
+    if getattr(args, "seed", None) is not None:
+        overrides.append(f"train.seed={int(args.seed)}")
+    apply_overrides(config, overrides)
+    resolved = r.resolve(config)  # errors name the key, before any training
+    device = resolve_device(args.device)
+    limit_torch_threads(args.threads)
+    out = Path(args.out) if args.out else Path("runs") / args.name.replace("+", "p")
+    out.mkdir(parents=True, exist_ok=True)
+    log(args, f"training {args.name} on {device}, writing to {out}")
+    try:
+        metrics = r.run(resolved, device=device, out=out, progress=not args.quiet)
+    except ImportError as e:
+        raise CLIError(
+            f"'{args.name}' needs {e.name or 'a module'}, which cannot be imported in this "
+            f"build ({e})"
+        ) from None
+    if not isinstance(metrics, dict):
+        raise CLIError(f"{_module_of(args.name)}.run returned {type(metrics).__name__}")
+    emit(args, metrics)
+    return 0

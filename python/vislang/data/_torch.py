@@ -14,7 +14,7 @@ import torch
 from numpy.typing import NDArray
 from torch.utils.data import Dataset
 
-from vislang.data.base import ImageLoadError
+from vislang.exceptions import ImageLoadError
 
 if TYPE_CHECKING:
     from vislang.data.base import CaptionDataset, TaggedImages, _ImageCollection

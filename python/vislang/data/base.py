@@ -18,7 +18,11 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from vislang.exceptions import InvalidInputError, VislangError
+from vislang.exceptions import (
+    DatasetFormatError,
+    ImageLoadError,
+    InvalidInputError,
+)
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -47,14 +51,6 @@ _SPLIT_ALIASES = {
     "tst": "test",
 }
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-
-
-class ImageLoadError(VislangError, OSError):
-    """An image file is missing or cannot be decoded; the message names the file."""
-
-
-class DatasetFormatError(InvalidInputError):
-    """An annotation file does not have the expected layout; the message names file and line."""
 
 
 def canonical_split(name: str) -> str:

@@ -23,7 +23,7 @@ from vislang.data.base import (
     TaggedImages,
     canonical_split,
 )
-from vislang.exceptions import InvalidInputError
+from vislang.exceptions import DatasetNotFoundError, InvalidInputError
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -80,8 +80,16 @@ def _keep_split(splits: Sequence[str], split: SplitArg, source: Path) -> list[in
     return keep
 
 
+def _open(path: Path, **kwargs: Any) -> Any:
+    """``open(path)`` that names a missing file with a vislang error (also a FileNotFoundError)."""
+    try:
+        return open(path, **kwargs)  # the caller's `with` closes it
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise DatasetNotFoundError(f"dataset file not found: {path}") from None
+
+
 def _read_lines(path: Path) -> list[str]:
-    with open(path, encoding="utf-8-sig") as f:
+    with _open(path, encoding="utf-8-sig") as f:
         return f.read().splitlines()
 
 
@@ -129,7 +137,7 @@ def _parse_caption_csv(
 ) -> tuple[list[str], list[list[str]], list[str] | None]:
     by_image: dict[str, list[str]] = {}
     split_of: dict[str, str] = {}
-    with open(path, encoding="utf-8-sig", newline="") as f:
+    with _open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
         fields = reader.fieldnames or []
         needed = [image_column, caption_column] + ([split_column] if split_column else [])
@@ -240,8 +248,8 @@ def read_flickr8k(
 
     Raises
     ------
-    FileNotFoundError
-        No caption file found (the message lists where it looked).
+    DatasetNotFoundError
+        No caption file found (also a FileNotFoundError) (the message lists where it looked).
     DatasetFormatError
         A malformed line (naming file and line number).
     ImageLoadError
@@ -261,7 +269,7 @@ def read_flickr8k(
             root / "Flickr8k_text", _FLICKR8K_CAPTIONS
         )
         if found is None:
-            raise FileNotFoundError(
+            raise DatasetNotFoundError(
                 f"no Flickr8k caption file ({', '.join(_FLICKR8K_CAPTIONS)}) in {root} "
                 f"or {root / 'Flickr8k_text'}"
             )
@@ -310,7 +318,7 @@ def read_flickr8k(
 
 def _looks_like_csv(path: Path) -> bool:
     """True for the Kaggle ``captions.txt``, which is a CSV with an ``image,caption`` header."""
-    with open(path, encoding="utf-8-sig") as f:
+    with _open(path, encoding="utf-8-sig") as f:
         first = f.readline().strip().lower()
     return first.replace(" ", "") == "image,caption"
 
@@ -349,7 +357,7 @@ def read_karpathy_json(
         No ``images`` list, or an entry without ``filename``/``sentences`` (naming its index).
     """
     path = Path(path)
-    with open(path, encoding="utf-8") as f:
+    with _open(path, encoding="utf-8") as f:
         data = json.load(f)
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise DatasetFormatError(f"{path}: expected a JSON object with an 'images' list")
@@ -401,7 +409,7 @@ _COCO_NAME = re.compile(r"captions_([a-z]+?)(\d{4})?\.json$")
 def _coco_one(
     path: Path, images_dir: PathLike | None
 ) -> tuple[list[Path], list[list[str]], list[str], str]:
-    with open(path, encoding="utf-8") as f:
+    with _open(path, encoding="utf-8") as f:
         data = json.load(f)
     if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
         raise DatasetFormatError(f"{path}: expected a JSON object with 'images' and 'annotations'")
@@ -521,7 +529,7 @@ def read_image_folder(
     """
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"image folder not found: {root}")
+        raise DatasetNotFoundError(f"image folder not found: {root}")
     subdirs = _class_dirs(root)
     split_dirs = [d for d in subdirs if d.name.lower() in _SPLIT_DIRS and _class_dirs(d)]
     layout = (

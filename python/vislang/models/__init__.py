@@ -5,13 +5,20 @@
   CNN, precomputed features; :func:`extract_features` to ``.npy``.
 - Text: :class:`Vocabulary` (training captions only) and mean / GRU / LSTM encoders.
 - One :class:`Trainer` for every model, with exact-resume checkpoints.
-- :func:`run_config` / :func:`config_help`: the ``vislang train`` runner.
+- The model registry (timm-style): :func:`create_model`, :func:`list_models` and the
+  :func:`register_model` decorator; checkpoints record the registered name.
+- :func:`cnn_visual_vectors`: visual word vectors from CNN features (Kiela & Bottou 2014).
+
+The ``vislang train`` runners live in :mod:`vislang.train`; ``run_config``, ``config_help`` and
+``MODEL_NAMES`` are still reachable here with a :class:`DeprecationWarning`.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import warnings
+from typing import Any
 
 # PyTorch's OpenMP threads spin-wait between parallel regions by default; on a busy machine
 # (more runnable threads than cores) every small op then waits for a descheduled spinner and
@@ -22,7 +29,6 @@ if "torch" not in sys.modules:
 
 from vislang.models.base import CaptionPairs, CrossModalModel, LabeledImages
 from vislang.models.checkpoint import FORMAT_VERSION, load_checkpoint, load_model, save_checkpoint
-from vislang.models.config import MODEL_NAMES, config_help, run_config
 from vislang.models.devise import DeViSE, DeViSEConfig
 from vislang.models.image_encoders import (
     BACKBONES,
@@ -35,6 +41,7 @@ from vislang.models.image_encoders import (
     preprocess_images,
     resolve_device,
 )
+from vislang.models.registry import create_model, list_models, register_model
 from vislang.models.text_encoders import (
     MeanTextEncoder,
     RNNTextEncoder,
@@ -43,6 +50,7 @@ from vislang.models.text_encoders import (
     pretrained_embeddings,
 )
 from vislang.models.trainer import TrainConfig, Trainer
+from vislang.models.visual_vectors import cnn_visual_vectors
 from vislang.models.vocabulary import PAD, UNK, Vocabulary
 from vislang.models.vse import VSE, VSEConfig
 from vislang.models.wsabie import WSABIE, WSABIEConfig
@@ -50,7 +58,6 @@ from vislang.models.wsabie import WSABIE, WSABIEConfig
 __all__ = [
     "BACKBONES",
     "FORMAT_VERSION",
-    "MODEL_NAMES",
     "PAD",
     "UNK",
     "VSE",
@@ -71,16 +78,34 @@ __all__ = [
     "VSEConfig",
     "Vocabulary",
     "WSABIEConfig",
-    "config_help",
+    "cnn_visual_vectors",
     "create_backbone",
+    "create_model",
     "create_text_encoder",
     "extract_features",
+    "list_models",
     "load_checkpoint",
     "load_model",
     "load_weights_file",
     "preprocess_images",
     "pretrained_embeddings",
+    "register_model",
     "resolve_device",
-    "run_config",
     "save_checkpoint",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Deprecated aliases of the runner that moved to vislang.train.crossmodal (the only import
+    # from here into vislang.train, declared in the import-linter contract).
+    if name in ("run_config", "config_help", "MODEL_NAMES"):
+        warnings.warn(
+            f"vislang.models.{name} is deprecated; use 'vislang train NAME' or "
+            "vislang.train.runner(NAME) (vislang.train.crossmodal)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from vislang.train import crossmodal
+
+        return getattr(crossmodal, name)
+    raise AttributeError(f"module 'vislang.models' has no attribute {name!r}")

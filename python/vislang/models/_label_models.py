@@ -21,6 +21,7 @@ class LabelEmbeddingModel(CrossModalModel):
     """Images are ranked against a set of labels; subclasses define ``label_embeddings``."""
 
     labels: list[str]
+    config: Any  # DeViSEConfig / WSABIEConfig
 
     def label_embeddings(self) -> Tensor:
         raise NotImplementedError
@@ -101,3 +102,13 @@ class LabelEmbeddingModel(CrossModalModel):
     @property
     def embed_dim(self) -> int:
         return int(self.label_embeddings().shape[1])
+
+
+def _label_batch(model: LabelEmbeddingModel) -> dict[str, Any]:
+    """One training batch of 4 random feature rows for a tiny ``example()`` label model."""
+    rng = np.random.default_rng(0)
+    feature_dim = int(model.config.feature_dim)
+    feats = rng.normal(size=(4, feature_dim)).astype(np.float32)
+    targets = np.arange(4) % len(model.labels)
+    batches = model.batches(LabeledImages(feats, targets), 4, torch.Generator().manual_seed(0))
+    return next(batches)

@@ -142,7 +142,9 @@ def _rows(images: Any, idx: NDArray[np.int64]) -> Tensor:
 class CrossModalModel(nn.Module):
     """Base class: a joint embedding space for images and texts (or labels)."""
 
-    model_type: ClassVar[str] = ""
+    #: The registered name (``vislang.models.list_models()``) written to checkpoints; a class
+    #: registered under several names sets it per instance.
+    model_type: str = ""
     #: Bumped when the saved layout changes; older checkpoints then fail clearly.
     format_version: ClassVar[int] = 1
 

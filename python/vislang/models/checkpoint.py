@@ -36,11 +36,15 @@ def _paths(path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
 
 
 def _model_types() -> dict[str, type[CrossModalModel]]:
-    from vislang.models.devise import DeViSE
-    from vislang.models.vse import VSE
-    from vislang.models.wsabie import WSABIE
+    """Registered name -> class (the model registry; checkpoints store the registered name, and
+    older ones the class's first name, e.g. ``vse`` for a VSE++ model: both are registered)."""
+    from vislang.models.registry import list_models, model_entry
 
-    return {cls.model_type: cls for cls in (VSE, DeViSE, WSABIE)}
+    return {name: model_entry(name).cls for name in list_models()}
+
+
+def _same_model(saved: Any, model: CrossModalModel) -> bool:
+    return saved == model.model_type or _model_types().get(saved) is type(model)
 
 
 def save_checkpoint(
@@ -209,7 +213,7 @@ def load_checkpoint(
     """
     weights, state_path, meta_path = _paths(path)
     meta = _read_meta(meta_path)
-    if meta.get("model_type") != model.model_type:
+    if not _same_model(meta.get("model_type"), model):
         raise CheckpointError(
             f"{meta_path}: checkpoint holds a {meta.get('model_type')!r} model, expected "
             f"{model.model_type!r}"

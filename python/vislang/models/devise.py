@@ -3,8 +3,8 @@ space, trained with the hinge rank loss against label embeddings; zero-shot by n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -14,26 +14,62 @@ from torch import Tensor
 
 from vislang.exceptions import InvalidInputError
 from vislang.losses import DeViSELoss
-from vislang.models._label_models import LabelEmbeddingModel
+from vislang.models._composed import forward, from_dict, split_flat, to_dict
+from vislang.models._label_models import LabelEmbeddingModel, _label_batch
 from vislang.models.image_encoders import ImageEncoder, ImageEncoderConfig
+from vislang.models.registry import register_model
 
 __all__ = ["DeViSE", "DeViSEConfig"]
 
 
-@dataclass
+@dataclass(init=False)
 class DeViSEConfig:
-    """Options of :class:`DeViSE` (saved in checkpoints)."""
+    """Options of :class:`DeViSE` (saved in checkpoints): the image encoder's config plus the
+    loss options.
 
-    backbone: str = "precomputed"
-    feature_dim: int = 1280
-    finetune: bool = False
-    image_size: int = (
-        0  # pixel input size (0: the backbone's default); raw images are resized to it
-    )
+    The flat keywords ``backbone``, ``feature_dim``, ``finetune``, ``image_size`` and
+    ``embed_dim`` are shorthand for ``image=ImageEncoderConfig(...)`` and stay readable as
+    attributes; ``embed_dim`` is the label vectors' dimension (set from them).
+    """
+
+    image: ImageEncoderConfig
     margin: float = 0.1
     sampling: str = "all"
 
+    def __init__(
+        self,
+        image: ImageEncoderConfig | None = None,
+        *,
+        margin: float = 0.1,
+        sampling: str = "all",
+        **flat: Any,
+    ) -> None:
+        self.image = replace(image) if image is not None else ImageEncoderConfig(finetune=False)
+        split_flat("DeViSEConfig", flat, self.image)
+        self.margin = margin
+        self.sampling = sampling
 
+    backbone = forward("image", "backbone")
+    feature_dim = forward("image", "feature_dim")
+    finetune = forward("image", "finetune")
+    image_size = forward("image", "image_size")
+    embed_dim = forward("image", "embed_dim")
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any]) -> DeViSEConfig:
+        """From :meth:`to_dict` or the flat dict of a checkpoint saved before the split."""
+        return from_dict(cls, config)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+
+@register_model(
+    "devise",
+    family="labels",
+    description="DeViSE (Frome et al. 2013): image features mapped onto fixed word vectors",
+    factory="create",
+)
 class DeViSE(LabelEmbeddingModel):
     """Image features -> word-embedding space (``M x``), ranked against fixed label vectors.
 
@@ -76,14 +112,29 @@ class DeViSE(LabelEmbeddingModel):
             )
         vec = self._check_vectors(labels, label_vectors)
         c = self.config
-        self.image_encoder = ImageEncoder(
-            ImageEncoderConfig(c.backbone, c.feature_dim, vec.shape[1], c.finetune),
-            pretrained=pretrained,
-        )
-        c.feature_dim = self.image_encoder.cfg.feature_dim
+        c.image.embed_dim = int(vec.shape[1])  # the label space
+        self.image_encoder = ImageEncoder(c.image, pretrained=pretrained)
         self.labels = list(labels)
         self.register_buffer("label_vectors", vec)
-        self.criterion = DeViSELoss(c.margin, sampling=c.sampling)  # type: ignore[arg-type]
+        self.criterion = DeViSELoss(c.margin, sampling=c.sampling)
+
+    @classmethod
+    def create(
+        cls, labels: Sequence[str], label_vectors: Any, *, pretrained: Any = None, **config: Any
+    ) -> DeViSE:
+        """``create_model("devise", labels=..., label_vectors=..., margin=...)``."""
+        return cls(labels, label_vectors, DeViSEConfig(**config), pretrained=pretrained)
+
+    @classmethod
+    def example(cls, **overrides: Any) -> DeViSE:
+        """A tiny model (for the registry test sweep)."""
+        vectors = np.random.default_rng(0).normal(size=(4, 5)).astype(np.float32)
+        return cls.create(["red", "blue", "circle", "square"], vectors, feature_dim=6, **overrides)
+
+    @classmethod
+    def example_batch(cls, model: DeViSE) -> dict[str, Any]:
+        """One training batch for :meth:`example` models."""
+        return _label_batch(model)
 
     @staticmethod
     def _check_vectors(labels: Sequence[str], vectors: Any) -> Tensor:
@@ -120,7 +171,7 @@ class DeViSE(LabelEmbeddingModel):
 
     def config_dict(self) -> dict[str, Any]:
         return {
-            "model": asdict(self.config),
+            "model": self.config.to_dict(),
             "labels": self.labels,
             "label_dim": int(self.label_vectors.shape[1]),
         }
@@ -129,4 +180,4 @@ class DeViSE(LabelEmbeddingModel):
     def from_config_dict(cls, config: dict[str, Any]) -> DeViSE:
         labels = list(config["labels"])
         placeholder = np.ones((len(labels), int(config["label_dim"])), dtype=np.float32)
-        return cls(labels, placeholder, DeViSEConfig(**config["model"]))
+        return cls(labels, placeholder, DeViSEConfig.from_dict(config["model"]))

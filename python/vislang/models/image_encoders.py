@@ -182,13 +182,16 @@ def create_backbone(
 class ImageEncoderConfig:
     """Options of an image encoder (saved in checkpoints).
 
-    ``backbone="precomputed"`` takes feature vectors of size ``feature_dim`` as input.
+    ``backbone="precomputed"`` takes feature vectors of size ``feature_dim`` as input;
+    ``image_size`` is the pixel input size (0: the backbone's default) that raw images are
+    resized to.
     """
 
     backbone: str = "precomputed"
     feature_dim: int = 1280
     embed_dim: int = 1024
     finetune: bool = True
+    image_size: int = 0
 
 
 class ImageEncoder(nn.Module):

@@ -36,7 +36,7 @@ class ModelEntry:
     """One registered name: the class, its family and the config defaults of this name."""
 
     name: str
-    cls: type
+    cls: type[Any]
     family: str
     description: str = ""
     defaults: Mapping[str, Any] = field(default_factory=dict)
@@ -45,6 +45,10 @@ class ModelEntry:
     def create(self, **kwargs: Any) -> Any:
         build = self.factory or self.cls
         return build(**{**self.defaults, **kwargs})
+
+    def example(self, **overrides: Any) -> Any:
+        """A tiny instance of this name (``cls.example`` with this name's defaults)."""
+        return self.cls.example(**{**self.defaults, **overrides})
 
 
 _REGISTRY: dict[str, ModelEntry] = {}

@@ -3,8 +3,8 @@ trained with a hinge triplet loss (sum of hinges or hardest negative) or InfoNCE
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -14,47 +14,126 @@ from torch import Tensor
 
 from vislang.exceptions import InvalidInputError
 from vislang.losses import InfoNCELoss, VSELoss
+from vislang.models._composed import forward, from_dict, renamed, split_flat, to_dict
 from vislang.models.base import CaptionPairs, CrossModalModel, _rows, as_image_tensor
 from vislang.models.image_encoders import ImageEncoder, ImageEncoderConfig
+from vislang.models.registry import register_model
 from vislang.models.text_encoders import TextEncoderConfig, create_text_encoder
 from vislang.models.vocabulary import Vocabulary
 
 __all__ = ["VSE", "VSEConfig"]
 
 LossKind = Literal["vse", "vse++", "infonce"]
+_EXAMPLE_CAPTIONS = ("a red circle", "a blue square", "two green triangles", "a small red circle")
 
 
-@dataclass
+@dataclass(init=False)
 class VSEConfig:
-    """Options of :class:`VSE` (saved in checkpoints).
+    """Options of :class:`VSE` (saved in checkpoints): its two encoders' configs plus the loss.
 
     ``loss``: ``"vse"`` (sum of hinges), ``"vse++"`` (hardest negative, after
-    ``warmup_steps`` steps of sum) or ``"infonce"`` (with ``temperature``).
+    ``hinge_warmup_steps`` steps of sum) or ``"infonce"`` (with ``temperature``). The flat
+    keywords of the encoders (``backbone``, ``feature_dim``, ``finetune``, ``image_size``,
+    ``text_encoder``, ``word_dim``, ``num_layers``, ``bidirectional``, ``embed_dim`` for both)
+    are shorthand for ``image=ImageEncoderConfig(...)`` / ``text=TextEncoderConfig(...)`` and
+    stay readable as attributes (``config.backbone``). ``warmup_steps`` is the deprecated name
+    of ``hinge_warmup_steps``.
+
+    Examples
+    --------
+    >>> c = VSEConfig(feature_dim=8, word_dim=4, embed_dim=6, loss="vse")
+    >>> c.image.feature_dim, c.text.word_dim, c.text.embed_dim, c.embed_dim
+    (8, 4, 6, 6)
     """
 
-    backbone: str = "precomputed"
-    feature_dim: int = 1280
-    finetune: bool = True
-    image_size: int = (
-        0  # pixel input size (0: the backbone's default); raw images are resized to it
-    )
-    text_encoder: str = "gru"
-    word_dim: int = 300
-    num_layers: int = 1
-    bidirectional: bool = False
-    embed_dim: int = 1024
+    image: ImageEncoderConfig
+    text: TextEncoderConfig
     loss: str = "vse++"
     margin: float = 0.2
-    warmup_steps: int = 0
+    hinge_warmup_steps: int = 0
     temperature: float = 0.07
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        image: ImageEncoderConfig | None = None,
+        text: TextEncoderConfig | None = None,
+        *,
+        loss: str = "vse++",
+        margin: float = 0.2,
+        hinge_warmup_steps: int = 0,
+        temperature: float = 0.07,
+        **flat: Any,
+    ) -> None:
+        if "warmup_steps" in flat:
+            hinge_warmup_steps = renamed(flat, "warmup_steps", "hinge_warmup_steps", "VSEConfig")
+        self.image = replace(image) if image is not None else ImageEncoderConfig()
+        self.text = replace(text) if text is not None else TextEncoderConfig()
+        split_flat("VSEConfig", flat, self.image, self.text)
+        self.loss, self.margin = loss, margin
+        self.hinge_warmup_steps, self.temperature = hinge_warmup_steps, temperature
         if self.loss not in ("vse", "vse++", "infonce"):
             raise InvalidInputError(f"loss: must be 'vse', 'vse++' or 'infonce', got {self.loss!r}")
         if self.margin < 0:
             raise InvalidInputError(f"margin: must be >= 0, got {self.margin}")
+        if self.image.embed_dim != self.text.embed_dim:
+            raise InvalidInputError(
+                f"embed_dim: image ({self.image.embed_dim}) and text ({self.text.embed_dim}) "
+                "encoders must share the joint space"
+            )
+
+    backbone = forward("image", "backbone")
+    feature_dim = forward("image", "feature_dim")
+    finetune = forward("image", "finetune")
+    image_size = forward("image", "image_size")
+    text_encoder = forward("text", "kind")
+    word_dim = forward("text", "word_dim")
+    num_layers = forward("text", "num_layers")
+    bidirectional = forward("text", "bidirectional")
+
+    @property
+    def embed_dim(self) -> int:
+        """The joint space size (of both encoders)."""
+        return self.image.embed_dim
+
+    @embed_dim.setter
+    def embed_dim(self, value: int) -> None:
+        self.image.embed_dim = self.text.embed_dim = value
+
+    @property
+    def warmup_steps(self) -> int:
+        """Deprecated name of ``hinge_warmup_steps``."""
+        return self.hinge_warmup_steps
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any]) -> VSEConfig:
+        """From :meth:`to_dict` or the flat dict of a checkpoint saved before the split."""
+        return from_dict(cls, config, {"warmup_steps": "hinge_warmup_steps"})
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
 
 
+@register_model(
+    "vse",
+    family="retrieval",
+    description="VSE (Kiros et al. 2014): sum of hinges over the batch",
+    defaults={"loss": "vse"},
+    factory="create",
+)
+@register_model(
+    "vse++",
+    family="retrieval",
+    description="VSE++ (Faghri et al. 2018): hardest negative in the batch",
+    defaults={"loss": "vse++"},
+    factory="create",
+)
+@register_model(
+    "infonce",
+    family="retrieval",
+    description="VSE image/caption encoders trained with InfoNCE (Oord et al. 2018)",
+    defaults={"loss": "infonce"},
+    factory="create",
+)
 class VSE(CrossModalModel):
     """Visual-semantic embedding: images and captions in one L2-normalised space.
 
@@ -91,42 +170,60 @@ class VSE(CrossModalModel):
         self.vocab = vocab
         self.config = config or VSEConfig()
         c = self.config
-        self.image_encoder = ImageEncoder(
-            ImageEncoderConfig(c.backbone, c.feature_dim, c.embed_dim, c.finetune),
-            pretrained=pretrained,
-        )
-        c.feature_dim = self.image_encoder.cfg.feature_dim
-        tcfg = TextEncoderConfig(
-            c.text_encoder,  # type: ignore[arg-type]
-            c.word_dim,
-            c.embed_dim,
-            c.num_layers,
-            c.bidirectional,
-        )
-        self.text_encoder = create_text_encoder(vocab, tcfg, word_vectors=word_vectors)
-        c.word_dim = tcfg.word_dim
+        # The registered name (vse / vse++ / infonce) is what checkpoints record.
+        self.model_type = c.loss
+        # The encoders share (and update: feature_dim, word_dim) the config's parts.
+        self.image_encoder = ImageEncoder(c.image, pretrained=pretrained)
+        self.text_encoder = create_text_encoder(vocab, c.text, word_vectors=word_vectors)
         self.criterion: VSELoss | InfoNCELoss
         if c.loss == "infonce":
             self.criterion = InfoNCELoss(c.temperature)
         else:
-            self.criterion = VSELoss(
-                c.margin, c.loss == "vse++", warmup_steps=c.warmup_steps if c.loss == "vse++" else 0
-            )
+            warmup = c.hinge_warmup_steps if c.loss == "vse++" else 0
+            self.criterion = VSELoss(c.margin, c.loss == "vse++", warmup_steps=warmup)
+
+    @classmethod
+    def create(
+        cls,
+        vocab: Vocabulary | None = None,
+        *,
+        captions: Sequence[str] | None = None,
+        word_vectors: Any = None,
+        pretrained: Any = None,
+        **config: Any,
+    ) -> VSE:
+        """``create_model("vse++", vocab=..., embed_dim=...)``: the vocabulary (or the training
+        ``captions`` to build it from) and the :class:`VSEConfig` keywords."""
+        if vocab is None:
+            if captions is None:
+                raise InvalidInputError("VSE needs vocab= or captions= to build the vocabulary")
+            vocab = Vocabulary.build(captions)
+        return cls(vocab, VSEConfig(**config), word_vectors=word_vectors, pretrained=pretrained)
+
+    @classmethod
+    def example(cls, **overrides: Any) -> VSE:
+        """A tiny model (for the registry test sweep)."""
+        config = {"feature_dim": 12, "word_dim": 8, "embed_dim": 6, "hinge_warmup_steps": 1}
+        return cls.create(captions=_EXAMPLE_CAPTIONS, **{**config, **overrides})
+
+    @classmethod
+    def example_batch(cls, model: VSE) -> dict[str, Any]:
+        """One training batch for :meth:`example` models."""
+        rng = np.random.default_rng(0)
+        feats = rng.normal(size=(3, model.config.feature_dim)).astype(np.float32)
+        pairs = CaptionPairs(feats, list(_EXAMPLE_CAPTIONS), np.array([0, 1, 2, 0]))
+        return next(model.batches(pairs, 4, torch.Generator().manual_seed(0)))
 
     @property
     def embed_dim(self) -> int:
         return self.config.embed_dim
 
     def config_dict(self) -> dict[str, Any]:
-        return {"model": asdict(self.config), "vocab": self.vocab.to_dict()}
+        return {"model": self.config.to_dict(), "vocab": self.vocab.to_dict()}
 
     @classmethod
     def from_config_dict(cls, config: dict[str, Any]) -> VSE:
-        names = {f.name for f in fields(VSEConfig)}
-        unknown = set(config["model"]) - names
-        if unknown:
-            raise InvalidInputError(f"model config: unknown keys {sorted(unknown)}")
-        return cls(Vocabulary.from_dict(config["vocab"]), VSEConfig(**config["model"]))
+        return cls(Vocabulary.from_dict(config["vocab"]), VSEConfig.from_dict(config["model"]))
 
     # ---------------------------------------------------------------- embedding
     def encode_images(self, x: Tensor) -> Tensor:

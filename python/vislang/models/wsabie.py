@@ -3,8 +3,8 @@ trained with the WARP loss (sampled violators weighted by the estimated rank).""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -12,28 +12,66 @@ from torch import Tensor, nn
 
 from vislang.exceptions import InvalidInputError
 from vislang.losses import functional as LF
-from vislang.models._label_models import LabelEmbeddingModel
+from vislang.models._composed import forward, from_dict, split_flat, to_dict
+from vislang.models._label_models import LabelEmbeddingModel, _label_batch
 from vislang.models.image_encoders import ImageEncoder, ImageEncoderConfig
+from vislang.models.registry import register_model
 
 __all__ = ["WSABIE", "WSABIEConfig"]
 
 
-@dataclass
+@dataclass(init=False)
 class WSABIEConfig:
-    """Options of :class:`WSABIE` (saved in checkpoints)."""
+    """Options of :class:`WSABIE` (saved in checkpoints): the image encoder's config plus the
+    loss options.
 
-    backbone: str = "precomputed"
-    feature_dim: int = 1280
-    finetune: bool = False
-    image_size: int = (
-        0  # pixel input size (0: the backbone's default); raw images are resized to it
-    )
-    embed_dim: int = 100
+    The flat keywords ``backbone``, ``feature_dim``, ``finetune``, ``image_size`` and
+    ``embed_dim`` are shorthand for ``image=ImageEncoderConfig(...)`` and stay readable as
+    attributes; ``embed_dim`` (default 100) is the joint space.
+    """
+
+    image: ImageEncoderConfig
     margin: float = 1.0
     max_trials: int = 0
     seed: int = 0
 
+    def __init__(
+        self,
+        image: ImageEncoderConfig | None = None,
+        *,
+        margin: float = 1.0,
+        max_trials: int = 0,
+        seed: int = 0,
+        **flat: Any,
+    ) -> None:
+        default = ImageEncoderConfig(embed_dim=100, finetune=False)
+        self.image = replace(image) if image is not None else default
+        split_flat("WSABIEConfig", flat, self.image)
+        self.margin = margin
+        self.max_trials = max_trials
+        self.seed = seed
 
+    backbone = forward("image", "backbone")
+    feature_dim = forward("image", "feature_dim")
+    finetune = forward("image", "finetune")
+    image_size = forward("image", "image_size")
+    embed_dim = forward("image", "embed_dim")
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any]) -> WSABIEConfig:
+        """From :meth:`to_dict` or the flat dict of a checkpoint saved before the split."""
+        return from_dict(cls, config)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+
+@register_model(
+    "wsabie",
+    family="labels",
+    description="WSABIE (Weston et al. 2011): images and labels in one space, WARP loss",
+    factory="create",
+)
 class WSABIE(LabelEmbeddingModel):
     """``s(x, y) = (V x) . W_y``: both maps learned with WARP.
 
@@ -61,15 +99,27 @@ class WSABIE(LabelEmbeddingModel):
             raise InvalidInputError("labels: need at least 2 distinct label names")
         if c.max_trials < 0:
             raise InvalidInputError(f"max_trials: must be >= 0, got {c.max_trials}")
-        self.image_encoder = ImageEncoder(
-            ImageEncoderConfig(c.backbone, c.feature_dim, c.embed_dim, c.finetune),
-            pretrained=pretrained,
-        )
-        c.feature_dim = self.image_encoder.cfg.feature_dim
+        self.image_encoder = ImageEncoder(c.image, pretrained=pretrained)
         self.labels = list(labels)
         self.label_embedding = nn.Embedding(len(labels), c.embed_dim)
         nn.init.normal_(self.label_embedding.weight, std=1.0 / c.embed_dim**0.5)
         self.register_buffer("num_steps", torch.zeros((), dtype=torch.long))
+
+    @classmethod
+    def create(cls, labels: Sequence[str], *, pretrained: Any = None, **config: Any) -> WSABIE:
+        """``create_model("wsabie", labels=..., embed_dim=...)``."""
+        return cls(labels, WSABIEConfig(**config), pretrained=pretrained)
+
+    @classmethod
+    def example(cls, **overrides: Any) -> WSABIE:
+        """A tiny model (for the registry test sweep)."""
+        config = {"feature_dim": 6, "embed_dim": 5, **overrides}
+        return cls.create(["red", "blue", "circle", "square"], **config)
+
+    @classmethod
+    def example_batch(cls, model: WSABIE) -> dict[str, Any]:
+        """One training batch for :meth:`example` models."""
+        return _label_batch(model)
 
     def label_embeddings(self) -> Tensor:
         return self.label_embedding.weight  # (L, D)
@@ -91,8 +141,8 @@ class WSABIE(LabelEmbeddingModel):
         )
 
     def config_dict(self) -> dict[str, Any]:
-        return {"model": asdict(self.config), "labels": self.labels}
+        return {"model": self.config.to_dict(), "labels": self.labels}
 
     @classmethod
     def from_config_dict(cls, config: dict[str, Any]) -> WSABIE:
-        return cls(list(config["labels"]), WSABIEConfig(**config["model"]))
+        return cls(list(config["labels"]), WSABIEConfig.from_dict(config["model"]))

@@ -25,7 +25,7 @@ from vislang.exceptions import InvalidInputError
 from vislang.semantics.word_vectors import OutOfVocabularyError, SimilarityModel, WordVectors
 
 if TYPE_CHECKING:
-    from vislang.eval.word_similarity import PairsLike
+    from vislang.semantics.pairs import PairsLike
 
 __all__ = [
     "DispersionGated",
@@ -529,7 +529,7 @@ def tune_fusion(
         Fewer than 3 development pairs covered by both modalities, a bad grid, or an unknown
         method.
     """
-    from vislang.eval.word_similarity import as_word_pairs, spearman
+    from vislang.semantics.pairs import as_word_pairs, spearman
 
     if method not in ("concatenate", "svd", "score"):
         raise InvalidInputError(f"method must be 'concatenate', 'svd' or 'score', got {method!r}")

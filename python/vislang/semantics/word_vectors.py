@@ -26,7 +26,11 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from vislang._validation import as_float_matrix, check_finite_rows
-from vislang.exceptions import CheckpointError, InvalidInputError, VislangError
+from vislang.exceptions import (
+    CheckpointError,
+    InvalidInputError,
+    OutOfVocabularyError,
+)
 
 __all__ = [
     "OutOfVocabularyError",
@@ -44,14 +48,6 @@ PathLike = str | os.PathLike[str]
 VectorFormat = Literal["auto", "npz", "word2vec", "word2vec-binary", "glove"]
 OnDuplicate = Literal["raise", "first", "last"]
 _FORMATS = ("npz", "word2vec", "word2vec-binary", "glove")
-
-
-class OutOfVocabularyError(VislangError, KeyError):
-    """A word has no vector. Also a :class:`KeyError`, so ``except KeyError`` catches it."""
-
-    def __str__(self) -> str:
-        # KeyError.__str__ quotes its argument; keep the message readable.
-        return str(self.args[0]) if self.args else ""
 
 
 @runtime_checkable

@@ -1,1 +1,16 @@
-"""Applications on top of the library: the training runners (``vislang train``)."""
+"""Applications on top of the library (layer 5): the training runners of ``vislang train``.
+
+One module per runner family, each declaring its option :class:`~vislang.options.Schema` and
+registering with :func:`register_runner`:
+
+- :mod:`vislang.train.crossmodal`: ``vse``, ``vse++``, ``infonce``, ``devise``, ``wsabie``;
+- :mod:`vislang.train.skipgram`: ``skipgram``, ``mmskipgram``.
+
+A new runner is one module here plus one import line below. Runner modules import the library
+(PyTorch included) only when they run, so listing them stays cheap.
+"""
+
+from vislang.train import crossmodal, skipgram
+from vislang.train.registry import Runner, list_runners, register_runner, runner
+
+__all__ = ["Runner", "crossmodal", "list_runners", "register_runner", "runner", "skipgram"]
