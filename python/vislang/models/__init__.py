@@ -24,6 +24,8 @@ from vislang.models.base import CaptionPairs, CrossModalModel, LabeledImages
 from vislang.models.checkpoint import FORMAT_VERSION, load_checkpoint, load_model, save_checkpoint
 from vislang.models.config import MODEL_NAMES, config_help, run_config
 from vislang.models.devise import DeViSE, DeViSEConfig
+from vislang.models.gan import GANConfig, TextToImageGAN
+from vislang.models.gan_training import GANTrainConfig, GANTrainer, load_gan
 from vislang.models.image_encoders import (
     BACKBONES,
     ImageEncoder,
@@ -59,6 +61,10 @@ __all__ = [
     "CrossModalModel",
     "DeViSE",
     "DeViSEConfig",
+    "GANConfig",
+    "GANTrainConfig",
+    "GANTrainer",
+    "TextToImageGAN",
     "ImageEncoder",
     "ImageEncoderConfig",
     "LabeledImages",
@@ -76,6 +82,7 @@ __all__ = [
     "create_text_encoder",
     "extract_features",
     "load_checkpoint",
+    "load_gan",
     "load_model",
     "load_weights_file",
     "preprocess_images",
