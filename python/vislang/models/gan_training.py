@@ -208,7 +208,15 @@ class GANTrainer:
         self.opt_g = torch.optim.Adam(model.generator.parameters(), lr=c.lr, betas=betas)
         self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.scaler_g = torch.amp.GradScaler("cuda", enabled=self.amp)
-        n = self.text.shape[0]
+        # An epoch is one pass over the images, each with one of its captions drawn at random.
+        n = len(self.images)
+        counts = torch.bincount(self.caption_image, minlength=n)
+        if int(counts.min()) == 0:
+            raise InvalidInputError(f"image {int(counts.argmin())} has no caption")
+        order = torch.argsort(self.caption_image, stable=True)
+        self._cap_start = torch.cumsum(counts, 0) - counts  # (n_images,)
+        self._cap_count = counts
+        self._cap_order = order  # caption indices grouped by image
         self.steps_per_epoch = math.ceil(n / c.batch_size)
         if c.max_steps_per_epoch:
             self.steps_per_epoch = min(self.steps_per_epoch, c.max_steps_per_epoch)
@@ -316,9 +324,12 @@ class GANTrainer:
         return trainer
 
     # ---------------------------------------------------------------- loop
-    def _batch(self, sel: Tensor, step: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def _batch(self, images: Tensor, step: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         c = self.config
-        img_idx = self.caption_image[sel]
+        g = torch.Generator().manual_seed(c.seed * 1_000_003 + step + 31)
+        pick = (torch.rand(len(images), generator=g) * self._cap_count[images]).long()
+        sel = self._cap_order[self._cap_start[images] + pick]  # one caption per image
+        img_idx = images
         # Wrong text: each caption's neighbour in the shuffled batch, re-drawn (deterministically)
         # where the neighbour describes the same image.
         wrong_sel = sel.roll(1)
@@ -348,7 +359,7 @@ class GANTrainer:
         if m.text_encoder is not None:
             m.text_encoder.eval()
         gen = torch.Generator().manual_seed(c.seed * 1_000_003 + self.epoch)
-        order = torch.randperm(self.text.shape[0], generator=gen)
+        order = torch.randperm(len(self.images), generator=gen)
         d_params = list(m.discriminator.parameters())
         g_params = list(m.generator.parameters())
         bar = tqdm(
@@ -371,7 +382,7 @@ class GANTrainer:
                 if not torch.isfinite(value):
                     last = "" if self.out is None else f"; last good checkpoint: {self.out / 'last'}"
                     raise FloatingPointError(
-                        f"GAN training: {name} loss is {float(value)} at step {self.step} "
+                        f"GAN training: {name} loss is {float(value.detach())} at step {self.step} "
                         f"(epoch {self.epoch + 1}){last}"
                     )
             self.opt_d.zero_grad(set_to_none=True)
