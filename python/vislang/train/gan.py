@@ -328,14 +328,14 @@ def _plot_interpolation(gan: Any, path: Path) -> Any:
 
 
 def demo_figures(*, device: str = "cpu", progress: bool = False, seed: int = 0) -> list[Any]:
-    """Train a tiny shapes-world GAN-INT-CLS (about a minute on 2 CPU cores) and return two
+    """Train a tiny shapes-world GAN-INT-CLS (under a minute on 2 idle CPU cores) and return two
     matplotlib figures: samples per caption and text interpolation strips."""
     config = SCHEMA.resolve(
         {
-            "data": {"n_train": 800, "n_test": 2, "seed": seed},
-            "text": {"vse_epochs": 2},
+            "data": {"n_train": 500, "n_test": 2, "seed": seed},
+            "text": {"vse_epochs": 1},
             "model": {"ngf": 16, "ndf": 16},
-            "train": {"epochs": 4, "seed": seed},
+            "train": {"epochs": 3, "seed": seed},
         }
     )
     gan, _ = train_shapes_gan(config, device=device, progress=progress, evaluate=False)
