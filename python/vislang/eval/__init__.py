@@ -4,6 +4,13 @@ cross-modal retrieval (recall@K, median and mean rank).
 Each metric lives in its own module and is re-exported here explicitly.
 """
 
+from vislang.eval.generation import (
+    attribute_accuracy,
+    fid_from_features,
+    frechet_distance,
+    inception_score,
+    r_precision,
+)
 from vislang.eval.retrieval import (
     coco_retrieval_metrics,
     image_to_text_ranks,
@@ -28,14 +35,19 @@ from vislang.eval.word_similarity import (
 __all__ = [
     "WordPairs",
     "WordSimilarityResult",
+    "attribute_accuracy",
     "coco_retrieval_metrics",
     "compare_models",
+    "fid_from_features",
+    "frechet_distance",
     "image_to_text_ranks",
+    "inception_score",
     "load_men",
     "load_simlex999",
     "load_word_pairs",
     "load_wordsim353",
     "plot_retrieval_grid",
+    "r_precision",
     "recall_at_k",
     "retrieval_metrics",
     "spearman",

@@ -30,6 +30,8 @@ if "torch" not in sys.modules:
 from vislang.models.base import CaptionPairs, CrossModalModel, LabeledImages
 from vislang.models.checkpoint import FORMAT_VERSION, load_checkpoint, load_model, save_checkpoint
 from vislang.models.devise import DeViSE, DeViSEConfig
+from vislang.models.gan import GANConfig, TextToImageGAN
+from vislang.models.gan_training import GANTrainConfig, GANTrainer, load_gan
 from vislang.models.image_encoders import (
     BACKBONES,
     ImageEncoder,
@@ -66,6 +68,10 @@ __all__ = [
     "CrossModalModel",
     "DeViSE",
     "DeViSEConfig",
+    "GANConfig",
+    "GANTrainConfig",
+    "GANTrainer",
+    "TextToImageGAN",
     "ImageEncoder",
     "ImageEncoderConfig",
     "LabeledImages",
@@ -85,6 +91,7 @@ __all__ = [
     "extract_features",
     "list_models",
     "load_checkpoint",
+    "load_gan",
     "load_model",
     "load_weights_file",
     "preprocess_images",

@@ -4,13 +4,22 @@ One module per runner family, each declaring its option :class:`~vislang.options
 registering with :func:`register_runner`:
 
 - :mod:`vislang.train.crossmodal`: ``vse``, ``vse++``, ``infonce``, ``devise``, ``wsabie``;
-- :mod:`vislang.train.skipgram`: ``skipgram``, ``mmskipgram``.
+- :mod:`vislang.train.skipgram`: ``skipgram``, ``mmskipgram``;
+- :mod:`vislang.train.gan`: ``gan-cls``, ``gan-int``, ``gan-int-cls``.
 
 A new runner is one module here plus one import line below. Runner modules import the library
 (PyTorch included) only when they run, so listing them stays cheap.
 """
 
-from vislang.train import crossmodal, skipgram
+from vislang.train import crossmodal, gan, skipgram
 from vislang.train.registry import Runner, list_runners, register_runner, runner
 
-__all__ = ["Runner", "crossmodal", "list_runners", "register_runner", "runner", "skipgram"]
+__all__ = [
+    "Runner",
+    "crossmodal",
+    "gan",
+    "list_runners",
+    "register_runner",
+    "runner",
+    "skipgram",
+]

@@ -1,0 +1,583 @@
+"""Text-to-image GANs of Reed et al. 2016 (Generative Adversarial Text to Image Synthesis):
+GAN-CLS, GAN-INT and GAN-INT-CLS on the paper's conditional DCGAN (64x64, or 32x32 for CPU).
+
+- Generator (§4.1): the text embedding ``phi(t)`` is compressed by a fully connected layer and a
+  leaky ReLU to 128 dimensions and concatenated with the noise ``z`` (100-d); transposed
+  convolutions with batch norm and ReLU upsample from 4x4 to the image, ``tanh`` output.
+- Discriminator: stride-2 convolutions with batch norm and leaky ReLU down to 4x4; the text
+  embedding, compressed by its own FC + leaky ReLU to 128-d, is replicated spatially over the
+  4x4 map and concatenated depth-wise, then a 1x1 convolution and a 4x4 convolution give one
+  logit.
+- GAN-CLS (Algorithm 1): the matching-aware discriminator sees three kinds of pairs, real image
+  with right text ``s_r``, real image with wrong text ``s_w`` and fake image with right text
+  ``s_f``; ``L_D = log s_r + (log(1 - s_w) + log(1 - s_f)) / 2`` (maximised).
+- GAN-INT (Eq. 5): the generator also learns from interpolated text embeddings
+  ``beta t1 + (1 - beta) t2`` (``beta = 0.5``) of two captions of the batch; the discriminator
+  never sees them (there is no real image for them).
+
+The paper's losses (the non-saturating ``log D(G(z))`` for G) are the default; spectral norm,
+the hinge loss and an L1 term to the real image are extras, each a named :class:`GANConfig`
+option, never on silently.
+
+Text comes in as a precomputed embedding of ``text_dim`` values. For :meth:`generate` with
+strings, the GAN owns a frozen text encoder: the caption encoder of a vislang VSE model trained
+on the same captions (``text_encoder="vse"``, saved in the checkpoint with its vocabulary); any
+other encoder's embeddings go through :meth:`TextToImageGAN.generate_from_embeddings`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numpy.typing import NDArray
+from torch import Tensor, nn
+
+from vislang.exceptions import InvalidInputError
+from vislang.models.registry import register_model
+from vislang.models.text_encoders import TextEncoderConfig, create_text_encoder
+from vislang.models.vocabulary import Vocabulary
+
+__all__ = [
+    "GANConfig",
+    "TextToImageGAN",
+    "discriminator_loss",
+    "generator_loss",
+    "interpolate_embeddings",
+]
+
+LOSSES = ("bce", "hinge")
+TEXT_ENCODERS = ("none", "vse")
+
+
+@dataclass
+class GANConfig:
+    """Options of :class:`TextToImageGAN` (saved in checkpoints).
+
+    Attributes
+    ----------
+    image_size : {32, 64}
+        64 is the paper's; 32 drops one up/down-sampling stage (CPU work).
+    text_dim : int
+        Size of the input text embedding ``phi(t)``.
+    embed_dim : int
+        Compressed text embedding (128 in the paper), in G and in D.
+    z_dim : int
+        Noise dimension (100 in the paper).
+    ngf, ndf : int
+        Width of the last generator / first discriminator layer (64 in DCGAN).
+    matching_aware : bool
+        GAN-CLS: real images with wrong text count as fake (the three-term loss).
+    interpolate : bool
+        GAN-INT: the generator also learns from interpolated text embeddings.
+    beta : float
+        Interpolation weight (0.5 in the paper).
+    int_weight : float
+        Weight of the interpolated generator term (1 in Eq. 5).
+    loss : {"bce", "hinge"}
+        ``"bce"``: the paper's log-loss (non-saturating for G). ``"hinge"``: an extra.
+    spectral_norm : bool
+        Extra: spectral normalisation of the discriminator's layers.
+    l1_weight : float
+        Extra: weight of an L1 term between G's image and the real image of the caption
+        (aelnouby/Text-to-Image-Synthesis adds one silently; here it is 0 unless set).
+    text_encoder : {"none", "vse"}
+        What :meth:`TextToImageGAN.encode_text` uses for strings: nothing (precomputed
+        embeddings only, e.g. from a sentence encoder) or a frozen VSE caption encoder.
+    text_encoder_config : dict
+        The VSE caption encoder's :class:`TextEncoderConfig` (``text_encoder="vse"``).
+    """
+
+    image_size: int = 64
+    text_dim: int = 1024
+    embed_dim: int = 128
+    z_dim: int = 100
+    ngf: int = 64
+    ndf: int = 64
+    matching_aware: bool = True
+    interpolate: bool = True
+    beta: float = 0.5
+    int_weight: float = 1.0
+    loss: str = "bce"
+    spectral_norm: bool = False
+    l1_weight: float = 0.0
+    text_encoder: str = "none"
+    text_encoder_config: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.image_size not in (32, 64):
+            raise InvalidInputError(f"image_size: must be 32 or 64, got {self.image_size}")
+        for name in ("text_dim", "embed_dim", "z_dim", "ngf", "ndf"):
+            if int(getattr(self, name)) < 1:
+                raise InvalidInputError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.beta <= 1.0:
+            raise InvalidInputError(f"beta: must be in [0, 1], got {self.beta}")
+        for name in ("int_weight", "l1_weight"):
+            v = float(getattr(self, name))
+            if not (math.isfinite(v) and v >= 0):
+                raise InvalidInputError(f"{name}: must be finite and >= 0, got {v}")
+        if self.loss not in LOSSES:
+            raise InvalidInputError(f"loss: must be one of {LOSSES}, got {self.loss!r}")
+        if self.text_encoder not in TEXT_ENCODERS:
+            raise InvalidInputError(
+                f"text_encoder: must be one of {TEXT_ENCODERS}, got {self.text_encoder!r}"
+            )
+
+    @property
+    def n_stages(self) -> int:
+        """Up/down-sampling stages between 4x4 and the image (4 at 64x64, 3 at 32x32)."""
+        return int(math.log2(self.image_size // 4))
+
+
+# ---------------------------------------------------------------------- losses
+def interpolate_embeddings(text: Tensor, beta: float = 0.5, shift: int = 1) -> Tensor:
+    """GAN-INT's ``beta t1 + (1 - beta) t2`` with ``t2`` the batch rolled by ``shift``
+    (each caption is mixed with another caption of the batch)."""
+    return beta * text + (1.0 - beta) * text.roll(shift, dims=0)  # (B, T)
+
+
+def discriminator_loss(
+    s_real: Tensor, s_wrong: Tensor | None, s_fake: Tensor, kind: str = "bce"
+) -> Tensor:
+    """The discriminator's loss from its logits (minimised; the negative of the paper's L_D).
+
+    With ``s_wrong`` (GAN-CLS, Algorithm 1):
+    ``-(log s_r + (log(1 - s_w) + log(1 - s_f)) / 2)``; without (plain conditional GAN):
+    ``-(log s_r + log(1 - s_f))``. ``kind="hinge"`` swaps ``-log s`` for ``relu(1 - s)`` and
+    ``-log(1 - s)`` for ``relu(1 + s)`` with the same weights.
+    """
+    if kind == "bce":
+        real = F.binary_cross_entropy_with_logits(s_real, torch.ones_like(s_real))
+
+        def fake_term(s: Tensor) -> Tensor:
+            return F.binary_cross_entropy_with_logits(s, torch.zeros_like(s))
+
+    elif kind == "hinge":
+        real = F.relu(1.0 - s_real).mean()
+
+        def fake_term(s: Tensor) -> Tensor:
+            return F.relu(1.0 + s).mean()
+
+    else:
+        raise InvalidInputError(f"loss: must be one of {LOSSES}, got {kind!r}")
+    if s_wrong is None:
+        return real + fake_term(s_fake)
+    return real + 0.5 * (fake_term(s_wrong) + fake_term(s_fake))
+
+
+def generator_loss(
+    s_fake: Tensor, s_int: Tensor | None = None, kind: str = "bce", int_weight: float = 1.0
+) -> Tensor:
+    """The generator's loss: non-saturating ``-log D(G(z, t))`` (§4: maximise log D instead of
+    minimising log(1 - D)), plus ``int_weight`` times the same on interpolated text (GAN-INT).
+    ``kind="hinge"``: ``-s`` instead of ``-log s``."""
+
+    def term(s: Tensor) -> Tensor:
+        if kind == "bce":
+            return F.binary_cross_entropy_with_logits(s, torch.ones_like(s))
+        if kind == "hinge":
+            return -s.mean()
+        raise InvalidInputError(f"loss: must be one of {LOSSES}, got {kind!r}")
+
+    loss = term(s_fake)
+    if s_int is not None:
+        loss = loss + int_weight * term(s_int)
+    return loss
+
+
+# ---------------------------------------------------------------------- networks
+class TextProjection(nn.Module):
+    """phi(t) -> FC -> leaky ReLU (0.2): the paper's 128-d compressed text embedding."""
+
+    def __init__(self, text_dim: int, embed_dim: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(text_dim, embed_dim)
+
+    def forward(self, text: Tensor) -> Tensor:
+        return F.leaky_relu(self.fc(text), 0.2)  # (B, E)
+
+
+class Generator(nn.Module):
+    """DCGAN generator conditioned on text: (z, phi(t)) -> image in [-1, 1]."""
+
+    def __init__(self, c: GANConfig) -> None:
+        super().__init__()
+        self.text = TextProjection(c.text_dim, c.embed_dim)
+        ch = c.ngf * 2 ** (c.n_stages - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(c.z_dim + c.embed_dim, ch, 4, 1, 0, bias=False),  # 1 -> 4
+            nn.BatchNorm2d(ch),
+            nn.ReLU(True),
+        ]
+        for _ in range(c.n_stages - 1):
+            layers += [
+                nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ch // 2),
+                nn.ReLU(True),
+            ]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, 3, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor, text: Tensor) -> Tensor:
+        h = torch.cat([z, self.text(text)], dim=1)  # (B, z + E)
+        return self.net(h[:, :, None, None])  # (B, 3, S, S)
+
+
+class Discriminator(nn.Module):
+    """DCGAN discriminator; the compressed text is replicated over the 4x4 map (§4.1)."""
+
+    def __init__(self, c: GANConfig) -> None:
+        super().__init__()
+        sn = nn.utils.spectral_norm if c.spectral_norm else (lambda m: m)
+        self.text = TextProjection(c.text_dim, c.embed_dim)
+        if c.spectral_norm:
+            self.text.fc = sn(self.text.fc)
+        layers: list[nn.Module] = [sn(nn.Conv2d(3, c.ndf, 4, 2, 1, bias=False))]
+        layers.append(nn.LeakyReLU(0.2, True))
+        ch = c.ndf
+        for _ in range(c.n_stages - 1):
+            layers += [
+                sn(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False)),
+                nn.BatchNorm2d(ch * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
+            ch *= 2
+        self.features = nn.Sequential(*layers)  # (B, ch, 4, 4)
+        self.head = nn.Sequential(
+            sn(nn.Conv2d(ch + c.embed_dim, ch, 1, 1, 0, bias=False)),
+            nn.BatchNorm2d(ch),
+            nn.LeakyReLU(0.2, True),
+            sn(nn.Conv2d(ch, 1, 4, 1, 0, bias=False)),
+        )
+
+    def forward(self, images: Tensor, text: Tensor) -> Tensor:
+        h = self.features(images)  # (B, C, 4, 4)
+        t = self.text(text)[:, :, None, None].expand(-1, -1, h.shape[2], h.shape[3])  # (B, E, 4, 4)
+        return self.head(torch.cat([h, t], dim=1)).flatten()  # (B,) logits
+
+
+def _init_dcgan(m: nn.Module) -> None:
+    # DCGAN initialisation (Radford et al. 2016), as in reedscot/icml2016.
+    if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+        w = getattr(m, "weight_orig", m.weight)
+        nn.init.normal_(w, 0.0, 0.02)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+# ---------------------------------------------------------------------- the model
+@register_model(
+    "gan-int-cls",
+    family="gan",
+    description="Reed et al. 2016 GAN-INT-CLS: matching-aware D + interpolated text for G",
+    defaults={"matching_aware": True, "interpolate": True},
+    factory="create",
+)
+@register_model(
+    "gan-int",
+    family="gan",
+    description="Reed et al. 2016 GAN-INT: conditional DCGAN + interpolated text for G",
+    defaults={"matching_aware": False, "interpolate": True},
+    factory="create",
+)
+@register_model(
+    "gan-cls",
+    family="gan",
+    description="Reed et al. 2016 GAN-CLS: conditional DCGAN with a matching-aware D",
+    defaults={"matching_aware": True, "interpolate": False},
+    factory="create",
+)
+class TextToImageGAN(nn.Module):
+    """Text-conditional DCGAN (Reed et al. 2016); the variant is set by ``matching_aware``
+    (CLS) and ``interpolate`` (INT) in :class:`GANConfig`.
+
+    Parameters
+    ----------
+    config : GANConfig
+    vocab : Vocabulary, optional
+        The vocabulary of the VSE caption encoder (``config.text_encoder == "vse"``).
+
+    Examples
+    --------
+    >>> from vislang.models import create_model
+    >>> gan = create_model("gan-int-cls", image_size=32, text_dim=16, ngf=8, ndf=8)
+    >>> gan(torch.zeros(2, 100), torch.zeros(2, 16)).shape
+    torch.Size([2, 3, 32, 32])
+    """
+
+    format_version: ClassVar[int] = 1
+    #: model_type per (matching_aware, interpolate).
+    VARIANTS: ClassVar[dict[tuple[bool, bool], str]] = {
+        (True, False): "gan-cls",
+        (False, True): "gan-int",
+        (True, True): "gan-int-cls",
+        (False, False): "gan-conditional",
+    }
+
+    def __init__(self, config: GANConfig | None = None, *, vocab: Vocabulary | None = None) -> None:
+        super().__init__()
+        self.config = c = config or GANConfig()
+        self.generator = Generator(c)
+        self.discriminator = Discriminator(c)
+        self.apply(_init_dcgan)
+        self.vocab = vocab
+        self.text_encoder: nn.Module | None = None
+        if c.text_encoder == "vse":
+            if vocab is None or c.text_encoder_config is None:
+                raise InvalidInputError(
+                    "text_encoder='vse' needs the vocabulary and text_encoder_config of the "
+                    "VSE caption encoder (use TextToImageGAN.from_vse)"
+                )
+            tcfg = TextEncoderConfig(**c.text_encoder_config)
+            if tcfg.embed_dim != c.text_dim:
+                raise InvalidInputError(
+                    f"text encoder gives {tcfg.embed_dim}-d embeddings, text_dim={c.text_dim}"
+                )
+            self.text_encoder = create_text_encoder(vocab, tcfg)
+            self.text_encoder.requires_grad_(False)
+
+    @classmethod
+    def create(cls, **kwargs: Any) -> TextToImageGAN:
+        """From :class:`GANConfig` keyword arguments (what :func:`create_model` calls)."""
+        vocab = kwargs.pop("vocab", None)
+        names = {f.name for f in fields(GANConfig)}
+        unknown = set(kwargs) - names
+        if unknown:
+            raise InvalidInputError(f"GAN config: unknown keys {sorted(unknown)}")
+        return cls(GANConfig(**kwargs), vocab=vocab)
+
+    @classmethod
+    def from_vse(cls, vse: Any, **kwargs: Any) -> TextToImageGAN:
+        """A GAN conditioned on a trained VSE model's caption encoder (frozen copy)."""
+        tenc = vse.text_encoder
+        tcfg = asdict(tenc.cfg)
+        gan = cls.create(
+            text_dim=int(vse.embed_dim),
+            text_encoder="vse",
+            text_encoder_config=tcfg,
+            vocab=vse.vocab,
+            **kwargs,
+        )
+        assert gan.text_encoder is not None
+        gan.text_encoder.load_state_dict(tenc.state_dict())
+        return gan
+
+    @property
+    def model_type(self) -> str:  # type: ignore[override]
+        c = self.config
+        return self.VARIANTS[(c.matching_aware, c.interpolate)]
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def config_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": asdict(self.config)}
+        if self.vocab is not None:
+            out["vocab"] = self.vocab.to_dict()
+        return out
+
+    @classmethod
+    def from_config_dict(cls, config: dict[str, Any]) -> TextToImageGAN:
+        names = {f.name for f in fields(GANConfig)}
+        unknown = set(config["model"]) - names
+        if unknown:
+            raise InvalidInputError(f"model config: unknown keys {sorted(unknown)}")
+        vocab = Vocabulary.from_dict(config["vocab"]) if "vocab" in config else None
+        return cls(GANConfig(**config["model"]), vocab=vocab)
+
+    @classmethod
+    def example(cls, **overrides: Any) -> TextToImageGAN:
+        """A tiny 32x32 GAN with a small VSE-style GRU caption encoder (test sweep)."""
+        vocab = Vocabulary.build(["a red circle", "a blue square", "a green triangle"])
+        tcfg = {"kind": "gru", "word_dim": 8, "embed_dim": 16, "num_layers": 1}
+        tcfg["bidirectional"] = False
+        kw: dict[str, Any] = {
+            "image_size": 32,
+            "text_dim": 16,
+            "embed_dim": 8,
+            "z_dim": 10,
+            "ngf": 8,
+            "ndf": 8,
+            "text_encoder": "vse",
+            "text_encoder_config": tcfg,
+            "vocab": vocab,
+        }
+        kw.update(overrides)
+        return cls.create(**kw)
+
+    @staticmethod
+    def example_batch(model: TextToImageGAN) -> dict[str, Any]:
+        """One training batch for :meth:`example` models: images in [-1, 1] and text."""
+        g = torch.Generator().manual_seed(0)
+        s = model.config.image_size
+        texts = ["a red circle", "a blue square", "a green triangle", "a red square"]
+        return {
+            "images": torch.rand(4, 3, s, s, generator=g) * 2 - 1,
+            "text": model.encode_text(texts),
+        }
+
+    # ---------------------------------------------------------------- networks
+    def forward(self, z: Tensor, text: Tensor) -> Tensor:
+        """Generated images (B, 3, S, S) in [-1, 1] from noise (B, z_dim) and text (B, T)."""
+        return self.generator(z, text)
+
+    def discriminate(self, images: Tensor, text: Tensor) -> Tensor:
+        """Discriminator logits (B,) for images (B, 3, S, S) in [-1, 1] and text (B, T)."""
+        return self.discriminator(images, text)
+
+    def _check_text(self, text: Tensor) -> None:
+        if text.ndim != 2 or text.shape[1] != self.config.text_dim:
+            raise InvalidInputError(
+                f"text embeddings must have shape (n, {self.config.text_dim}) (this GAN's "
+                f"text_dim), got {tuple(text.shape)}"
+            )
+
+    def losses(
+        self, real: Tensor, text: Tensor, wrong: Tensor, z: Tensor
+    ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """``(d_loss, g_loss, stats)`` for one batch, as in Algorithm 1.
+
+        ``real`` (B, 3, S, S) in [-1, 1], ``text`` (B, T) the right captions, ``wrong``
+        (B, T) mismatching captions, ``z`` (B, z_dim) noise (the interpolated batch reuses
+        it). ``d_loss`` does not reach G (the fake images are detached for D) and ``g_loss``
+        is meant for G's parameters only. ``stats`` holds ``D(x)`` and ``D(G(z))``.
+        """
+        c = self.config
+        self._check_text(text)
+        fake = self.generator(z, text)  # (B, 3, S, S)
+        s_real = self.discriminator(real, text)
+        s_wrong = self.discriminator(real, wrong) if c.matching_aware else None
+        s_fake_d = self.discriminator(fake.detach(), text)
+        d_loss = discriminator_loss(s_real, s_wrong, s_fake_d, c.loss)
+        s_fake = self.discriminator(fake, text)
+        s_int = None
+        if c.interpolate:
+            mixed = interpolate_embeddings(text, c.beta)
+            s_int = self.discriminator(self.generator(z, mixed), mixed)
+        g_loss = generator_loss(s_fake, s_int, c.loss, c.int_weight)
+        if c.l1_weight > 0:
+            g_loss = g_loss + c.l1_weight * (fake - real).abs().mean()
+        stats = {
+            "d_x": torch.sigmoid(s_real.detach()).mean(),
+            "d_g_z": torch.sigmoid(s_fake_d.detach()).mean(),
+        }
+        return d_loss, g_loss, stats
+
+    # ---------------------------------------------------------------- text
+    def encode_text(self, texts: Sequence[str]) -> Tensor:
+        """Text embeddings (n, text_dim) of captions with the GAN's frozen text encoder.
+
+        Raises
+        ------
+        InvalidInputError
+            No prompts, an empty prompt, a prompt of only unknown words, or a GAN that takes
+            precomputed embeddings only (``text_encoder="none"``).
+        """
+        if isinstance(texts, str):
+            texts = [texts]
+        texts = list(texts)
+        if not texts:
+            raise InvalidInputError("texts: no prompts given")
+        for i, t in enumerate(texts):
+            if not isinstance(t, str) or not t.strip():
+                raise InvalidInputError(f"texts[{i}] is an empty prompt")
+        c = self.config
+        if c.text_encoder == "none":
+            raise InvalidInputError(
+                "this GAN takes precomputed text embeddings (text_encoder='none'); use "
+                "generate_from_embeddings"
+            )
+        assert self.vocab is not None and self.text_encoder is not None
+        ids, lengths = self.vocab.encode(texts)
+        known = (ids > 1).any(axis=1)
+        if not known.all():
+            i = int(np.argmin(known))
+            raise InvalidInputError(
+                f"texts[{i}] {texts[i]!r} has no word of the GAN's vocabulary "
+                f"({len(self.vocab) - 2} words, e.g. {self.vocab.words[2:8]})"
+            )
+        was = self.text_encoder.training
+        self.text_encoder.eval()
+        with torch.no_grad():
+            dev = self.device
+            emb = self.text_encoder(torch.from_numpy(ids).to(dev), torch.from_numpy(lengths))
+        self.text_encoder.train(was)
+        return F.normalize(emb, dim=-1)  # (n, text_dim), as VSE.encode_ids
+
+    # ---------------------------------------------------------------- sampling
+    @torch.no_grad()
+    def generate_from_embeddings(
+        self, text: Tensor, n: int = 8, seed: int = 0, *, z: Tensor | None = None
+    ) -> NDArray[np.uint8]:
+        """``n`` images per text embedding: uint8 of shape (n_texts, n, S, S, 3).
+
+        The noise depends only on ``seed`` (sample ``j`` of every text uses the same ``z_j``).
+        """
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise InvalidInputError(f"n: must be an integer >= 1, got {n!r}")
+        text = text.to(self.device, torch.float32)
+        self._check_text(text)
+        if z is None:
+            g = torch.Generator().manual_seed(int(seed))
+            z = torch.randn(int(n), self.config.z_dim, generator=g)
+        z = z.to(self.device)
+        was = self.training
+        self.eval()
+        k = text.shape[0]
+        t = text.repeat_interleave(int(n), dim=0)  # (k*n, T)
+        out = [
+            self.generator(z.repeat(k, 1)[i : i + 256], t[i : i + 256])
+            for i in range(0, t.shape[0], 256)
+        ]
+        self.train(was)
+        return to_uint8(torch.cat(out)).reshape(k, int(n), *to_shape(self.config.image_size))
+
+    def generate(self, texts: Sequence[str], n: int = 8, seed: int = 0) -> NDArray[np.uint8]:
+        """``n`` images per caption, uint8 of shape (n_texts, n, S, S, 3); deterministic per
+        ``seed``.
+
+        >>> gan = TextToImageGAN.example()
+        >>> gan.generate(["a red circle"], n=2).shape
+        (1, 2, 32, 32, 3)
+        """
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise InvalidInputError(f"n: must be an integer >= 1, got {n!r}")
+        return self.generate_from_embeddings(self.encode_text(texts), n, seed)
+
+    def interpolate(
+        self, text_a: str, text_b: str, steps: int = 8, seed: int = 0
+    ) -> NDArray[np.uint8]:
+        """Images along the line between two captions' embeddings at fixed noise: uint8 of
+        shape (steps, S, S, 3) (the paper's Figure 8)."""
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+            raise InvalidInputError(f"steps: must be an integer >= 2, got {steps!r}")
+        a, b = self.encode_text([text_a, text_b])
+        w = torch.linspace(0.0, 1.0, steps, device=a.device)[:, None]
+        emb = (1 - w) * a[None] + w * b[None]  # (steps, T)
+        g = torch.Generator().manual_seed(int(seed))
+        z = torch.randn(1, self.config.z_dim, generator=g)
+        return self.generate_from_embeddings(emb, 1, z=z)[:, 0]
+
+
+def to_shape(size: int) -> tuple[int, int, int]:
+    return (size, size, 3)
+
+
+def to_uint8(images: Tensor) -> NDArray[np.uint8]:
+    """(B, 3, S, S) in [-1, 1] -> uint8 (B, S, S, 3)."""
+    x = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def from_uint8(images: NDArray[np.uint8]) -> Tensor:
+    """uint8 (B, S, S, 3) -> float (B, 3, S, S) in [-1, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+    return t / 127.5 - 1.0

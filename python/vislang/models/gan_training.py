@@ -1,0 +1,455 @@
+"""Training loop of the text-to-image GANs: two Adam optimizers (D then G, Algorithm 1 of
+Reed et al. 2016), exact resume of both optimizers and the RNG, fixed-noise sample grids after
+every epoch, a progress bar with the D/G losses and D(x) / D(G(z)), AMP on CUDA.
+
+The shared :class:`~vislang.models.Trainer` drives one optimizer, one loss and early stopping
+on validation recall; a GAN needs two optimizers stepped on two losses of the same forward
+pass, so it gets this small loop instead. Checkpoints use the same three-file layout as
+:mod:`vislang.models.checkpoint` (weights ``.safetensors``, state ``.state.safetensors``,
+``.json`` sidecar), with the two optimizers stored under ``optim_d.*`` and ``optim_g.*``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import Tensor
+
+from vislang.exceptions import CheckpointError, InvalidInputError
+from vislang.models.checkpoint import (
+    FORMAT_VERSION,
+    _jsonable,
+    _load_weights,
+    _paths,
+    _read_meta,
+    _read_tensors,
+    _tuples,
+)
+from vislang.models.gan import TextToImageGAN, from_uint8
+from vislang.models.image_encoders import resolve_device
+
+__all__ = ["GANTrainConfig", "GANTrainer", "load_gan"]
+
+
+@dataclass
+class GANTrainConfig:
+    """Options of :class:`GANTrainer` (saved in checkpoints).
+
+    Attributes
+    ----------
+    epochs : int
+    batch_size : int
+        64 in the paper.
+    lr : float
+        Adam learning rate of both networks (0.0002 in the paper).
+    beta1 : float
+        Adam momentum (0.5 in the paper, as DCGAN).
+    amp : bool
+        float16 autocast + gradient scaling on CUDA; ignored on the CPU.
+    max_steps_per_epoch : int
+        Cut epochs short (0 = full epochs).
+    sample_every : int
+        Save a fixed-noise sample grid every this many epochs (0 = never; needs ``out``).
+    seed : int
+        Shuffling and noise depend only on the seed, the epoch and the step.
+    """
+
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 2e-4
+    beta1: float = 0.5
+    amp: bool = True
+    max_steps_per_epoch: int = 0
+    sample_every: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise InvalidInputError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        for name in ("max_steps_per_epoch", "sample_every"):
+            if int(getattr(self, name)) < 0:
+                raise InvalidInputError(f"{name}: must be >= 0, got {getattr(self, name)}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise InvalidInputError(f"lr: must be finite and > 0, got {self.lr}")
+        if not 0 <= self.beta1 < 1:
+            raise InvalidInputError(f"beta1: must be in [0, 1), got {self.beta1}")
+
+
+def _optim_state(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, Tensor], Any]:
+    sd = opt.state_dict()
+    tensors: dict[str, Tensor] = {}
+    plain: dict[str, dict[str, Any]] = {}
+    for pid, pstate in sd["state"].items():
+        plain[str(pid)] = {}
+        for key, value in pstate.items():
+            if isinstance(value, Tensor):
+                tensors[f"{prefix}.{pid}.{key}"] = value.detach().cpu().contiguous().clone()
+            else:
+                plain[str(pid)][key] = value
+    return tensors, {"param_groups": sd["param_groups"], "state": plain}
+
+
+def _load_optim(
+    opt: torch.optim.Optimizer, saved: Any, tensors: dict[str, Tensor], prefix: str
+) -> None:
+    state: dict[int, dict[str, Any]] = {int(p): dict(v) for p, v in saved["state"].items()}
+    for key, value in tensors.items():
+        if key.startswith(prefix + "."):
+            _, pid, name = key.split(".", 2)
+            state.setdefault(int(pid), {})[name] = value
+    opt.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
+
+
+def load_gan(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> TextToImageGAN:
+    """Rebuild a :class:`TextToImageGAN` from a checkpoint written by :class:`GANTrainer`.
+
+    Raises
+    ------
+    CheckpointError
+        Missing or corrupt files, or a checkpoint of another model (the message names it).
+    """
+    weights, _, meta_path = _paths(path)
+    meta = _read_meta(meta_path)
+    mtype = meta.get("model_type")
+    if mtype not in TextToImageGAN.VARIANTS.values():
+        raise CheckpointError(
+            f"{meta_path}: checkpoint holds a {mtype!r} model, expected a text-to-image GAN "
+            f"({', '.join(sorted(TextToImageGAN.VARIANTS.values()))})"
+        )
+    if meta.get("model_version") != TextToImageGAN.format_version:
+        raise CheckpointError(
+            f"{meta_path}: {mtype} model version {meta.get('model_version')!r}, this vislang "
+            f"has version {TextToImageGAN.format_version}"
+        )
+    try:
+        model = TextToImageGAN.from_config_dict(meta["config"])
+    except (KeyError, TypeError, InvalidInputError) as exc:
+        raise CheckpointError(f"{meta_path}: bad model config ({exc})") from None
+    _load_weights(model, weights)  # type: ignore[arg-type]
+    return model.to(device)
+
+
+class GANTrainer:
+    """Train a :class:`TextToImageGAN` on images and precomputed caption embeddings.
+
+    Parameters
+    ----------
+    model : TextToImageGAN
+    images : uint8 array of shape (n_images, S, S, 3), or float tensor (n_images, 3, S, S)
+        in [-1, 1].
+    text : tensor of shape (n_captions, text_dim)
+        Caption embeddings (precomputed once: the text encoder is frozen).
+    caption_image : int array of shape (n_captions,)
+        The image each caption describes.
+    config : GANTrainConfig
+    device : "auto", "cpu", "cuda", ...
+    progress : bool
+        tqdm bar with D/G losses and D(x), D(G(z)).
+    out : path, optional
+        Folder for ``last`` checkpoints (after every epoch) and ``samples_epochNNN.png`` grids.
+    sample_text : tensor of shape (k, text_dim), optional
+        Captions of the fixed-noise sample grids (default: the first 8 captions).
+    """
+
+    def __init__(
+        self,
+        model: TextToImageGAN,
+        images: Any,
+        text: Tensor,
+        caption_image: Any,
+        config: GANTrainConfig | None = None,
+        *,
+        device: str = "auto",
+        progress: bool = True,
+        out: str | os.PathLike[str] | None = None,
+        sample_text: Tensor | None = None,
+    ) -> None:
+        self.config = c = config or GANTrainConfig()
+        self.device = resolve_device(device)
+        self.model = model.to(self.device)
+        if isinstance(images, np.ndarray):
+            if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+                raise InvalidInputError(
+                    f"images must be uint8 (n, S, S, 3), got {images.dtype} {images.shape}"
+                )
+            images = from_uint8(images)
+        s = model.config.image_size
+        if images.ndim != 4 or tuple(images.shape[1:]) != (3, s, s):
+            raise InvalidInputError(
+                f"images must have shape (n, 3, {s}, {s}) for this GAN, got {tuple(images.shape)}"
+            )
+        self.images = images.float()
+        self.text = torch.as_tensor(text).float()
+        model._check_text(self.text)
+        self.caption_image = torch.as_tensor(np.asarray(caption_image, dtype=np.int64))
+        if self.caption_image.shape != (self.text.shape[0],):
+            raise InvalidInputError(
+                f"caption_image must have shape ({self.text.shape[0]},), got "
+                f"{tuple(self.caption_image.shape)}"
+            )
+        if int(self.caption_image.min()) < 0 or int(self.caption_image.max()) >= len(self.images):
+            raise InvalidInputError(f"caption_image must index images in [0, {len(self.images)})")
+        self.progress = progress
+        self.out = None if out is None else Path(out)
+        self.amp = bool(c.amp and self.device.type == "cuda")
+        betas = (c.beta1, 0.999)
+        self.opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=c.lr, betas=betas)
+        self.opt_g = torch.optim.Adam(model.generator.parameters(), lr=c.lr, betas=betas)
+        self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.scaler_g = torch.amp.GradScaler("cuda", enabled=self.amp)
+        # An epoch is one pass over the images, each with one of its captions drawn at random.
+        n = len(self.images)
+        counts = torch.bincount(self.caption_image, minlength=n)
+        if int(counts.min()) == 0:
+            raise InvalidInputError(f"image {int(counts.argmin())} has no caption")
+        order = torch.argsort(self.caption_image, stable=True)
+        self._cap_start = torch.cumsum(counts, 0) - counts  # (n_images,)
+        self._cap_count = counts
+        self._cap_order = order  # caption indices grouped by image
+        self.steps_per_epoch = math.ceil(n / c.batch_size)
+        if c.max_steps_per_epoch:
+            self.steps_per_epoch = min(self.steps_per_epoch, c.max_steps_per_epoch)
+        self.sample_text = (self.text[:8] if sample_text is None else sample_text).float()
+        g = torch.Generator().manual_seed(c.seed + 7919)
+        self.fixed_z = torch.randn(8, model.config.z_dim, generator=g)
+        self.epoch = 0
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+
+    # ---------------------------------------------------------------- checkpoints
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Model, both optimizers, scalers, RNG and progress; :meth:`resume` continues
+        exactly."""
+        from safetensors.torch import save_file
+
+        weights, state_path, meta_path = _paths(path)
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        m = self.model
+        tensors = {k: v.detach().cpu().contiguous().clone() for k, v in m.state_dict().items()}
+        save_file(tensors, str(weights), metadata={"vislang_model_type": m.model_type})
+        state: dict[str, Tensor] = {"rng.torch": torch.get_rng_state()}
+        td, pd = _optim_state(self.opt_d, "optim_d")
+        tg, pg = _optim_state(self.opt_g, "optim_g")
+        state.update(td)
+        state.update(tg)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "model_type": m.model_type,
+            "model_version": m.format_version,
+            "config": m.config_dict(),
+            "trainer": {
+                "epoch": self.epoch,
+                "step": self.step,
+                "history": self.history,
+                "config": asdict(self.config),
+            },
+            "optim_d": pd,
+            "optim_g": pg,
+            "scaler_d": self.scaler_d.state_dict(),
+            "scaler_g": self.scaler_g.state_dict(),
+            "rng_python": _jsonable(random.getstate()),
+        }
+        save_file(state, str(state_path))
+        tmp = meta_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(meta, indent=1))
+        tmp.replace(meta_path)
+        return weights
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Restore weights, both optimizers, scalers, RNG and progress from ``path``."""
+        weights, state_path, meta_path = _paths(path)
+        meta = _read_meta(meta_path)
+        if meta.get("model_type") != self.model.model_type:
+            raise CheckpointError(
+                f"{meta_path}: checkpoint holds a {meta.get('model_type')!r} model, expected "
+                f"{self.model.model_type!r}"
+            )
+        _load_weights(self.model, weights)  # type: ignore[arg-type]
+        state = _read_tensors(state_path)
+        try:
+            _load_optim(self.opt_d, meta["optim_d"], state, "optim_d")
+            _load_optim(self.opt_g, meta["optim_g"], state, "optim_g")
+            self.scaler_d.load_state_dict(meta["scaler_d"])
+            self.scaler_g.load_state_dict(meta["scaler_g"])
+        except (KeyError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"{meta_path}: optimizer state does not fit ({exc})") from None
+        torch.set_rng_state(state["rng.torch"])
+        random.setstate(_tuples(meta["rng_python"]))
+        tr = meta["trainer"]
+        self.epoch = int(tr["epoch"])
+        self.step = int(tr["step"])
+        self.history = list(tr["history"])
+
+    @classmethod
+    def resume(
+        cls,
+        path: str | os.PathLike[str],
+        images: Any,
+        text: Tensor,
+        caption_image: Any,
+        *,
+        device: str = "auto",
+        progress: bool = True,
+        out: str | os.PathLike[str] | None = None,
+        sample_text: Tensor | None = None,
+    ) -> GANTrainer:
+        """A trainer for the GAN in checkpoint ``path`` with its saved config, ready to
+        continue."""
+        model = load_gan(path)
+        meta = _read_meta(_paths(path)[2])
+        config = GANTrainConfig(**meta["trainer"]["config"])
+        trainer = cls(
+            model,
+            images,
+            text,
+            caption_image,
+            config,
+            device=device,
+            progress=progress,
+            out=out,
+            sample_text=sample_text,
+        )
+        trainer.load(path)
+        return trainer
+
+    # ---------------------------------------------------------------- loop
+    def _batch(self, images: Tensor, step: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        c = self.config
+        g = torch.Generator().manual_seed(c.seed * 1_000_003 + step + 31)
+        pick = (torch.rand(len(images), generator=g) * self._cap_count[images]).long()
+        sel = self._cap_order[self._cap_start[images] + pick]  # one caption per image
+        img_idx = images
+        # Wrong text: each caption's neighbour in the shuffled batch, re-drawn (deterministically)
+        # where the neighbour describes the same image.
+        wrong_sel = sel.roll(1)
+        same = self.caption_image[wrong_sel] == img_idx
+        if bool(same.any()):
+            g = torch.Generator().manual_seed(c.seed * 1_000_003 + step + 17)
+            repl = torch.randint(0, self.text.shape[0], (int(same.sum()),), generator=g)
+            wrong_sel = wrong_sel.clone()
+            wrong_sel[same] = repl
+        g = torch.Generator().manual_seed(c.seed * 1_000_003 + step)
+        z = torch.randn(len(sel), self.model.config.z_dim, generator=g)
+        dev = self.device
+        return (
+            self.images[img_idx].to(dev),
+            self.text[sel].to(dev),
+            self.text[wrong_sel].to(dev),
+            z.to(dev),
+        )
+
+    def train_epoch(self) -> dict[str, float]:
+        """One epoch of D-then-G steps; returns the mean losses, D(x), D(G(z)) and images/s."""
+        from tqdm.auto import tqdm
+
+        c = self.config
+        m = self.model
+        m.train()
+        if m.text_encoder is not None:
+            m.text_encoder.eval()
+        gen = torch.Generator().manual_seed(c.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(len(self.images), generator=gen)
+        d_params = list(m.discriminator.parameters())
+        g_params = list(m.generator.parameters())
+        bar = tqdm(
+            total=self.steps_per_epoch,
+            desc=f"epoch {self.epoch + 1}/{c.epochs}",
+            disable=not self.progress,
+            leave=False,
+        )
+        sums = {"d_loss": 0.0, "g_loss": 0.0, "d_x": 0.0, "d_g_z": 0.0}
+        count = seen = 0
+        t0 = time.perf_counter()
+        for i in range(self.steps_per_epoch):
+            sel = order[i * c.batch_size : (i + 1) * c.batch_size]
+            if len(sel) < 2:  # batch norm needs two samples
+                continue
+            real, text, wrong, z = self._batch(sel, self.step)
+            with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
+                d_loss, g_loss, stats = m.losses(real, text, wrong, z)
+            for name, value in (("discriminator", d_loss), ("generator", g_loss)):
+                if not torch.isfinite(value):
+                    last = "" if self.out is None else f"; last good checkpoint: {self.out / 'last'}"
+                    raise FloatingPointError(
+                        f"GAN training: {name} loss is {float(value.detach())} at step {self.step} "
+                        f"(epoch {self.epoch + 1}){last}"
+                    )
+            self.opt_d.zero_grad(set_to_none=True)
+            self.opt_g.zero_grad(set_to_none=True)
+            # Algorithm 1: both losses use the same s_f; D's gradient from L_G is not applied.
+            self.scaler_d.scale(d_loss).backward(inputs=d_params)  # type: ignore[no-untyped-call]
+            self.scaler_g.scale(g_loss).backward(inputs=g_params)  # type: ignore[no-untyped-call]
+            self.scaler_d.step(self.opt_d)
+            self.scaler_g.step(self.opt_g)
+            self.scaler_d.update()
+            self.scaler_g.update()
+            self.step += 1
+            count += 1
+            seen += len(sel)
+            sums["d_loss"] += float(d_loss.detach())
+            sums["g_loss"] += float(g_loss.detach())
+            sums["d_x"] += float(stats["d_x"])
+            sums["d_g_z"] += float(stats["d_g_z"])
+            bar.set_postfix(
+                D=f"{sums['d_loss'] / count:.3f}",
+                G=f"{sums['g_loss'] / count:.3f}",
+                Dx=f"{sums['d_x'] / count:.2f}",
+                DGz=f"{sums['d_g_z'] / count:.2f}",
+            )
+            bar.update(1)
+        bar.close()
+        elapsed = time.perf_counter() - t0
+        self.epoch += 1
+        record = {k: v / max(count, 1) for k, v in sums.items()}
+        record["epoch"] = float(self.epoch)
+        record["images_per_s"] = seen / max(elapsed, 1e-9)
+        return record
+
+    def sample_grid(self) -> NDArray[np.uint8]:
+        """Fixed-noise samples of the sample captions: uint8 (k, 8, S, S, 3)."""
+        return self.model.generate_from_embeddings(self.sample_text, 8, z=self.fixed_z)
+
+    def fit(self, until_epoch: int | None = None) -> list[dict[str, float]]:
+        """Train to ``config.epochs`` (or ``until_epoch``); returns the per-epoch history."""
+        c = self.config
+        stop = c.epochs if until_epoch is None else min(until_epoch, c.epochs)
+        while self.epoch < stop:
+            record = self.train_epoch()
+            self.history.append(record)
+            if self.out is not None:
+                if c.sample_every and self.epoch % c.sample_every == 0:
+                    save_image_grid(self.sample_grid(), self.out / f"samples_epoch{self.epoch:03d}.png")
+                self.save(self.out / "last")
+        return self.history
+
+
+def image_grid(images: NDArray[np.uint8], pad: int = 2) -> NDArray[np.uint8]:
+    """(rows, cols, S, S, 3) uint8 -> one (rows*(S+pad)+pad, cols*(S+pad)+pad, 3) image."""
+    rows, cols, s = images.shape[0], images.shape[1], images.shape[2]
+    out = np.full((rows * (s + pad) + pad, cols * (s + pad) + pad, 3), 255, dtype=np.uint8)
+    for r in range(rows):
+        for k in range(cols):
+            y, x = pad + r * (s + pad), pad + k * (s + pad)
+            out[y : y + s, x : x + s] = images[r, k]
+    return out
+
+
+def save_image_grid(images: NDArray[np.uint8], path: str | os.PathLike[str]) -> Path:
+    """Save a (rows, cols, S, S, 3) uint8 grid as a PNG."""
+    import matplotlib.image
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    matplotlib.image.imsave(p, image_grid(images))
+    return p

@@ -1,0 +1,226 @@
+"""Text-to-image GANs (Reed et al. 2016): shapes, losses against an explicit computation,
+GAN-INT interpolation, determinism, training/resume, and bad input."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vislang.exceptions import CheckpointError, InvalidInputError
+from vislang.models import GANTrainConfig, GANTrainer, TextToImageGAN, load_gan
+from vislang.models.gan import discriminator_loss, generator_loss, interpolate_embeddings
+from vislang.models.registry import create_model, list_models
+
+
+def _log_sigmoid(x: float) -> float:
+    return -math.log1p(math.exp(-x))
+
+
+def test_registered_variants_and_flags() -> None:
+    assert list_models("gan") == ["gan-cls", "gan-int", "gan-int-cls"]
+    flags = {}
+    for name in list_models("gan"):
+        m = create_model(name, image_size=32, text_dim=8, ngf=4, ndf=4)
+        assert m.model_type == name
+        flags[name] = (m.config.matching_aware, m.config.interpolate)
+    assert flags == {
+        "gan-cls": (True, False),
+        "gan-int": (False, True),
+        "gan-int-cls": (True, True),
+    }
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_forward_backward_shapes_no_nan(size: int) -> None:
+    torch.manual_seed(0)
+    m = create_model("gan-int-cls", image_size=size, text_dim=12, ngf=4, ndf=4, z_dim=5)
+    z, t = torch.randn(3, 5), torch.randn(3, 12)
+    img = m(z, t)
+    assert img.shape == (3, 3, size, size)
+    assert float(img.detach().abs().max()) <= 1.0
+    real = torch.rand(3, 3, size, size) * 2 - 1
+    d_loss, g_loss, stats = m.losses(real, t, t.roll(1, 0), z)
+    (d_loss + g_loss).backward()
+    assert torch.isfinite(d_loss) and torch.isfinite(g_loss)
+    assert 0 < float(stats["d_x"]) < 1 and 0 < float(stats["d_g_z"]) < 1
+    for name, p in m.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+def test_paper_architecture_at_64() -> None:
+    m = create_model("gan-cls", image_size=64, text_dim=1024)
+    g, d = m.generator, m.discriminator
+    assert g.text.fc.out_features == 128 and g.net[0].in_channels == 100 + 128
+    assert g.net[0].out_channels == 512  # ngf * 8 at 4x4
+    # D: the 128-d text map is concatenated to the 512-channel 4x4 map before the head.
+    assert d.head[0].in_channels == 512 + 128
+    h = d.features(torch.zeros(2, 3, 64, 64))
+    assert h.shape == (2, 512, 4, 4)
+
+
+def test_loss_terms_match_explicit_formulas() -> None:
+    s_r, s_w, s_f = torch.tensor([0.3, -1.2]), torch.tensor([2.0, 0.1]), torch.tensor([-0.5, 1.5])
+    mean = lambda v: sum(v) / len(v)  # noqa: E731
+    # Algorithm 1: L_D = log s_r + (log(1 - s_w) + log(1 - s_f)) / 2, minimised as -L_D.
+    want = -mean(
+        [
+            _log_sigmoid(r) + 0.5 * (_log_sigmoid(-w) + _log_sigmoid(-f))
+            for r, w, f in zip(s_r.tolist(), s_w.tolist(), s_f.tolist(), strict=True)
+        ]
+    )
+    assert float(discriminator_loss(s_r, s_w, s_f)) == pytest.approx(want, rel=1e-6)
+    plain = -mean([_log_sigmoid(r) + _log_sigmoid(-f) for r, f in zip(s_r.tolist(), s_f.tolist())])
+    assert float(discriminator_loss(s_r, None, s_f)) == pytest.approx(plain, rel=1e-6)
+    # G: non-saturating -log D(G(z)), plus the interpolated term for GAN-INT.
+    s_i = torch.tensor([0.7, -0.2])
+    g_want = -mean([_log_sigmoid(f) for f in s_f.tolist()]) - 2.0 * mean(
+        [_log_sigmoid(i) for i in s_i.tolist()]
+    )
+    assert float(generator_loss(s_f, s_i, int_weight=2.0)) == pytest.approx(g_want, rel=1e-6)
+    hinge = mean([max(0, 1 - r) + 0.5 * (max(0, 1 + w) + max(0, 1 + f)) for r, w, f in
+                  zip(s_r.tolist(), s_w.tolist(), s_f.tolist(), strict=True)])
+    assert float(discriminator_loss(s_r, s_w, s_f, "hinge")) == pytest.approx(hinge, rel=1e-6)
+    assert float(generator_loss(s_f, kind="hinge")) == pytest.approx(-mean(s_f.tolist()))
+
+
+def test_model_losses_use_the_three_pairs() -> None:
+    # losses() must score (real, right), (real, wrong), (fake, right) with the same D.
+    torch.manual_seed(1)
+    m = create_model("gan-cls", image_size=32, text_dim=6, ngf=4, ndf=4, z_dim=3).eval()
+    real, t, w, z = torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 6), torch.randn(4, 6), torch.randn(4, 3)
+    d_loss, g_loss, _ = m.losses(real, t, w, z)
+    with torch.no_grad():
+        fake = m(z, t)
+        s_r, s_w, s_f = m.discriminate(real, t), m.discriminate(real, w), m.discriminate(fake, t)
+    assert float(d_loss.detach()) == pytest.approx(float(discriminator_loss(s_r, s_w, s_f)), rel=1e-5)
+    assert float(g_loss.detach()) == pytest.approx(float(generator_loss(s_f)), rel=1e-5)
+    # D's loss never reaches G (fakes are detached for D).
+    d_loss.backward()
+    assert all(p.grad is None for p in m.generator.parameters())
+
+
+def test_gan_int_interpolates_half_way_with_another_caption() -> None:
+    t = torch.arange(12.0).reshape(4, 3)
+    mixed = interpolate_embeddings(t, 0.5)
+    np.testing.assert_allclose(mixed[1].numpy(), 0.5 * (t[1] + t[0]).numpy())
+    np.testing.assert_allclose(mixed[0].numpy(), 0.5 * (t[0] + t[3]).numpy())
+    np.testing.assert_allclose(interpolate_embeddings(t, 1.0).numpy(), t.numpy())
+    # gan-int feeds G the mixed embeddings: its loss changes with beta, gan-cls's does not.
+    torch.manual_seed(2)
+    kw = {"image_size": 32, "text_dim": 3, "ngf": 4, "ndf": 4, "z_dim": 2}
+    gi = create_model("gan-int", **kw).eval()
+    real, z = torch.rand(4, 3, 32, 32), torch.randn(4, 2)
+    _, g1, _ = gi.losses(real, t, t, z)
+    gi.config.beta = 0.2
+    _, g2, _ = gi.losses(real, t, t, z)
+    assert float(g1.detach()) != pytest.approx(float(g2.detach()))
+
+
+def test_generate_is_deterministic_per_seed_and_interpolate_ends() -> None:
+    torch.manual_seed(0)
+    m = TextToImageGAN.example()
+    a = m.generate(["a red circle", "a blue square"], n=3, seed=5)
+    assert a.shape == (2, 3, 32, 32, 3) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, m.generate(["a red circle", "a blue square"], n=3, seed=5))
+    assert not np.array_equal(a, m.generate(["a red circle", "a blue square"], n=3, seed=6))
+    strip = m.interpolate("a red circle", "a blue square", steps=5, seed=1)
+    assert strip.shape == (5, 32, 32, 3)
+    # The ends of the strip are the two captions at the same noise.
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(1, m.config.z_dim, generator=g)
+    ends = m.generate_from_embeddings(m.encode_text(["a red circle", "a blue square"]), 1, z=z)
+    np.testing.assert_array_equal(strip[[0, -1]], ends[:, 0])
+
+
+def test_bad_input_messages() -> None:
+    m = TextToImageGAN.example()
+    with pytest.raises(InvalidInputError, match=r"no prompts given"):
+        m.generate([], n=2)
+    with pytest.raises(InvalidInputError, match=r"texts\[1\] is an empty prompt"):
+        m.generate(["a red circle", "  "], n=2)
+    with pytest.raises(InvalidInputError, match=r"texts\[0\] 'zebra quokka' has no word"):
+        m.generate(["zebra quokka"], n=2)
+    with pytest.raises(InvalidInputError, match=r"n: must be an integer >= 1, got 0"):
+        m.generate(["a red circle"], n=0)
+    with pytest.raises(InvalidInputError, match=r"shape \(n, 16\) \(this GAN's text_dim\), got \(1, 7\)"):
+        m.generate_from_embeddings(torch.zeros(1, 7), 1)
+    with pytest.raises(InvalidInputError, match=r"image_size: must be 32 or 64"):
+        create_model("gan-cls", image_size=48)
+    with pytest.raises(InvalidInputError, match=r"unknown keys \['hinge'\]"):
+        create_model("gan-cls", hinge=True)
+    plain = create_model("gan-cls", image_size=32, text_dim=4, ngf=4, ndf=4)
+    with pytest.raises(InvalidInputError, match=r"precomputed text embeddings"):
+        plain.generate(["a red circle"])
+
+
+def _toy_data(n: int = 12, size: int = 32) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+    text = torch.from_numpy(rng.normal(size=(2 * n, 16)).astype(np.float32))
+    return images, text, np.repeat(np.arange(n), 2)
+
+
+def test_training_resume_is_exact(tmp_path: Path) -> None:
+    images, text, c2i = _toy_data()
+    cfg = GANTrainConfig(epochs=2, batch_size=4, max_steps_per_epoch=2, seed=3)
+    torch.manual_seed(0)
+    full = GANTrainer(TextToImageGAN.example(), images, text, c2i, cfg, device="cpu", progress=False, out=tmp_path / "a")
+    full.fit()
+    torch.manual_seed(0)
+    half = GANTrainer(TextToImageGAN.example(), images, text, c2i, cfg, device="cpu", progress=False, out=tmp_path / "b")
+    half.fit(until_epoch=1)
+    resumed = GANTrainer.resume(tmp_path / "b" / "last", images, text, c2i, device="cpu", progress=False)
+    assert resumed.epoch == 1 and resumed.step == 2
+    resumed.fit()
+    for (k, v), (_, w) in zip(full.model.state_dict().items(), resumed.model.state_dict().items(), strict=True):
+        torch.testing.assert_close(v, w, rtol=0, atol=0, msg=k)
+    for a, b in ((full.opt_d, resumed.opt_d), (full.opt_g, resumed.opt_g)):
+        sa, sb = a.state_dict()["state"], b.state_dict()["state"]
+        for pid in sa:
+            torch.testing.assert_close(sa[pid]["exp_avg"], sb[pid]["exp_avg"], rtol=0, atol=0)
+    assert (tmp_path / "a" / "samples_epoch002.png").is_file()
+    assert full.history[-1]["epoch"] == 2.0 and "d_g_z" in full.history[-1]
+    loaded = load_gan(tmp_path / "a" / "last")
+    np.testing.assert_array_equal(loaded.generate(["a red circle"], 2), full.model.generate(["a red circle"], 2))
+
+
+def test_nan_loss_stops_naming_the_step(tmp_path: Path) -> None:
+    images, text, c2i = _toy_data()
+    cfg = GANTrainConfig(epochs=2, batch_size=4, max_steps_per_epoch=2)
+    tr = GANTrainer(TextToImageGAN.example(), images, text, c2i, cfg, device="cpu", progress=False, out=tmp_path)
+    tr.fit(until_epoch=1)
+    with torch.no_grad():
+        tr.model.discriminator.head[-1].weight.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match=r"discriminator loss is nan at step 2 \(epoch 2\); last good checkpoint"):
+        tr.fit()
+    assert load_gan(tmp_path / "last").config.text_dim == 16  # the epoch-1 checkpoint survives
+
+
+def test_checkpoint_of_another_model_and_text_dim_mismatch(tmp_path: Path) -> None:
+    from vislang.models import VSE, VSEConfig, Vocabulary, save_checkpoint
+
+    vse = VSE(Vocabulary.build(["a red circle"]), VSEConfig(feature_dim=4, word_dim=3, embed_dim=5))
+    save_checkpoint(tmp_path / "vse", vse)
+    with pytest.raises(CheckpointError, match=r"holds a 'vse' model, expected a text-to-image GAN"):
+        load_gan(tmp_path / "vse")
+    images, text, c2i = _toy_data()
+    with pytest.raises(InvalidInputError, match=r"shape \(n, 16\) \(this GAN's text_dim\), got \(24, 5\)"):
+        GANTrainer(TextToImageGAN.example(), images, text[:, :5], c2i, device="cpu")
+    # A 5-d VSE encoder cannot condition a GAN trained on 16-d text.
+    gan = TextToImageGAN.from_vse(vse, image_size=32, ngf=4, ndf=4)
+    assert gan.config.text_dim == 5
+    with pytest.raises(InvalidInputError, match=r"text encoder gives 16-d embeddings, text_dim=5"):
+        cfg = dict(gan.config_dict())
+        cfg["model"] = {**cfg["model"], "text_encoder_config": {**cfg["model"]["text_encoder_config"], "embed_dim": 16}}
+        TextToImageGAN.from_config_dict(cfg)
+
+
+def test_config_round_trip() -> None:
+    m = TextToImageGAN.example(loss="hinge", spectral_norm=True, l1_weight=0.5)
+    again = TextToImageGAN.from_config_dict(m.config_dict())
+    assert again.config == m.config and again.vocab == m.vocab
+    again.load_state_dict(m.state_dict())
