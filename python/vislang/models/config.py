@@ -52,6 +52,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("data", "path", "",
            "dataset folder or annotation file (not for 'shapes'); must have train/val/test splits"),
     Option("data", "images", "", "image folder, when the reader cannot guess it"),
+    Option("data", "on_error", "raise",
+           "a missing or unreadable image stops the run (raise) or is dropped with a warning "
+           "(skip; the count is reported as skipped_images)", choices=("raise", "skip")),
     Option("data", "features", "",
            "a .npy of precomputed image features, one row per dataset image in reading order "
            "(memory-mapped); sets model.backbone = 'precomputed'"),
@@ -234,13 +237,14 @@ def _dataset(d: Mapping[str, Any], seed: int) -> Any:
     if not path.exists():
         raise InvalidInputError(f"config: data.path not found: {path}")
     images = d["images"] or None
+    on_error = d["on_error"]
     if src == "flickr8k":
-        return data.read_flickr8k(path, images_dir=images)
+        return data.read_flickr8k(path, images_dir=images, on_error=on_error)
     if src == "karpathy":
-        return data.read_karpathy_json(path, images)
+        return data.read_karpathy_json(path, images, on_error=on_error)
     if src == "coco":
-        return data.read_coco_captions(path, images)
-    return data.read_caption_csv(path, images)
+        return data.read_coco_captions(path, images, on_error=on_error)
+    return data.read_caption_csv(path, images, on_error=on_error)
 
 
 def _split_indices(ds: Any, split: str) -> list[int]:
@@ -421,6 +425,15 @@ def run_config(
     torch.manual_seed(seed_)
     d = cfg["data"]
     ds = _dataset(d, seed_)
+    n_skipped = len(getattr(ds, "skipped", ()))
+    if n_skipped:
+        import warnings
+
+        warnings.warn(
+            f"data.on_error='skip': {n_skipped} images skipped (first: {ds.skipped[0][0]})",
+            UserWarning,
+            stacklevel=2,
+        )
     split_idx = {s: _split_indices(ds, s) for s in ("train", "val", "test")}
     inputs = {s: _image_inputs(ds, idx, cfg["model"], d) for s, idx in split_idx.items()}
     feature_dim = int(inputs["train"].shape[1]) if d["features"] else 0
@@ -447,13 +460,17 @@ def run_config(
     )
     history = trainer.fit()
     best = out_dir / "best"
+    state = trainer.state()
     if best.with_suffix(".json").is_file():
-        load_checkpoint(best, model, restore_rng=False)
-    ckpt = save_checkpoint(out_dir / "model", model, trainer_state=trainer.state())
+        best_state = load_checkpoint(best, model, restore_rng=False)
+        state["weights_epoch"] = int(best_state.get("epoch", trainer.best_epoch))
+    ckpt = save_checkpoint(out_dir / "model", model, trainer_state=state)
     metrics: dict[str, Any] = dict(model.evaluate(data["test"], device=trainer.device))
     metrics.update(
         model=name,
         epochs=trainer.epoch,
+        weights_epoch=state["weights_epoch"],
+        skipped_images=len(getattr(ds, "skipped", ())),
         seconds=time.perf_counter() - t0,
         checkpoint=str(ckpt),
         device=str(trainer.device),
