@@ -237,7 +237,17 @@ def _dataset(d: Mapping[str, Any], seed: int) -> Any:
     if not path.exists():
         raise InvalidInputError(f"config: data.path not found: {path}")
     images = d["images"] or None
-    on_error = d["on_error"]
+    try:
+        return _read_captions(src, path, images, d["on_error"])
+    except data.ImageLoadError as e:  # name the config key, not the reader's argument
+        raise data.ImageLoadError(
+            str(e).replace("pass on_error='skip'", "set data.on_error = 'skip' in the config")
+        ) from None
+
+
+def _read_captions(src: str, path: Path, images: Any, on_error: str) -> Any:
+    from vislang import data
+
     if src == "flickr8k":
         return data.read_flickr8k(path, images_dir=images, on_error=on_error)
     if src == "karpathy":
