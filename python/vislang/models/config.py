@@ -245,7 +245,7 @@ def _dataset(d: Mapping[str, Any], seed: int) -> Any:
         ) from None
 
 
-def _read_captions(src: str, path: Path, images: Any, on_error: str) -> Any:
+def _read_captions(src: str, path: Path, images: Any, on_error: Any) -> Any:
     from vislang import data
 
     if src == "flickr8k":
