@@ -53,3 +53,16 @@ def test_without_reporting_items_keep_their_shape(tmp_path: Path) -> None:
     image, caption, index = ds.as_torch(pairs=True)[3]
     assert index == 4 and caption == "caption 4" and image.shape == (3, 8, 8)
     assert [n.endswith("3.png") for n, _ in ds.skipped] == [True]
+
+
+def test_a_worker_without_reporting_warns(tmp_path: Path) -> None:
+    import warnings
+
+    ds = read_caption_csv(_dataset(tmp_path), on_error="skip")
+    loader = torch.utils.data.DataLoader(
+        ds.as_torch(pairs=True), batch_size=2, num_workers=1, multiprocessing_context="fork"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # inherited by the forked worker: the warning raises
+        with pytest.raises(UserWarning, match=r"3\.png in a DataLoader worker.*report_skipped"):
+            list(loader)
