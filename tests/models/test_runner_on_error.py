@@ -38,7 +38,9 @@ def test_on_error_skip_counts_the_skipped_images(tmp_path: Path) -> None:
         "model": {"embed_dim": 8, "word_dim": 4},
         "train": {"epochs": 1, "batch_size": 4},
     }
-    with pytest.raises(ImageLoadError, match=r"2 of 20 images are missing\); set data.on_error = 'skip'"):
+    with pytest.raises(
+        ImageLoadError, match=r"2 of 20 images are missing\); set data.on_error = 'skip'"
+    ):
         run_config("vse", cfg, device="cpu", out=tmp_path / "a", progress=False, plots=False)
     cfg["data"]["on_error"] = "skip"
     with pytest.warns(UserWarning, match=r"data.on_error='skip': 2 images skipped"):
