@@ -50,7 +50,11 @@ def test_retrieval_matches_the_library(
     [
         ("--texts", None, "--texts file not found"),
         ("--images", b"not a numpy file", "cannot read --images file"),
-        ("--text-to-image", np.arange(3), "text_to_image must be an integer array of shape (40,)"),
+        (
+            "--text-to-image",
+            np.arange(3),
+            "--text-to-image must be an integer array of shape (40,)",
+        ),
     ],
 )
 def test_retrieval_input_errors(

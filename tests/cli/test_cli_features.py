@@ -116,5 +116,16 @@ def test_encode_with_a_vocabulary_of_another_descriptor_fails_in_one_line(
         "encode", *shape_images, "--extractor", "orb", "--max-side", "256", "--quiet",
         "--vocab", vocab, "--out", tmp_path / "c.npy",
     )  # fmt: skip
+    assert r.code == 2  # the vocabulary records its extractor
+    assert "--extractor orb does not match" in r.error_line()
+    # a vocabulary made from saved descriptors records none: the dimensions still disagree
+    desc, plain = tmp_path / "desc.safetensors", tmp_path / "plain.safetensors"
+    assert vislang_cli("vocab", *shape_images, *DENSE, "--n-words", 4, "--out", plain,
+                       "--save-descriptors", desc).code == 0  # fmt: skip
+    assert vislang_cli("vocab", desc, "--quiet", "--n-words", 4, "--out", vocab).code == 0
+    r = vislang_cli(
+        "encode", *shape_images, "--extractor", "orb", "--max-side", "256", "--quiet",
+        "--vocab", vocab, "--out", tmp_path / "c.npy",
+    )  # fmt: skip
     assert r.code == 1
     assert "dimensions" in r.error_line()  # ORB's 256 bits vs SIFT's 128

@@ -99,8 +99,8 @@ def _image_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--extractor",
         choices=("sift", "dense-sift", "root-sift", "orb"),
-        default="sift",
-        help="local descriptor (default sift); use the same one for vocab and encode",
+        default=None,
+        help="local descriptor (default sift; encode: the one recorded in --vocab)",
     )
     g.add_argument(
         "--max-side", type=_positive_int, default=None, help="shrink images to this longer side"
@@ -108,10 +108,10 @@ def _image_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--n-features",
         type=int,
-        default=0,
+        default=None,
         help="keypoints kept per image, sift/root-sift/orb (default: all; orb 500)",
     )
-    g.add_argument("--step", type=_positive_int, default=8, help="dense-sift grid step (8)")
+    g.add_argument("--step", type=_positive_int, default=None, help="dense-sift grid step (8)")
     g.add_argument(
         "--on-error",
         choices=("raise", "skip"),

@@ -20,10 +20,16 @@ from vislang.cli._common import (
     descriptors_from_inputs,
     emit,
     existing_file,
+    extractor_info,
+    is_descriptor_file,
     limit_torch_threads,
     load_bundled_glove,
     log,
+    record_extractor,
+    recorded_extractor,
     resolve_device,
+    resolve_extractor,
+    warn,
 )
 from vislang.cli._train import train_command
 
@@ -43,12 +49,15 @@ def vocab(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     out = _output_file(args.out)
     t0 = time.perf_counter()
-    ds, names = descriptors_from_inputs(args)
+    from_images = not all(is_descriptor_file(p) for p in args.images)
+    resolve_extractor(args, None)
+    ds, names, skipped = descriptors_from_inputs(args)
     if args.save_descriptors:
         ds.save(_output_file(args.save_descriptors))
     X = np.ascontiguousarray(ds.descriptors, dtype=np.float32)  # packed ORB bytes -> float
     if len(X) == 0:
-        raise CLIError(f"no descriptors in the {len(names)} input images")
+        more = f" ({len(skipped)} more skipped as unreadable)" if skipped else ""
+        raise CLIError(f"no descriptors in the {len(names)} input images{more}")
     if args.sample is not None and len(X) > args.sample:
         rng = np.random.default_rng(args.seed)
         X = X[np.sort(rng.choice(len(X), size=args.sample, replace=False))]
@@ -62,8 +71,11 @@ def vocab(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         verbose=not args.quiet,
     ).fit(X)
     model.save(out)
+    if from_images:
+        record_extractor(out, extractor_info(args))
     result: dict[str, Any] = {
         "images": len(names),
+        "skipped_images": len(skipped),
         "descriptors": ds.n_descriptors,
         "descriptors_used": len(X),
         "dim": int(X.shape[1]),
@@ -80,6 +92,10 @@ def vocab(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 # ---------------------------------------------------------------------- encode
+#: Code matrices larger than this (bytes) get a warning before they are computed.
+_LARGE_CODES = 1 << 30
+
+
 def image_list_path(out: Path) -> Path:
     """Where ``vislang encode`` writes the image names: ``codes.npy`` -> ``codes.images.txt``."""
     return out.with_name(out.stem + ".images.txt")
@@ -95,9 +111,23 @@ def encode(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     out = _output_file(args.out)
     if out.suffix != ".npy":
         raise UsageError(f"--out must end in .npy, got {out}")
-    model = VisualVocabulary.load(existing_file(args.vocab, "vocabulary file"))
+    vocab_path = existing_file(args.vocab, "vocabulary file")
+    model = VisualVocabulary.load(vocab_path)
+    resolve_extractor(args, recorded_extractor(vocab_path), str(vocab_path))
     t0 = time.perf_counter()
-    ds, names = descriptors_from_inputs(args)
+    ds, names, skipped = descriptors_from_inputs(args)
+    if not names:
+        raise CLIError(f"no readable image among the inputs ({len(skipped)} skipped)")
+    columns = int(model.n_clusters) * sum(g * g for g in args.pyramid)
+    if args.encoding == "vlad":
+        columns *= ds.n_dims
+    if columns * 4 * len(names) > _LARGE_CODES:
+        warn(
+            f"{args.encoding} codes with pyramid {','.join(map(str, args.pyramid))} over "
+            f"{model.n_clusters} words have {columns:,} columns per image: "
+            f"{columns * 4 * len(names) / 1e6:,.0f} MB for {len(names)} images "
+            "(fewer words, --pyramid 1 or --encoding hard make them smaller)"
+        )
     log(args, f"encoding {len(names)} images ({args.encoding}, pyramid {args.pyramid}) ...")
     codes = encode_images(
         ds,
@@ -116,6 +146,7 @@ def encode(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         args,
         {
             "images": len(names),
+            "skipped_images": len(skipped),
             "shape": list(codes.shape),
             "encoding": args.encoding,
             "pyramid": list(args.pyramid),
@@ -155,15 +186,44 @@ def _write_json(args: argparse.Namespace, result: dict[str, Any]) -> None:
 def eval_retrieval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Embeddings -> recall@K, median / mean rank in both directions."""
     from vislang.eval import retrieval_metrics
+    from vislang.exceptions import InvalidInputError
 
     images = _load_array(args.images, "--images")
     texts = _load_array(args.texts, "--texts")
     text_to_image = _load_array(args.text_to_image, "--text-to-image")
-    metrics = retrieval_metrics(images, texts, text_to_image, ks=args.ks, n_folds=args.folds)
+    gallery = len(images) // args.folds if images.ndim >= 1 and args.folds else 0
+    too_big = [k for k in args.ks if k > gallery]
+    if gallery and too_big:
+        per = f" per fold (--folds {args.folds})" if args.folds > 1 else ""
+        raise UsageError(
+            f"--ks {','.join(map(str, too_big))}: larger than the {gallery} images{per}; "
+            "recall at K >= the gallery size is 100% whatever the embeddings"
+        )
+    try:
+        metrics = retrieval_metrics(images, texts, text_to_image, ks=args.ks, n_folds=args.folds)
+    except InvalidInputError as e:
+        raise CLIError(_flag_names(str(e))) from None
     result: dict[str, Any] = {"n_images": len(images), "n_texts": len(texts), **metrics}
     _write_json(args, result)
     emit(args, result)
     return 0
+
+
+#: The arguments of ``retrieval_metrics`` and the command-line flags that give them.
+_RETRIEVAL_FLAGS = {
+    "image_emb": "--images",
+    "text_emb": "--texts",
+    "text_to_image": "--text-to-image",
+    "n_folds": "--folds",
+}
+
+
+def _flag_names(message: str) -> str:
+    """A library error message with argument names replaced by the flags that set them."""
+    import re
+
+    pattern = r"\b(" + "|".join(_RETRIEVAL_FLAGS) + r")\b"
+    return re.sub(pattern, lambda m: _RETRIEVAL_FLAGS[m.group(1)], message)
 
 
 _VECTOR_FORMATS: dict[str, Any] = {

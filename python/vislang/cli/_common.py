@@ -89,6 +89,26 @@ def format_table(result: Mapping[str, Any]) -> str:
     return "\n".join(f"{k:<{width}}  {_cell(v)}" for k, v in rows)
 
 
+def format_history(history: Sequence[Mapping[str, Any]]) -> str:
+    """Per-epoch records (``vislang train``'s ``history``) as a text table, one row each."""
+    columns: list[str] = []
+    for record in history:
+        columns += [k for k in record if k not in columns]
+
+    def cell(key: str, value: Any) -> str:
+        if value is None:
+            return "-"
+        if key == "epoch" and isinstance(value, (int, float)) and float(value).is_integer():
+            return str(int(value))
+        return _cell(value)
+
+    rows = [[cell(k, r.get(k)) for k in columns] for r in history]
+    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
+
+
 def emit(args: Any, result: Mapping[str, Any]) -> None:
     """Print a result: JSON with ``--json``, else a table."""
     if getattr(args, "json_output", False):
@@ -162,10 +182,110 @@ def is_descriptor_file(path: str) -> bool:
     return Path(path).suffix.lower() in DESCRIPTOR_SUFFIXES
 
 
+#: The extractor options and their defaults (``None`` on the command line = not given).
+EXTRACTOR_DEFAULTS: dict[str, Any] = {"extractor": "sift", "max_side": None, "n_features": 0,
+                                      "step": 8}  # fmt: skip
+#: The options that change the descriptors of each extractor (besides ``max_side``).
+_EXTRACTOR_PARAMS = {"sift": ("n_features",), "root-sift": ("n_features",),
+                     "orb": ("n_features",), "dense-sift": ("step",)}  # fmt: skip
+
+
+def warn(message: str) -> None:
+    """A one-line warning on stderr (shown even with ``--quiet``)."""
+    line = " ".join(str(message).split())
+    print(f"vislang: warning: {line}", file=sys.stderr, flush=True)
+
+
+def extractor_info(args: Any) -> dict[str, Any]:
+    """The extractor and the parameters that shape its descriptors, as recorded in a
+    vocabulary file (``{"name": "dense-sift", "max_side": None, "step": 8}``)."""
+    name = args.extractor
+    info: dict[str, Any] = {"name": name, "max_side": args.max_side}
+    for key in _EXTRACTOR_PARAMS.get(name, ()):
+        info[key] = getattr(args, key)
+    return info
+
+
+def resolve_extractor(args: Any, recorded: Mapping[str, Any] | None, source: str = "") -> None:
+    """Fill the extractor options left out on the command line: from ``recorded`` (the
+    vocabulary's extractor) when given, else the defaults.
+
+    Raises
+    ------
+    UsageError
+        ``--extractor`` names another extractor than ``recorded``: the descriptors would not
+        fit the visual words. A differing parameter (``--step``, ...) only warns.
+    """
+    recorded = dict(recorded or {})
+    name = recorded.get("name")
+    if args.extractor is None:
+        args.extractor = name or EXTRACTOR_DEFAULTS["extractor"]
+    elif name is not None and args.extractor != name:
+        raise UsageError(
+            f"--extractor {args.extractor} does not match the extractor of the vocabulary, "
+            f"{name} (recorded in {source}); leave out --extractor to use {name}"
+        )
+    for key in ("max_side", "n_features", "step"):
+        given = getattr(args, key)
+        if given is None:
+            setattr(args, key, recorded.get(key, EXTRACTOR_DEFAULTS[key]))
+        elif key in recorded and recorded[key] != given:
+            flag = "--" + key.replace("_", "-")
+            warn(
+                f"{flag} {given} differs from the vocabulary's {key}={recorded[key]} "
+                f"(recorded in {source}): its visual words may not fit these descriptors"
+            )
+
+
+def record_extractor(path: Path, info: Mapping[str, Any]) -> None:
+    """Add the extractor ``info`` to the metadata of a vocabulary file written by
+    :meth:`vislang.VisualVocabulary.save` (its ``extractor`` entry)."""
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        meta = json.loads(str(arrays["meta"]))
+        meta["extractor"] = dict(info)
+        arrays["meta"] = np.array(json.dumps(meta))
+        with open(path, "wb") as f:
+            np.savez(f, **arrays)
+        return
+    from safetensors import safe_open
+    from safetensors.numpy import save
+
+    with safe_open(str(path), framework="numpy") as f:
+        raw = dict(f.metadata() or {})
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    meta = json.loads(raw["vislang"])
+    meta["extractor"] = dict(info)
+    data = save(tensors, metadata={"vislang": json.dumps(meta)})
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)  # a new file: the umask's permissions
+    tmp.replace(path)
+
+
+def recorded_extractor(path: Path) -> dict[str, Any] | None:
+    """The extractor recorded in a vocabulary file, or None (files of older versions, or
+    vocabularies not made by ``vislang vocab`` from images)."""
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
+        else:
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="numpy") as f:
+                meta = json.loads((f.metadata() or {}).get("vislang", "{}"))
+    except Exception:  # VisualVocabulary.load reports unreadable files
+        return None
+    info = meta.get("extractor") if isinstance(meta, dict) else None
+    return dict(info) if isinstance(info, dict) and "name" in info else None
+
+
 def make_extractor(args: Any) -> Any:
     """The feature extractor chosen by ``--extractor`` and its options."""
     from vislang.features import ORB, SIFT, DenseSIFT, RootSIFT
 
+    resolve_extractor(args, None)  # no-op when already resolved
     common: dict[str, Any] = {
         "max_side": args.max_side,
         "n_jobs": args.threads,
@@ -184,12 +304,17 @@ def make_extractor(args: Any) -> Any:
     raise UsageError(f"unknown extractor {name!r}")  # argparse choices keep this unreachable
 
 
-def descriptors_from_inputs(args: Any) -> tuple[DescriptorSet, list[str]]:
-    """Descriptors of the ``IMAGES`` arguments, and one name per image.
+def descriptors_from_inputs(args: Any) -> tuple[DescriptorSet, list[str], list[str]]:
+    """Descriptors of the ``IMAGES`` arguments, one name per image, and the names of the
+    images skipped as unreadable (``--on-error skip``), which the set no longer holds.
 
     The inputs are either image files / folders (described with ``--extractor``) or saved
-    descriptor-set files (concatenated), not a mix.
+    descriptor-set files (concatenated), not a mix. Images of a saved set that were skipped
+    when it was made (size ``(0, 0)``) are dropped too. Skip warnings are printed as one
+    ``vislang: warning:`` line each.
     """
+    import warnings
+
     from vislang.features import DescriptorSet
 
     inputs: list[str] = list(args.images)
@@ -201,13 +326,29 @@ def descriptors_from_inputs(args: Any) -> tuple[DescriptorSet, list[str]]:
         )
     if all(saved):
         sets = [DescriptorSet.load(existing_file(p, "descriptor set file")) for p in inputs]
-        names = [f"{p}[{i}]" for p, s in zip(inputs, sets, strict=True) for i in range(len(s))]
-        return (sets[0] if len(sets) == 1 else DescriptorSet.concat(sets)), names
-    files = collect_images(inputs)
-    extractor = make_extractor(args)
-    log(args, f"extracting {args.extractor} descriptors from {len(files)} images ...")
-    ds = extractor.transform([str(f) for f in files])
-    return ds, [str(f) for f in files]
+        names = [
+            n
+            for p, s in zip(inputs, sets, strict=True)
+            for n in (s.names or [f"{p}[{i}]" for i in range(len(s))])
+        ]
+        ds = (sets[0] if len(sets) == 1 else DescriptorSet.concat(sets)).with_names(names)
+    else:
+        files = collect_images(inputs)
+        extractor = make_extractor(args)
+        log(args, f"extracting {args.extractor} descriptors from {len(files)} images ...")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = extractor.transform([str(f) for f in files])
+        for w in caught:
+            warn(str(w.message))
+        names = [str(f) for f in files]
+        ds = ds.with_names(names)
+    skipped = ds.skipped
+    if skipped.any():
+        dropped = [n for n, s in zip(names, skipped, strict=True) if s]
+        ds = ds[~skipped]
+        return ds, [n for n, s in zip(names, skipped, strict=True) if not s], dropped
+    return ds, names, []
 
 
 # ---------------------------------------------------------------------- bundled resources

@@ -19,6 +19,8 @@ from vislang.cli._common import (
     UsageError,
     emit,
     existing_file,
+    format_history,
+    format_table,
     limit_torch_threads,
     log,
     resolve_device,
@@ -158,5 +160,11 @@ def train_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         ) from None
     if not isinstance(metrics, dict):
         raise CLIError(f"{_module_of(args.name)}.run returned {type(metrics).__name__}")
-    emit(args, metrics)
+    if args.json_output:
+        emit(args, metrics)
+        return 0
+    history = metrics.get("history")
+    print(format_table({k: v for k, v in metrics.items() if k != "history"}))
+    if history:
+        print("\nhistory\n" + format_history(history))
     return 0

@@ -543,6 +543,7 @@ class CaptionDataset(_ImageCollection):
         tokenizer: Callable[[str], Any] | None = None,
         *,
         pairs: bool = False,
+        report_skipped: bool = False,
     ) -> Any:
         """A ``torch.utils.data.Dataset`` view (PyTorch is imported here, not before).
 
@@ -558,10 +559,17 @@ class CaptionDataset(_ImageCollection):
             function that keeps lists). True: one item per caption, ``(image, caption,
             image_index)``, which the default collate handles when the tokenizer returns
             fixed-length tensors.
+        report_skipped : bool, default=False
+            Add a last field to each item: the images skipped (``on_error="skip"``) while
+            loading it, as ``"name<TAB>reason"`` lines ("" for none). DataLoader workers
+            (``num_workers > 0``) hold their own copy of the dataset, so their skips reach the
+            parent only this way: pass each batch's last field to the view's
+            ``record_skipped`` to add them to :attr:`skipped`. Without it, a worker warns on
+            each skip.
         """
         from vislang.data._torch import CaptionTorchDataset
 
-        return CaptionTorchDataset(self, transform, tokenizer, pairs)
+        return CaptionTorchDataset(self, transform, tokenizer, pairs, report_skipped)
 
 
 class TaggedExample(NamedTuple):
@@ -684,6 +692,7 @@ class TaggedImages(_ImageCollection):
         tokenizer: Callable[[list[str]], Any] | None = None,
         *,
         target: Literal["auto", "label", "tags", "multi_hot"] = "auto",
+        report_skipped: bool = False,
     ) -> Any:
         """A ``torch.utils.data.Dataset`` of ``(image, target)`` (PyTorch is imported here).
 
@@ -697,6 +706,9 @@ class TaggedImages(_ImageCollection):
             ``"label"``: the class index; ``"tags"``: the tag list (through ``tokenizer``);
             ``"multi_hot"``: a float32 vector over :meth:`vocabulary`. ``"auto"`` is
             ``"label"`` when labels exist, else ``"multi_hot"``.
+        report_skipped : bool, default=False
+            Add a last field, the images skipped while loading the item; see
+            :meth:`CaptionDataset.as_torch`.
         """
         from vislang.data._torch import TaggedTorchDataset
 
@@ -708,4 +720,4 @@ class TaggedImages(_ImageCollection):
             raise InvalidInputError(
                 f"target must be 'auto', 'label', 'tags' or 'multi_hot', got {target!r}"
             )
-        return TaggedTorchDataset(self, transform, tokenizer, target)
+        return TaggedTorchDataset(self, transform, tokenizer, target, report_skipped)

@@ -9,6 +9,7 @@ that ``n_jobs`` workers do not each start ``n_cores`` OpenCV threads.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -56,6 +57,23 @@ def _opencv_single_threaded() -> Iterator[None]:
             _cv_users -= 1
             if _cv_users == 0:
                 cv2.setNumThreads(_cv_saved)
+
+
+def _caller_stacklevel() -> int:
+    """``stacklevel`` for a warning issued by the caller of this function that points at the
+    first frame outside vislang and scikit-learn (whose ``set_output`` wraps ``transform``):
+    the user's code, not a library file."""
+    import sklearn
+
+    import vislang
+
+    inside = tuple(os.path.dirname(m.__file__ or "") + os.sep for m in (vislang, sklearn))
+    frame = sys._getframe(2)  # the caller of the function that warns
+    level = 2
+    while frame is not None and frame.f_code.co_filename.startswith(inside):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
 
 
 def keypoint_array(kps: Any) -> NDArray[np.float32]:
@@ -154,7 +172,8 @@ class LocalFeatureExtractor(TransformerMixin, BaseEstimator):
             One row per image, in input order, with keypoints ``(x, y, scale)`` in the frame of
             the (possibly resized) image and ``image_sizes`` = that frame's ``(height, width)``.
             An image without keypoints is an empty row; a skipped image (``on_error="skip"``)
-            is an empty row with size ``(0, 0)``.
+            is an empty row with size ``(0, 0)`` (see :attr:`DescriptorSet.skipped`). File
+            inputs give the set their paths as ``names``.
 
         Raises
         ------
@@ -169,9 +188,10 @@ class LocalFeatureExtractor(TransformerMixin, BaseEstimator):
         descriptors: list[NDArray[Any]] = []
         keypoints: list[NDArray[np.float32]] = []
         sizes = np.zeros((len(items), 2), dtype=np.int64)
+        level = _caller_stacklevel()
         for i, (res, size, error) in enumerate(results):
             if error is not None:  # warn from the calling thread, in input order
-                warnings.warn(f"skipping {error}", UserWarning, stacklevel=2)
+                warnings.warn(f"skipping {error}", UserWarning, stacklevel=level)
             descriptors.append(res[0])
             keypoints.append(res[1])
             sizes[i] = size
@@ -180,7 +200,9 @@ class LocalFeatureExtractor(TransformerMixin, BaseEstimator):
         offsets = np.zeros(len(items) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         kps = np.concatenate([np.empty((0, 3), np.float32), *keypoints], axis=0)
-        return DescriptorSet(data, offsets, kps, sizes)
+        paths = all(isinstance(it, (str, os.PathLike)) for it in items)
+        names = [describe_image(it, i) for i, it in enumerate(items)] if paths else None
+        return DescriptorSet(data, offsets, kps, sizes, names)
 
     # ------------------------------------------------------------- the loop
     def _one(self, index: int, item: Any) -> tuple[Extracted, tuple[int, int], str | None]:

@@ -109,6 +109,20 @@ def _as_keypoints(a: Any, n: int) -> NDArray[np.float32]:
     return arr
 
 
+def _as_names(a: Any, n_images: int) -> list[str]:
+    if isinstance(a, (str, bytes)):
+        raise InvalidInputError(
+            "names must be a sequence of strings (one per image), got one string"
+        )
+    names = list(a)
+    if len(names) != n_images:
+        raise InvalidInputError(f"names has {len(names)} entries but the set has {n_images} images")
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            raise InvalidInputError(f"names[{i}] must be a string, got {type(name).__name__}")
+    return names
+
+
 def _as_image_sizes(a: Any, n_images: int) -> NDArray[np.int64]:
     arr = np.asarray(a)
     if arr.shape != (n_images, 2):
@@ -146,6 +160,9 @@ class DescriptorSet:
     image_sizes : array-like of int, shape (n_images, 2), default=None
         ``(height, width)`` of each image, in the frame of the keypoints (after any resize).
         A skipped (unreadable) image has size ``(0, 0)``.
+    names : sequence of str, default=None
+        An id or path per image (the extractors set the paths of file inputs); kept by
+        indexing, :meth:`concat` and :meth:`save` / :meth:`load`.
 
     Raises
     ------
@@ -171,7 +188,7 @@ class DescriptorSet:
     2
     """
 
-    __slots__ = ("_descriptors", "_image_sizes", "_keypoints", "_offsets")
+    __slots__ = ("_descriptors", "_image_sizes", "_keypoints", "_names", "_offsets")
 
     def __init__(
         self,
@@ -179,6 +196,7 @@ class DescriptorSet:
         offsets: Any,
         keypoints: Any = None,
         image_sizes: Any = None,
+        names: Any = None,
     ) -> None:
         self._descriptors = _as_descriptors(descriptors, "descriptors")
         n = self._descriptors.shape[0]
@@ -186,6 +204,7 @@ class DescriptorSet:
         self._keypoints = None if keypoints is None else _as_keypoints(keypoints, n)
         n_images = self._offsets.shape[0] - 1
         self._image_sizes = None if image_sizes is None else _as_image_sizes(image_sizes, n_images)
+        self._names = None if names is None else _as_names(names, n_images)
 
     # ------------------------------------------------------------------ builders
     @classmethod
@@ -196,6 +215,7 @@ class DescriptorSet:
         image_sizes: Any = None,
         *,
         n_dims: int | None = None,
+        names: Sequence[str] | None = None,
     ) -> DescriptorSet:
         """Build a set from one descriptor array per image.
 
@@ -212,6 +232,8 @@ class DescriptorSet:
             Per-image ``(height, width)``.
         n_dims : int, default=None
             Descriptor dimension, needed only when every image is empty (otherwise inferred).
+        names : sequence of str, default=None
+            An id or path per image.
 
         Returns
         -------
@@ -291,14 +313,15 @@ class DescriptorSet:
             kp_data = np.concatenate(
                 [np.empty((0, 3), np.float32)] + [k for k in kp_arrays if k.size], axis=0
             )
-        return cls(data, offsets, kp_data, image_sizes)
+        return cls(data, offsets, kp_data, image_sizes, names)
 
     @classmethod
     def concat(cls, sets: Sequence[DescriptorSet]) -> DescriptorSet:
         """Concatenate the images of several sets, in order.
 
         Keypoints (image sizes) are kept when every set has them and dropped only if none has;
-        a mix raises, because silently dropping them would break spatial pyramids later.
+        a mix raises, because silently dropping them would break spatial pyramids later. Image
+        names are kept when every set has them.
 
         Parameters
         ----------
@@ -364,7 +387,27 @@ class DescriptorSet:
             if with_sizes
             else None
         )
-        return cls(data, offsets, kps, sizes)
+        names = (
+            [n for s in sets for n in (s._names or ())]
+            if all(s._names is not None for s in sets)
+            else None
+        )
+        return cls(data, offsets, kps, sizes, names)
+
+    def with_names(self, names: Sequence[str] | None) -> DescriptorSet:
+        """The same set with an id or path per image (``None`` removes them).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from vislang.features import DescriptorSet
+        >>> ds = DescriptorSet.from_list([np.ones((2, 3)), []], n_dims=3).with_names(["a", "b"])
+        >>> ds[1:].names
+        ['b']
+        """
+        return type(self)(
+            self._descriptors, self._offsets, self._keypoints, self._image_sizes, names
+        )
 
     def with_descriptors(self, descriptors: Any) -> DescriptorSet:
         """A set with the same images, offsets and keypoints but new descriptor rows.
@@ -392,7 +435,7 @@ class DescriptorSet:
                 f"descriptors must have {self.n_descriptors} rows (one per existing descriptor), "
                 f"got {arr.shape[0]}"
             )
-        return type(self)(arr, self._offsets, self._keypoints, self._image_sizes)
+        return type(self)(arr, self._offsets, self._keypoints, self._image_sizes, self._names)
 
     # ---------------------------------------------------------------- properties
     @property
@@ -415,6 +458,19 @@ class DescriptorSet:
     def image_sizes(self) -> NDArray[np.int64] | None:
         """``(height, width)`` per image, of shape (n_images, 2), or None."""
         return self._image_sizes
+
+    @property
+    def names(self) -> list[str] | None:
+        """An id or path per image (a copy), or None when the set has none."""
+        return None if self._names is None else list(self._names)
+
+    @property
+    def skipped(self) -> NDArray[np.bool_]:
+        """Whether each image was skipped as unreadable (``on_error="skip"``: size ``(0, 0)``);
+        all False when the set has no image sizes."""
+        if self._image_sizes is None:
+            return np.zeros(self.n_images, dtype=bool)
+        return np.asarray((self._image_sizes == 0).all(axis=1))
 
     @property
     def n_images(self) -> int:
@@ -502,7 +558,8 @@ class DescriptorSet:
         rows = np.repeat(starts - offsets[:-1], counts) + np.arange(offsets[-1], dtype=np.int64)
         kps = None if self._keypoints is None else self._keypoints[rows]
         sizes = None if self._image_sizes is None else self._image_sizes[idx]
-        return type(self)(self._descriptors[rows], offsets, kps, sizes)
+        names = None if self._names is None else [self._names[int(i)] for i in idx]
+        return type(self)(self._descriptors[rows], offsets, kps, sizes, names)
 
     def __iter__(self) -> Iterator[ImageFeatures]:
         for i in range(self.n_images):
@@ -514,6 +571,8 @@ class DescriptorSet:
             extras.append("keypoints")
         if self._image_sizes is not None:
             extras.append("image_sizes")
+        if self._names is not None:
+            extras.append("names")
         return (
             f"DescriptorSet(n_images={self.n_images}, n_descriptors={self.n_descriptors}, "
             f"n_dims={self.n_dims}, dtype={self.dtype}"
@@ -524,7 +583,10 @@ class DescriptorSet:
     def __reduce__(self) -> tuple[type[DescriptorSet], tuple[Any, ...]]:
         # Rebuild through __init__ so that unpickled sets (joblib workers) are validated and
         # their offsets read-only again.
-        return (type(self), (self._descriptors, self._offsets, self._keypoints, self._image_sizes))
+        return (
+            type(self),
+            (self._descriptors, self._offsets, self._keypoints, self._image_sizes, self._names),
+        )
 
     def to_list(self) -> list[NDArray[Any]]:
         """The descriptors of each image as a list of views, of shapes (n_i, n_dims)."""
@@ -563,7 +625,10 @@ class DescriptorSet:
             tensors["keypoints"] = self._keypoints
         if self._image_sizes is not None:
             tensors["image_sizes"] = self._image_sizes
-        meta = json.dumps({"format": _FORMAT, "n_images": self.n_images})
+        info: dict[str, Any] = {"format": _FORMAT, "n_images": self.n_images}
+        if self._names is not None:
+            info["names"] = self._names
+        meta = json.dumps(info)
         try:
             if path.suffix == ".npz":
                 np.savez(path, meta=np.array(meta), **tensors)  # type: ignore[arg-type]
@@ -620,6 +685,7 @@ class DescriptorSet:
                 tensors["offsets"],
                 tensors.get("keypoints"),
                 tensors.get("image_sizes"),
+                meta.get("names"),
             )
         except InvalidInputError as e:
             raise CheckpointError(f"{path} holds an invalid descriptor set: {e}") from e

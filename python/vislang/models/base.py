@@ -37,7 +37,42 @@ def as_image_tensor(images: Any, name: str = "images") -> Tensor:
         raise InvalidInputError(
             f"{name} must be features (n, F) or images (n, 3, H, W), got {tuple(t.shape)}"
         )
+    _check_finite(t, name)
     return t
+
+
+def _rgb_uint8(image: NDArray[np.uint8], name: str) -> NDArray[np.uint8]:
+    """A uint8 image (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) as RGB (H, W, 3): grey is
+    repeated into the three channels, alpha is dropped."""
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        return np.repeat(image, 3, axis=2)
+    if image.ndim == 3 and image.shape[-1] == 4:
+        return np.ascontiguousarray(image[:, :, :3])
+    if image.ndim == 3 and image.shape[-1] == 3:
+        return image
+    raise InvalidInputError(
+        f"{name} must be a uint8 image (height, width[, 1|3|4]), got shape {image.shape}"
+    )
+
+
+def _rgb_uint8_batch(images: Any) -> Any:
+    """uint8 image batches (n, H, W), (n, H, W, 1|3|4) or lists of such images -> RGB."""
+    if isinstance(images, np.ndarray) and images.dtype == np.uint8:
+        if images.ndim == 3:
+            return np.repeat(images[..., None], 3, axis=3)
+        if images.ndim == 4 and images.shape[-1] in (1, 4):
+            return images[..., :3] if images.shape[-1] == 4 else np.repeat(images, 3, axis=3)
+        return images
+    if isinstance(images, list | tuple) and images and isinstance(images[0], np.ndarray):
+        return [
+            _rgb_uint8(im, f"images[{i}]")
+            if isinstance(im, np.ndarray) and im.dtype == np.uint8
+            else im
+            for i, im in enumerate(images)
+        ]
+    return images
 
 
 @dataclass
@@ -179,13 +214,21 @@ class CrossModalModel(nn.Module):
     # ---------------------------------------------------------------- shared
     def image_input(self, images: Any) -> Tensor:
         """Model input from features (n, F), preprocessed images (n, 3, H, W), or raw uint8
-        images (n, H, W, 3), a list of them, image paths or a dataset: raw images are resized
-        and normalised as in training (the backbone's statistics, ``config.image_size``)."""
+        images (n, H, W, 3), (n, H, W, 4) (alpha dropped) or grey (n, H, W), a list of them,
+        image paths or a dataset: raw images are resized and normalised as in training (the
+        backbone's statistics, ``config.image_size``).
+
+        Raises
+        ------
+        InvalidInputError
+            Another dtype or shape, or NaN / inf in float input (the message names the row).
+        """
         from vislang.data.base import _ImageCollection
         from vislang.models.image_encoders import BACKBONES, _as_uint8_images, preprocess_images
 
         config = getattr(self, "config", None)
         backbone = getattr(config, "backbone", "precomputed")
+        images = _rgb_uint8_batch(images)
         if isinstance(images, np.ndarray):
             raw = images.dtype == np.uint8 and images.ndim == 4 and images.shape[-1] == 3
         elif isinstance(images, list | tuple) and images:

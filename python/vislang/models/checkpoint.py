@@ -6,6 +6,7 @@ pickle is ever loaded.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -19,14 +20,31 @@ from torch import Tensor
 from vislang.exceptions import CheckpointError, InvalidInputError
 from vislang.models.base import CrossModalModel
 
-__all__ = ["FORMAT_VERSION", "load_checkpoint", "load_model", "save_checkpoint"]
+__all__ = [
+    "FORMAT_VERSION",
+    "load_checkpoint",
+    "load_model",
+    "save_checkpoint",
+    "weights_metadata",
+]
 
 #: Version of the file layout; a file of another version raises CheckpointError.
 FORMAT_VERSION = 1
 
+#: The safetensors metadata key of the weights file: one key holding sorted JSON, so that
+#: identical models give byte-identical files (several keys come out in hash-map order).
+_META_KEY = "vislang"
 
-def _paths(path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
+
+def _paths(path: str | os.PathLike[str], *, reading: bool = False) -> tuple[Path, Path, Path]:
     p = Path(path)
+    if reading and p.is_dir():  # a run folder (``vislang train --out``): its final model
+        p = p / "model"
+        if not p.with_name("model.json").is_file():
+            raise CheckpointError(
+                f"no checkpoint in folder {p.parent}: expected model.json and "
+                "model.safetensors (or pass the path of a checkpoint, e.g. RUN/best)"
+            )
     stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
     return (
         stem.with_name(stem.name + ".safetensors"),
@@ -47,6 +65,60 @@ def _same_model(saved: Any, model: CrossModalModel) -> bool:
     return saved == model.model_type or _model_types().get(saved) is type(model)
 
 
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write atomically (temporary file + rename) with the umask's permissions, as ``open``
+    gives (safetensors' own writer creates files with mode 0600)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    tmp.replace(path)
+
+
+def _save_tensors(path: Path, tensors: dict[str, Tensor], meta: dict[str, Any] | None) -> str:
+    """Write a safetensors file deterministically; return its sha256."""
+    from safetensors.torch import save
+
+    metadata = None if meta is None else {_META_KEY: json.dumps(meta, sort_keys=True)}
+    data = save(tensors, metadata=metadata)
+    _write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def weights_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The metadata of a weights file: ``{"model_type": ..., "format_version": ...}``.
+
+    Reads the single ``vislang`` key (sorted JSON) and the separate ``vislang_model_type`` /
+    ``vislang_format`` keys of older files.
+
+    Raises
+    ------
+    CheckpointError
+        The file is missing or is not a safetensors file.
+    """
+    from safetensors import safe_open
+
+    p = _paths(path, reading=True)[0]
+    if not p.is_file():
+        raise CheckpointError(f"checkpoint file not found: {p}")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            raw = dict(f.metadata() or {})
+    except Exception as exc:
+        raise CheckpointError(f"{p}: corrupt or unreadable safetensors file ({exc})") from None
+    if _META_KEY in raw:
+        try:
+            meta = json.loads(raw[_META_KEY])
+        except json.JSONDecodeError as exc:
+            raise CheckpointError(f"{p}: corrupt metadata ({exc})") from None
+        return dict(meta) if isinstance(meta, dict) else {}
+    out: dict[str, Any] = {}
+    if "vislang_model_type" in raw:
+        out["model_type"] = raw["vislang_model_type"]
+    if "vislang_format" in raw:
+        out["format_version"] = int(raw["vislang_format"])
+    return out
+
+
 def save_checkpoint(
     path: str | os.PathLike[str],
     model: CrossModalModel,
@@ -57,16 +129,16 @@ def save_checkpoint(
     trainer_state: dict[str, Any] | None = None,
 ) -> Path:
     """Write the checkpoint files next to ``path`` (``run/model`` -> ``run/model.safetensors``,
-    ``run/model.state.safetensors``, ``run/model.json``). Returns the weights path."""
-    from safetensors.torch import save_file
+    ``run/model.state.safetensors``, ``run/model.json``). Returns the weights path.
 
+    Identical models give byte-identical weights files; the sidecar records the sha256 of both
+    tensor files, checked when they are loaded. Files get the permissions of the umask.
+    """
     weights, state_path, meta_path = _paths(path)
     weights.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    save_file(
-        tensors,
-        str(weights),
-        metadata={"vislang_model_type": model.model_type, "vislang_format": str(FORMAT_VERSION)},
+    weights_sha = _save_tensors(
+        weights, tensors, {"format_version": FORMAT_VERSION, "model_type": model.model_type}
     )
     state: dict[str, Tensor] = {"rng.torch": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -95,10 +167,11 @@ def save_checkpoint(
         meta["scheduler"] = scheduler.state_dict()
     if scaler is not None:
         meta["scaler"] = scaler.state_dict()
-    save_file(state, str(state_path))
-    tmp = meta_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(meta, indent=1))
-    tmp.replace(meta_path)
+    meta["sha256"] = {
+        weights.name: weights_sha,
+        state_path.name: _save_tensors(state_path, state, None),
+    }
+    _write_bytes(meta_path, json.dumps(meta, indent=1).encode())
     return weights
 
 
@@ -134,13 +207,25 @@ def _read_meta(meta_path: Path) -> dict[str, Any]:
     return meta
 
 
-def _read_tensors(path: Path) -> dict[str, Tensor]:
-    from safetensors.torch import load_file
+def _read_tensors(path: Path, meta: dict[str, Any] | None = None) -> dict[str, Tensor]:
+    """The tensors of ``path``, checked against the sha256 that the sidecar ``meta`` records
+    (sidecars written before checksums were recorded have none: not checked)."""
+    from safetensors.torch import load
 
     if not path.is_file():
         raise CheckpointError(f"checkpoint file not found: {path}")
     try:
-        return load_file(str(path))
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"{path}: unreadable checkpoint file ({exc})") from None
+    expected = ((meta or {}).get("sha256") or {}).get(path.name)
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+        raise CheckpointError(
+            f"{path}: corrupt checkpoint: its sha256 differs from the one recorded in the "
+            "sidecar (the file was damaged or changed after it was saved)"
+        )
+    try:
+        return load(data)
     except Exception as exc:
         raise CheckpointError(f"{path}: corrupt or unreadable safetensors file ({exc})") from None
 
@@ -153,13 +238,16 @@ def load_model(
 ) -> CrossModalModel:
     """Rebuild a model from its checkpoint (weights + sidecar).
 
+    ``path`` names the checkpoint (``run/best``, ``run/model.safetensors``, ``run/model.json``)
+    or a run folder (``run``: its ``model`` checkpoint, the weights chosen on validation).
+
     Raises
     ------
     CheckpointError
         Missing or corrupt files, another format/model version, or a model type other than
         ``expected_type``; the message names the file and the mismatch.
     """
-    weights, _, meta_path = _paths(path)
+    weights, _, meta_path = _paths(path, reading=True)
     meta = _read_meta(meta_path)
     mtype = meta.get("model_type")
     types = _model_types()
@@ -179,12 +267,12 @@ def load_model(
         model = cls.from_config_dict(meta["config"])
     except (KeyError, TypeError, InvalidInputError) as exc:
         raise CheckpointError(f"{meta_path}: bad model config ({exc})") from None
-    _load_weights(model, weights)
+    _load_weights(model, weights, meta)
     return model.to(device)
 
 
-def _load_weights(model: CrossModalModel, weights: Path) -> None:
-    tensors = _read_tensors(weights)
+def _load_weights(model: CrossModalModel, weights: Path, meta: dict[str, Any]) -> None:
+    tensors = _read_tensors(weights, meta)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
@@ -211,7 +299,7 @@ def load_checkpoint(
     CheckpointError
         As :func:`load_model`; also when the checkpoint is of another model type.
     """
-    weights, state_path, meta_path = _paths(path)
+    weights, state_path, meta_path = _paths(path, reading=True)
     meta = _read_meta(meta_path)
     if not _same_model(meta.get("model_type"), model):
         raise CheckpointError(
@@ -223,8 +311,8 @@ def load_checkpoint(
             f"{meta_path}: {model.model_type} model version {meta.get('model_version')!r}, "
             f"this vislang has version {model.format_version}"
         )
-    _load_weights(model, weights)
-    state = _read_tensors(state_path)
+    _load_weights(model, weights, meta)
+    state = _read_tensors(state_path, meta)
     try:
         if optimizer is not None:
             saved = meta["optimizer"]

@@ -136,6 +136,8 @@ class Trainer:
         self.epoch = 0
         self.step = 0
         self.best_rsum = -math.inf
+        #: The epoch (1-based) of the best validation rsum so far; 0 before any validation.
+        self.best_epoch = 0
         self.bad_epochs = 0
         self.history: list[dict[str, float]] = []
 
@@ -166,6 +168,10 @@ class Trainer:
             "epoch": self.epoch,
             "step": self.step,
             "best_rsum": self.best_rsum if math.isfinite(self.best_rsum) else None,
+            "best_epoch": self.best_epoch,
+            # The epoch the weights saved with this state come from (the model as it is now);
+            # a caller that loads other weights (the best epoch's) says so.
+            "weights_epoch": self.epoch,
             "bad_epochs": self.bad_epochs,
             "history": self.history,
             "config": asdict(self.config),
@@ -191,6 +197,7 @@ class Trainer:
         self.step = int(st.get("step", 0))
         best = st.get("best_rsum")
         self.best_rsum = -math.inf if best is None else float(best)
+        self.best_epoch = int(st.get("best_epoch", 0))
         self.bad_epochs = int(st.get("bad_epochs", 0))
         self.history = list(st.get("history", []))
 
@@ -279,6 +286,7 @@ class Trainer:
                 record.update({f"val_{k}": v for k, v in metrics.items()})
                 if metrics["rsum"] > self.best_rsum:
                     self.best_rsum = metrics["rsum"]
+                    self.best_epoch = self.epoch
                     self.bad_epochs = 0
                     if self.out is not None:
                         self.save(self.out / "best")

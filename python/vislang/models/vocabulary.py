@@ -105,6 +105,9 @@ class Vocabulary:
             raise InvalidInputError("captions must be a list of strings, got one string")
         if len(captions) == 0:
             raise InvalidInputError("captions: empty batch")
+        for i, c in enumerate(captions):
+            if not isinstance(c, str):
+                raise InvalidInputError(f"captions[{i}] must be a string, got {type(c).__name__}")
         rows = [self.lookup(self.tokenize(c)) or [1] for c in captions]
         lengths = np.array([len(r) for r in rows], dtype=np.int64)
         ids = np.zeros((len(rows), int(lengths.max())), dtype=np.int64)

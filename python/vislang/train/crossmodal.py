@@ -42,6 +42,10 @@ OPTIONS: tuple[tuple[Option, tuple[str, ...], dict[str, Any]], ...] = (
             "dataset folder or annotation file (not for 'shapes'); must have train/val/test "
             "splits"), (), {}),
     (Option("data", "images", "", "image folder, when the reader cannot guess it"), (), {}),
+    (Option("data", "on_error", "raise",
+            "a missing or unreadable image stops the run (raise) or is dropped with a warning "
+            "(skip; the count is reported as skipped_images)", choices=("raise", "skip")),
+     (), {}),
     (Option("data", "features", "",
             "a .npy of precomputed image features, one row per dataset image in reading order "
             "(memory-mapped); sets model.backbone = 'precomputed'"), (), {}),
@@ -168,13 +172,24 @@ def _dataset(d: Mapping[str, Any], seed: int) -> Any:
     if not path.exists():
         raise InvalidInputError(f"config: data.path not found: {path}")
     images = d["images"] or None
+    try:
+        return _read_captions(src, path, images, d["on_error"])
+    except data.ImageLoadError as e:  # name the config key, not the reader's argument
+        raise data.ImageLoadError(
+            str(e).replace("pass on_error='skip'", "set data.on_error = 'skip' in the config")
+        ) from None
+
+
+def _read_captions(src: str, path: Path, images: Any, on_error: Any) -> Any:
+    from vislang import data
+
     if src == "flickr8k":
-        return data.read_flickr8k(path, images_dir=images)
+        return data.read_flickr8k(path, images_dir=images, on_error=on_error)
     if src == "karpathy":
-        return data.read_karpathy_json(path, images)
+        return data.read_karpathy_json(path, images, on_error=on_error)
     if src == "coco":
-        return data.read_coco_captions(path, images)
-    return data.read_caption_csv(path, images)
+        return data.read_coco_captions(path, images, on_error=on_error)
+    return data.read_caption_csv(path, images, on_error=on_error)
 
 
 def _split_indices(ds: Any, split: str) -> list[int]:
@@ -344,6 +359,15 @@ def run(
     torch.manual_seed(seed_)
     d = config["data"]
     ds = _dataset(d, seed_)
+    n_skipped = len(getattr(ds, "skipped", ()))
+    if n_skipped:
+        import warnings
+
+        warnings.warn(
+            f"data.on_error='skip': {n_skipped} images skipped (first: {ds.skipped[0][0]})",
+            UserWarning,
+            stacklevel=2,
+        )
     split_idx = {s: _split_indices(ds, s) for s in ("train", "val", "test")}
     inputs = {s: _image_inputs(ds, idx, config["model"], d) for s, idx in split_idx.items()}
     feature_dim = int(inputs["train"].shape[1]) if d["features"] else 0
@@ -369,15 +393,18 @@ def run(
     )
     history = trainer.fit()
     best = out_dir / "best"
-    if best.with_suffix(".json").is_file():
-        load_checkpoint(best, model, restore_rng=False)
     state = {**trainer.state(), "seed": seed_}
+    if best.with_suffix(".json").is_file():
+        best_state = load_checkpoint(best, model, restore_rng=False)
+        state["weights_epoch"] = int(best_state.get("epoch", trainer.best_epoch))
     ckpt = save_checkpoint(out_dir / "model", model, trainer_state=state)
     metrics: dict[str, Any] = dict(model.evaluate(data["test"], device=trainer.device))
     metrics.update(
         model=name,
         seed=seed_,
         epochs=trainer.epoch,
+        weights_epoch=state["weights_epoch"],
+        skipped_images=n_skipped,
         seconds=time.perf_counter() - t0,
         checkpoint=str(ckpt),
         device=str(trainer.device),

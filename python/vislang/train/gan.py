@@ -84,7 +84,7 @@ def prepare_shapes(
     import torch
 
     from vislang.data import make_shapes
-    from vislang.models import VSE, CaptionPairs, TrainConfig, Trainer, VSEConfig, Vocabulary
+    from vislang.models import VSE, CaptionPairs, TrainConfig, Trainer, Vocabulary, VSEConfig
 
     d, t, tr = config["data"], config["text"], config["train"]
     t0 = time.perf_counter()
@@ -246,7 +246,7 @@ def _evaluate(gan: Any, vse: Any, train: Any, test: Any, config: Any) -> dict[st
     img_real = vse.embed_images(real).numpy()
     txt = vse.embed_texts(caps).numpy()
     _, groups = np.unique(np.asarray(caps), return_inverse=True)
-    n_d = min(ev["n_distractors"], int(len(np.unique(groups))) - 1)
+    n_d = min(ev["n_distractors"], len(np.unique(groups)) - 1)
     rp = r_precision(img_fake, txt, np.arange(len(caps)), n_distractors=n_d, groups=groups, seed=seed)
     rp_real = r_precision(
         img_real, txt, np.arange(len(caps)), n_distractors=n_d, groups=groups, seed=seed
