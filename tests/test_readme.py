@@ -10,7 +10,7 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS = re.findall(r"^```python\n(.*?)^```", README.read_text(encoding="utf-8"), re.M | re.S)
 #: Blocks that take longer than about 30 s on 2 cores (VSE++'s 3 epochs on 2,000 images).
-SLOW = ("run_config",)
+SLOW = ('runner("vse++")',)
 
 
 def test_readme_has_the_quick_start_blocks() -> None:

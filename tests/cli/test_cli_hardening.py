@@ -4,9 +4,8 @@ training history."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
-import sys
-import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -181,10 +180,11 @@ def test_train_prints_the_history_as_a_table(
         {"epoch": 1.0, "loss": 0.5, "val_rsum": 120.25},
         {"epoch": 2.0, "loss": 0.25, "val_rsum": 150.5},
     ]
-    module = types.ModuleType("vislang.models")
-    module.run_config = lambda name, config, **kw: {"rsum": 151.0, "history": history}  # type: ignore[attr-defined]
-    module.config_help = lambda name: ""  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "vislang.models", module)
+    from vislang.train import registry
+
+    real = registry.runner("vse")
+    fake = dataclasses.replace(real, run=lambda config, **kw: {"rsum": 151.0, "history": history})
+    monkeypatch.setitem(registry._RUNNERS, "vse", fake)
     r = vislang_cli("train", "vse", "--device", "cpu", "--quiet")
     assert r.code == 0, r.err
     assert "{" not in r.out and "'epoch'" not in r.out

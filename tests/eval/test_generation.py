@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import linalg
-
 from tests.eval.generation_reference import inception_score_loop, pytorch_fid_frechet_distance
+
 from vislang.eval.generation import (
     attribute_accuracy,
     feature_statistics,

@@ -20,10 +20,19 @@ from vislang.models import (
     VSEConfig,
     load_checkpoint,
     load_model,
-    run_config,
     save_checkpoint,
 )
 from vislang.models.checkpoint import weights_metadata
+from vislang.train import runner
+
+
+def run_config(name: str, config: dict[str, Any], *, seed: int | None = None, **kw: Any) -> Any:
+    """The ``vislang train NAME`` runner (``seed`` as a ``train.seed`` override)."""
+    r = runner(name)
+    if seed is not None:
+        config = {**config, "train": {**config.get("train", {}), "seed": seed}}
+    return r.run(r.resolve(config), **kw)
+
 
 TINY = {"n_train": 24, "n_val": 8, "n_test": 8, "image_size": 32}
 TINY_RUN = {
@@ -102,7 +111,8 @@ def test_weights_metadata_one_sorted_key_and_old_keys(
         raw = f.metadata()
     assert list(raw) == ["vislang"]
     assert raw["vislang"] == json.dumps(json.loads(raw["vislang"]), sort_keys=True)
-    assert weights_metadata(weights) == {"format_version": 1, "model_type": "vse"}
+    # VSEConfig defaults to the VSE++ loss: the registered name is what the file records.
+    assert weights_metadata(weights) == {"format_version": 1, "model_type": "vse++"}
     old = tmp_path / "old.safetensors"
     save_file(
         {"w": torch.zeros(2)},

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from vislang.data import ImageLoadError
-from vislang.models import run_config
+from vislang.train import runner
+
+
+def run_config(name: str, config: dict[str, Any], *, seed: int | None = None, **kw: Any) -> Any:
+    """The ``vislang train NAME`` runner (``seed`` as a ``train.seed`` override)."""
+    r = runner(name)
+    if seed is not None:
+        config = {**config, "train": {**config.get("train", {}), "seed": seed}}
+    return r.run(r.resolve(config), **kw)
 
 
 def _flickr8k(root: Path, n: int, missing: set[int]) -> Path:
