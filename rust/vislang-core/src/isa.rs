@@ -96,6 +96,13 @@ pub fn cpu_features() -> CpuFeatures {
     *F.get_or_init(CpuFeatures::detect)
 }
 
+/// The widest level of this CPU, cached (dispatchers ask for it per call).
+#[inline]
+fn max_supported() -> Isa {
+    static M: OnceLock<Isa> = OnceLock::new();
+    *M.get_or_init(|| cpu_features().max_isa())
+}
+
 /// An instruction-set level the kernels are compiled for, narrowest first (`Ord` follows width).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Isa {
@@ -131,7 +138,7 @@ impl Isa {
     /// Dispatchers call it, so asking for a level above the CPU is safe.
     #[inline]
     pub fn supported(self) -> Self {
-        self.min(cpu_features().max_isa())
+        self.min(max_supported())
     }
 }
 
