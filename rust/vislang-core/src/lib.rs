@@ -3,6 +3,7 @@
 //! This crate never sees Python: it takes row-major slices plus a parameter struct and returns
 //! [`Result`]. The pyo3 crate `vislang-py` converts arrays, releases the GIL and maps [`Error`].
 //!
+//! - [`dsift`]: dense SIFT over a grid, VLFeat's separable way (PHOW features).
 //! - [`assign`]: k nearest centres of each row, a blocked GEMM fused with the arg-min.
 //! - [`kmeans`]: Lloyd and Hamerly iterations, empty-cluster relocation, `n_init` restarts.
 //! - [`seeding`]: greedy k-means++ (Arthur & Vassilvitskii 2007) with triangle-inequality pruning.
@@ -14,6 +15,7 @@
 
 mod accumulate;
 pub mod assign;
+pub mod dsift;
 pub mod error;
 pub mod histogram;
 pub mod kmeans;
