@@ -267,10 +267,10 @@ pub fn describe(image: &Image<'_>, params: &DsiftParams) -> Result<Vec<f32>> {
 /// Per-thread buffers, reused across images.
 #[derive(Default)]
 struct Scratch {
-    gray: Vec<f32>,
-    smooth: Vec<f32>,
-    tmp: Vec<f32>,
-    pad: Vec<f32>,
+    gray: Vec<f64>,
+    smooth: Vec<f64>,
+    tmp: Vec<f64>,
+    pad: Vec<f64>,
     gx: Vec<f32>,
     gy: Vec<f32>,
     planes: Vec<f32>,
@@ -286,7 +286,7 @@ struct Taps {
 
 /// Everything that depends only on the bin size (and the image extent, which bounds the taps).
 struct SizeTables {
-    gauss: Vec<f32>,
+    gauss: Vec<f64>,
     bins: [Taps; 4],
     flat: [f32; 4],
 }
@@ -296,7 +296,7 @@ fn smoothing_sigma(size: f64, magnif: f64) -> f64 {
     (s * s - 0.25).max(0.0).sqrt()
 }
 
-fn gaussian_kernel(sigma: f64) -> Vec<f32> {
+fn gaussian_kernel(sigma: f64) -> Vec<f64> {
     if sigma < 0.01 {
         return vec![1.0];
     }
@@ -310,8 +310,7 @@ fn gaussian_kernel(sigma: f64) -> Vec<f32> {
         })
         .collect();
     let sum: f64 = g.iter().sum();
-    #[allow(clippy::cast_possible_truncation)]
-    g.iter().map(|v| (v / sum) as f32).collect()
+    g.iter().map(|v| v / sum).collect()
 }
 
 #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
@@ -367,7 +366,7 @@ fn describe_into(img: &Image<'_>, params: &DsiftParams, s: &mut Scratch, dst: &m
     s.gray.resize(h * w, 0.0);
     for ch in 0..c {
         for (g, px) in s.gray.iter_mut().zip(img.data.iter().skip(ch).step_by(c)) {
-            *g = f32::from(*px) / 255.0;
+            *g = f64::from(*px) / 255.0;
         }
         for (si, t) in tables.iter().enumerate() {
             smooth(s, h, w, &t.gauss);
@@ -382,7 +381,11 @@ fn describe_into(img: &Image<'_>, params: &DsiftParams, s: &mut Scratch, dst: &m
 }
 
 /// Separable Gaussian smoothing of `s.gray` into `s.smooth`, replicated borders.
-fn smooth(s: &mut Scratch, h: usize, w: usize, g: &[f32]) {
+///
+/// In `f64`, as the gradients: their rounding error is then relative to the gradient, not to
+/// the grey level, so near-flat patches keep their (small) orientation histograms exactly
+/// enough for the contrast threshold and the normalisation.
+fn smooth(s: &mut Scratch, h: usize, w: usize, g: &[f64]) {
     s.smooth.resize(h * w, 0.0);
     if g.len() == 1 {
         s.smooth.copy_from_slice(&s.gray);
@@ -454,6 +457,7 @@ fn angle_2pi(y: f32, x: f32) -> f32 {
 }
 
 /// Gradients of `s.smooth` soft-binned into 8 interleaved orientation planes `(h, w, 8)`.
+#[allow(clippy::cast_possible_truncation)]
 fn orientation_planes(s: &mut Scratch, h: usize, w: usize) {
     const BINS_PER_RAD: f32 = 8.0 / std::f32::consts::TAU;
     s.planes.resize(h * w * ORI, 0.0);
@@ -466,10 +470,10 @@ fn orientation_planes(s: &mut Scratch, h: usize, w: usize) {
         if w == 1 {
             s.gx[0] = 0.0;
         } else {
-            s.gx[0] = row[1] - row[0];
-            s.gx[w - 1] = row[w - 1] - row[w - 2];
+            s.gx[0] = (row[1] - row[0]) as f32;
+            s.gx[w - 1] = (row[w - 1] - row[w - 2]) as f32;
             for x in 1..w - 1 {
-                s.gx[x] = 0.5 * (row[x + 1] - row[x - 1]);
+                s.gx[x] = (0.5 * (row[x + 1] - row[x - 1])) as f32;
             }
         }
         if h == 1 {
@@ -484,7 +488,7 @@ fn orientation_planes(s: &mut Scratch, h: usize, w: usize) {
             };
             let (ru, rd) = (&img[up * w..(up + 1) * w], &img[down * w..(down + 1) * w]);
             for ((g, &a), &b) in s.gy.iter_mut().zip(ru).zip(rd) {
-                *g = half * (b - a);
+                *g = (half * (b - a)) as f32;
             }
         }
         let out = &mut s.planes[y * w * ORI..(y + 1) * w * ORI];
