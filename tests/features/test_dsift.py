@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from dsift_reference import dense_sift as reference
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-from dsift_reference import dense_sift as reference
 from vislang import _core
 from vislang.exceptions import InvalidInputError
 from vislang.features import DenseSIFT, RootSIFT, load_image, opponent_channels
@@ -42,7 +42,9 @@ def _image(kind: str, h: int, w: int, c: int, seed: int) -> NDArray[np.uint8]:
 _params = st.fixed_dictionaries(
     {
         "step": st.integers(1, 12),
-        "sizes": st.lists(st.sampled_from([1.0, 2.0, 3.5, 4.0, 6.0, 7.3, 10.0]), min_size=1, max_size=3),
+        "sizes": st.lists(
+            st.sampled_from([1.0, 2.0, 3.5, 4.0, 6.0, 7.3, 10.0]), min_size=1, max_size=3
+        ),
         "magnif": st.sampled_from([0.5, 3.0, 6.0]),
         "window": st.sampled_from(["flat", "gaussian"]),
         "window_size": st.sampled_from([1.0, 1.5, 2.0]),
@@ -85,7 +87,9 @@ def test_kernel_matches_numpy_reference(
     seed=st.integers(0, 2**16),
     step=st.integers(2, 9),
 )
-def test_quantised_kernel_matches_reference(kind: str, h: int, w: int, seed: int, step: int) -> None:
+def test_quantised_kernel_matches_reference(
+    kind: str, h: int, w: int, seed: int, step: int
+) -> None:
     """OpenCV-style uint8 values: equal up to a rounding tie (at most 1, rarely)."""
     img = _image(kind, h, w, 1, seed)
     got, _ = _core.dense_sift([img], step=step)

@@ -489,9 +489,9 @@ class DenseSIFT(LocalFeatureExtractor):
             for start in range(0, n, _RUST_CHUNK):
                 idx = range(start, min(start + _RUST_CHUNK, n))
                 loaded = self._load_chunk(items, idx, threads)
-                ok = [i for i, img in zip(idx, loaded) if img is not None]
+                ok = [i for i, img in zip(idx, loaded, strict=True) if img is not None]
                 arrays = [self._channels(img) for img in loaded if img is not None]
-                for i, img in zip(idx, loaded):
+                for i, img in zip(idx, loaded, strict=True):
                     if img is not None:
                         sizes[i] = img.shape[:2]
                 if arrays:
@@ -515,11 +515,7 @@ class DenseSIFT(LocalFeatureExtractor):
         np.cumsum(counts, out=offsets[1:])
         kps = np.concatenate(
             [np.empty((0, 3), np.float32)]
-            + [
-                _all_sizes_grid(int(h), int(w), int(self.step), kp_sizes)
-                for h, w in sizes
-                if h > 0
-            ]
+            + [_all_sizes_grid(int(h), int(w), int(self.step), kp_sizes) for h, w in sizes if h > 0]
         )
         return DescriptorSet(data, offsets, kps, sizes)
 
