@@ -247,12 +247,13 @@ pub fn describe_batch(
         parts.push((im, head));
         rest = tail;
     }
-    parts
-        .into_par_iter()
-        .with_min_len(1)
-        .for_each_init(Scratch::default, |scratch, (im, dst)| {
-            describe_into(im, params, scratch, dst);
+    parts.into_par_iter().with_min_len(1).for_each(|(im, dst)| {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => describe_into(im, params, &mut scratch, dst),
+            // Re-entered on this thread (rayon work stealing inside a call): fresh buffers.
+            Err(_) => describe_into(im, params, &mut Scratch::default(), dst),
         });
+    });
     Ok((out, counts))
 }
 
@@ -262,6 +263,13 @@ pub fn describe_batch(
 /// As [`describe_batch`].
 pub fn describe(image: &Image<'_>, params: &DsiftParams) -> Result<Vec<f32>> {
     describe_batch(std::slice::from_ref(image), params).map(|(d, _)| d)
+}
+
+thread_local! {
+    // Per-thread buffers, kept between calls: a fresh 2 MB plane buffer per image costs page
+    // faults comparable to the filtering itself. They hold O(height x width x 8) floats of
+    // the largest image this thread has described.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// Per-thread buffers, reused across images.
@@ -403,21 +411,31 @@ fn smooth(s: &mut Scratch, h: usize, w: usize, g: &[f64]) {
         s.pad[r..r + w].copy_from_slice(src);
         s.pad[r + w..].fill(last);
         let out = &mut s.tmp[y * w..(y + 1) * w];
-        out.fill(0.0);
-        for (k, &gk) in g.iter().enumerate() {
-            for (o, &p) in out.iter_mut().zip(&s.pad[k..k + w]) {
-                *o += gk * p;
+        // Symmetric kernel: one multiply per pair of taps.
+        for (o, &p) in out.iter_mut().zip(&s.pad[r..r + w]) {
+            *o = g[r] * p;
+        }
+        for k in 0..r {
+            let gk = g[k];
+            let (a, b) = (&s.pad[k..k + w], &s.pad[2 * r - k..2 * r - k + w]);
+            for ((o, &p), &q) in out.iter_mut().zip(a).zip(b) {
+                *o += gk * (p + q);
             }
         }
     }
     // Vertical: each output row is a weighted sum of (clamped) input rows.
     for y in 0..h {
         let out = &mut s.smooth[y * w..(y + 1) * w];
-        out.fill(0.0);
-        for (k, &gk) in g.iter().enumerate() {
-            let yy = (y + k).saturating_sub(r).min(h - 1);
-            for (o, &p) in out.iter_mut().zip(&s.tmp[yy * w..(yy + 1) * w]) {
-                *o += gk * p;
+        for (o, &p) in out.iter_mut().zip(&s.tmp[y * w..(y + 1) * w]) {
+            *o = g[r] * p;
+        }
+        for k in 0..r {
+            let gk = g[k];
+            let ya = (y + k).saturating_sub(r);
+            let yb = (y + 2 * r - k).saturating_sub(r).min(h - 1);
+            let (a, b) = (&s.tmp[ya * w..(ya + 1) * w], &s.tmp[yb * w..(yb + 1) * w]);
+            for ((o, &p), &q) in out.iter_mut().zip(a).zip(b) {
+                *o += gk * (p + q);
             }
         }
     }
@@ -442,8 +460,7 @@ fn atan01(a: f32) -> f32 {
 fn angle_2pi(y: f32, x: f32) -> f32 {
     use std::f32::consts::{FRAC_PI_2, PI, TAU};
     let (ax, ay) = (x.abs(), y.abs());
-    let mx = ax.max(ay);
-    let mn = ax.min(ay);
+    let (mx, mn) = if ax > ay { (ax, ay) } else { (ay, ax) };
     let a = if mx > 0.0 { mn / mx } else { 0.0 };
     let mut t = atan01(a);
     t = if ay > ax { FRAC_PI_2 - t } else { t };
@@ -491,21 +508,28 @@ fn orientation_planes(s: &mut Scratch, h: usize, w: usize) {
                 *g = (half * (b - a)) as f32;
             }
         }
-        let out = &mut s.planes[y * w * ORI..(y + 1) * w * ORI];
-        for ((px, &gx), &gy) in out.chunks_exact_mut(ORI).zip(&s.gx).zip(&s.gy) {
-            let m = (gx * gx + gy * gy).sqrt();
+        // Magnitude and orientation (in bins) over the row: branch-free, vectorises.
+        for (gx, gy) in s.gx.iter_mut().zip(s.gy.iter_mut()) {
+            let m = (*gx * *gx + *gy * *gy).sqrt();
             // y grows downwards in the image: -gy makes the angle counter-clockwise (OpenCV).
-            let t = angle_2pi(-gy, gx) * BINS_PER_RAD;
-            let px: &mut [f32; ORI] = match px.try_into() {
-                Ok(p) => p,
-                Err(_) => continue,
+            let t = angle_2pi(-*gy, *gx) * BINS_PER_RAD;
+            *gx = m;
+            *gy = t;
+        }
+        // Soft binning: only bins floor(t) and floor(t) + 1 (mod 8) get a share, which is
+        // `m * max(0, 1 - circular |t - o|)` for every o.
+        let out = &mut s.planes[y * w * ORI..(y + 1) * w * ORI];
+        for ((px, &m), &t) in out.chunks_exact_mut(ORI).zip(&s.gx).zip(&s.gy) {
+            let Ok(px): std::result::Result<&mut [f32; ORI], _> = px.try_into() else {
+                continue;
             };
-            for (o, v) in px.iter_mut().enumerate() {
-                #[allow(clippy::cast_precision_loss)]
-                let d = (t - o as f32).abs();
-                let d = d.min(8.0 - d);
-                *v = m * (1.0 - d).max(0.0);
-            }
+            #[allow(clippy::cast_sign_loss)]
+            let b = t as usize; // t in [0, 8]
+            #[allow(clippy::cast_precision_loss)]
+            let f = t - b as f32;
+            *px = [0.0; ORI];
+            px[b & 7] = m * (1.0 - f);
+            px[(b + 1) & 7] = m * f;
         }
     }
 }
@@ -577,9 +601,22 @@ fn gather(
     }
 }
 
+/// Sum of squares (`square`) or sum in 8 interleaved partial sums, added in a fixed order:
+/// vectorises (a single running `f32` sum cannot be reordered by the compiler).
+#[inline]
+fn sum8(d: &[f32], square: bool) -> f32 {
+    let mut acc = [0.0f32; ORI];
+    for c in d.chunks_exact(ORI) {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += if square { v * v } else { v };
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+}
+
 /// Normalise, clamp at 0.2, renormalise, then optionally quantise and root one descriptor.
 fn finish(d: &mut [f32], params: &DsiftParams) {
-    let norm = d.iter().map(|v| v * v).sum::<f32>().sqrt();
+    let norm = sum8(d, true).sqrt();
     #[allow(clippy::cast_possible_truncation)]
     let thr = params.contrast_threshold as f32;
     if norm <= thr || norm < MIN_NORM {
@@ -588,7 +625,8 @@ fn finish(d: &mut [f32], params: &DsiftParams) {
     }
     let inv = 1.0 / norm;
     for v in d.iter_mut() {
-        *v = (*v * inv).min(0.2);
+        let x = *v * inv;
+        *v = if x > 0.2 { 0.2 } else { x };
     }
     let norm2 = d
         .iter()
@@ -601,12 +639,16 @@ fn finish(d: &mut [f32], params: &DsiftParams) {
         *v *= inv2;
     }
     if params.quantize {
+        // Round half to even as OpenCV's cvRound: adding and removing 2^23 leaves an f32 in
+        // [0, 2^23) rounded by the FPU's default mode (a libm call per value otherwise).
+        const MAGIC: f32 = 8_388_608.0;
         for v in d.iter_mut() {
-            *v = (512.0 * *v).round_ties_even().min(255.0);
+            let r = (512.0 * *v + MAGIC) - MAGIC;
+            *v = if r > 255.0 { 255.0 } else { r };
         }
     }
     if params.root {
-        let l1: f32 = d.iter().sum();
+        let l1 = sum8(d, false);
         if l1 > 0.0 {
             let inv = 1.0 / l1;
             for v in d.iter_mut() {
@@ -752,5 +794,68 @@ mod tests {
         };
         let e = describe_batch(&[img, bad], &DsiftParams::default()).unwrap_err();
         assert!(e.to_string().contains("image 1"), "{e}");
+    }
+
+    /// Phase timings on a 256 x 256 image: `cargo test --release -p vislang-core
+    /// dsift::tests::phase_timings -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing, run by hand"]
+    fn phase_timings() {
+        use std::time::Instant;
+        let (h, w) = (256, 256);
+        let data: Vec<u8> = (0..h * w)
+            .map(|i| ((i * 37 + i / 7 + (i / w) * 11) % 251) as u8)
+            .collect();
+        let img = Image {
+            data: &data,
+            height: h,
+            width: w,
+            channels: 1,
+        };
+        let p = DsiftParams::default();
+        let reps = 50;
+        let mut s = Scratch::default();
+        let xs = grid(w, p.step);
+        let ys = grid(h, p.step);
+        let mut block = vec![0.0f32; xs.len() * ys.len() * 128];
+        s.gray = data.iter().map(|&v| f64::from(v) / 255.0).collect();
+        for &size in &p.sizes {
+            let t = size_tables(size, &p, 256);
+            let t0 = Instant::now();
+            for _ in 0..reps {
+                smooth(&mut s, h, w, &t.gauss);
+            }
+            let t1 = Instant::now();
+            for _ in 0..reps {
+                orientation_planes(&mut s, h, w);
+            }
+            let t2 = Instant::now();
+            for _ in 0..reps {
+                gather(&mut s, h, w, &xs, &ys, &t, &mut block, 128, 0);
+            }
+            let t3 = Instant::now();
+            for _ in 0..reps {
+                for r in block.chunks_exact_mut(128) {
+                    finish(r, &p);
+                }
+            }
+            let t4 = Instant::now();
+            let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3 / f64::from(reps);
+            println!(
+                "size {size}: smooth {:.3} ms, planes {:.3} ms, gather {:.3} ms, finish {:.3} ms",
+                ms(t0, t1),
+                ms(t1, t2),
+                ms(t2, t3),
+                ms(t3, t4)
+            );
+        }
+        let t0 = Instant::now();
+        for _ in 0..reps {
+            let _ = describe(&img, &p);
+        }
+        println!(
+            "total {:.3} ms",
+            (Instant::now() - t0).as_secs_f64() * 1e3 / f64::from(reps)
+        );
     }
 }
