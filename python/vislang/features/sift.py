@@ -1,7 +1,9 @@
 """SIFT-family extractors: ``SIFT`` (Lowe 2004), ``DenseSIFT`` (PHOW, Bosch et al. 2007 / VLFeat),
 ``RootSIFT`` (Arandjelović & Zisserman 2012) and colour SIFT (van de Sande et al. 2010).
 
-All use OpenCV's SIFT implementation (``cv2.SIFT_create``). Descriptors are float32 of shape
+``SIFT`` uses OpenCV's SIFT implementation (``cv2.SIFT_create``); ``DenseSIFT`` uses the Rust
+kernel ``vislang._core.dense_sift`` (VLFeat's ``vl_dsift`` way) by default and OpenCV with
+``backend="opencv"``. Descriptors are float32 of shape
 (n, 128), integer-valued in [0, 255] (OpenCV's normalise, clip at 0.2, renormalise, times 512).
 With ``color="rgb"`` or ``"opponent"`` the descriptor of each channel is computed at the same
 keypoints and the three are concatenated: shape (n, 384), channel after channel.

@@ -415,8 +415,7 @@ fn smooth(s: &mut Scratch, h: usize, w: usize, g: &[f64]) {
         for (o, &p) in out.iter_mut().zip(&s.pad[r..r + w]) {
             *o = g[r] * p;
         }
-        for k in 0..r {
-            let gk = g[k];
+        for (k, &gk) in g.iter().enumerate().take(r) {
             let (a, b) = (&s.pad[k..k + w], &s.pad[2 * r - k..2 * r - k + w]);
             for ((o, &p), &q) in out.iter_mut().zip(a).zip(b) {
                 *o += gk * (p + q);
@@ -429,8 +428,7 @@ fn smooth(s: &mut Scratch, h: usize, w: usize, g: &[f64]) {
         for (o, &p) in out.iter_mut().zip(&s.tmp[y * w..(y + 1) * w]) {
             *o = g[r] * p;
         }
-        for k in 0..r {
-            let gk = g[k];
+        for (k, &gk) in g.iter().enumerate().take(r) {
             let ya = (y + k).saturating_sub(r);
             let yb = (y + 2 * r - k).saturating_sub(r).min(h - 1);
             let (a, b) = (&s.tmp[ya * w..(ya + 1) * w], &s.tmp[yb * w..(yb + 1) * w]);
