@@ -37,15 +37,27 @@ from vislang.features import DenseSIFT
 
 SCALE = os.environ.get("VISLANG_BENCH_SCALE", "default")
 THREADS = int(os.environ.get("VISLANG_BENCH_THREADS", "2"))
+_ROOT = Path(__file__).resolve().parents[1]
+# The shared data sit beside the clone (../shared/data) or beside its parent (worktrees).
 DATA = Path(
-    os.environ.get("VISLANG_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+    os.environ.get(
+        "VISLANG_DATA",
+        next(
+            (
+                p
+                for p in (_ROOT.parent / "shared" / "data", _ROOT.parents[1] / "shared" / "data")
+                if p.is_dir()
+            ),
+            _ROOT.parent / "shared" / "data",
+        ),
+    )
 )
 STEP, SIZES, MAGNIF = 8, (4, 6, 8, 10), 6.0
 N_WORDS = 32 if SCALE == "smoke" else 1024
 # (photos, cifar images, side of the "photos" set, rounds)
 N_PHOTOS, N_CIFAR, SIDE, ROUNDS = {
     "smoke": (3, 20, 64, 1),
-    "default": (48, 800, 256, 3),
+    "default": (48, 800, 256, 2),
     "full": (200, 5000, 256, 3),
 }[SCALE]
 
