@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-iter", type=int, default=20)
     ap.add_argument("--step", type=int, default=4)
     ap.add_argument("--n-jobs", type=int, default=None)
+    ap.add_argument(
+        "--backend", choices=("rust", "opencv"), default="rust", help="DenseSIFT backend"
+    )
     ap.add_argument("--quick", action="store_true", help="1000 images, smaller vocabulary")
     ap.add_argument("--no-opencv", action="store_true")
     args = ap.parse_args(argv)
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     idx_tr, idx_te = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=0)
     print(f"{len(y)} images, {len(classes)} classes, train {len(idx_tr)}, test {len(idx_te)}")
 
-    ext = DenseSIFT(step=args.step, sizes=(4, 6, 8), n_jobs=args.n_jobs)
+    ext = DenseSIFT(step=args.step, sizes=(4, 6, 8), backend=args.backend, n_jobs=args.n_jobs)
     t0 = time.perf_counter()
     ds = ext.transform(images)
     t_extract = time.perf_counter() - t0

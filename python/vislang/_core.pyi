@@ -12,6 +12,7 @@ __all__ = [
     "_testing",
     "contrastive_ranking",
     "cpu_features",
+    "dense_sift",
     "encode",
     "idf",
     "kmeans_fit",
@@ -112,6 +113,19 @@ def weight_and_normalize(
     n_threads: int | None = None,
 ) -> _Floats: ...
 def idf(x: _Floats) -> NDArray[np.float64]: ...
+def dense_sift(
+    images: list[NDArray[np.uint8]],
+    *,
+    step: int = 8,
+    sizes: list[float] = ...,
+    magnif: float = 6.0,
+    window: str = "flat",
+    window_size: float = 1.5,
+    contrast_threshold: float = 0.005,
+    quantize: bool = True,
+    root: bool = False,
+    n_threads: int | None = None,
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]: ...
 def skipgram_train(
     ids: NDArray[np.uint32],
     offsets: NDArray[np.int64],

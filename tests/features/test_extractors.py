@@ -138,7 +138,7 @@ def test_root_sift_properties(photos: dict[str, np.ndarray]) -> None:
 def test_dense_sift_grid_and_sizes() -> None:
     rng = np.random.default_rng(0)
     img = rng.integers(0, 256, (40, 56), dtype=np.uint8)  # 5 x 7 grid points at step 8
-    est = DenseSIFT(step=8, sizes=(4, 8))
+    est = DenseSIFT(step=8, sizes=(4, 8), backend="opencv")
     ds = est.transform([img])
     assert ds.counts.tolist() == [5 * 7 * 2] and ds.n_dims == 128
     x, y, scale = ds.keypoints.T

@@ -1,7 +1,9 @@
 """SIFT-family extractors: ``SIFT`` (Lowe 2004), ``DenseSIFT`` (PHOW, Bosch et al. 2007 / VLFeat),
 ``RootSIFT`` (Arandjelović & Zisserman 2012) and colour SIFT (van de Sande et al. 2010).
 
-All use OpenCV's SIFT implementation (``cv2.SIFT_create``). Descriptors are float32 of shape
+``SIFT`` uses OpenCV's SIFT implementation (``cv2.SIFT_create``); ``DenseSIFT`` uses the Rust
+kernel ``vislang._core.dense_sift`` (VLFeat's ``vl_dsift`` way) by default and OpenCV with
+``backend="opencv"``. Descriptors are float32 of shape
 (n, 128), integer-valued in [0, 255] (OpenCV's normalise, clip at 0.2, renormalise, times 512).
 With ``color="rgb"`` or ``"opponent"`` the descriptor of each channel is computed at the same
 keypoints and the three are concatenated: shape (n, 384), channel after channel.
@@ -13,6 +15,9 @@ Keypoint ``scale`` is OpenCV's ``KeyPoint.size``: the descriptor's spatial bins 
 from __future__ import annotations
 
 import functools
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -22,9 +27,15 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from vislang.exceptions import InternalError, InvalidInputError
-from vislang.features._base import Extracted, LocalFeatureExtractor, keypoint_array
+from vislang.features._base import Extracted, LocalFeatureExtractor, _n_threads, keypoint_array
 from vislang.features.descriptor_set import DescriptorSet
-from vislang.features.images import ColorMode, _cv2
+from vislang.features.images import (
+    ColorMode,
+    _cv2,
+    as_image_list,
+    describe_image,
+    load_image,
+)
 
 __all__ = ["SIFT", "DenseSIFT", "RootSIFT", "opponent_channels", "root_sift"]
 
@@ -197,11 +208,8 @@ class SIFT(LocalFeatureExtractor):
 
 
 @functools.lru_cache(maxsize=64)
-def _grid(
-    height: int, width: int, step: int, kp_size: float
-) -> tuple[tuple[Any, ...], NDArray[np.float32]]:
-    """Dense keypoints (cached: batches of same-sized images reuse them) and their array."""
-    cv2 = _cv2()
+def _grid_array(height: int, width: int, step: int, kp_size: float) -> NDArray[np.float32]:
+    """Dense keypoints ``(x, y, kp_size)``, row-major (y outer, x inner); read-only, cached."""
     off = step // 2
     xs = np.arange(off, width, step, dtype=np.float32)
     ys = np.arange(off, height, step, dtype=np.float32)
@@ -210,19 +218,46 @@ def _grid(
         [gx.ravel(), gy.ravel(), np.full(gx.size, kp_size, dtype=np.float32)]
     ).astype(np.float32)
     arr.flags.writeable = False
+    return arr
+
+
+@functools.lru_cache(maxsize=64)
+def _grid(
+    height: int, width: int, step: int, kp_size: float
+) -> tuple[tuple[Any, ...], NDArray[np.float32]]:
+    """Dense keypoints (cached: batches of same-sized images reuse them) and their array."""
+    cv2 = _cv2()
+    arr = _grid_array(height, width, step, kp_size)
     # angle=0: upright descriptors as in PHOW (OpenCV's default angle -1 would rotate by 1 degree)
     kps = tuple(cv2.KeyPoint(float(x), float(y), float(kp_size), 0.0) for x, y, _ in arr)
     return kps, arr
 
 
+@functools.lru_cache(maxsize=64)
+def _all_sizes_grid(
+    height: int, width: int, step: int, kp_sizes: tuple[float, ...]
+) -> NDArray[np.float32]:
+    """The keypoints of every size, grouped by size (the Rust backend's row order)."""
+    arr = np.concatenate(
+        [np.empty((0, 3), np.float32)] + [_grid_array(height, width, step, k) for k in kp_sizes]
+    )
+    arr.flags.writeable = False
+    return arr
+
+
+# Images per native call of the Rust backend: bounds the images held at once and keeps the
+# progress bar moving; each call runs its images in parallel.
+_RUST_CHUNK = 256
+
+
 class DenseSIFT(LocalFeatureExtractor):
     """Dense SIFT on a regular grid at several bin sizes, like VLFeat's PHOW (Bosch et al. 2007).
 
-    For every size ``s`` in ``sizes`` the image is smoothed with a Gaussian of standard
-    deviation ``s / magnif`` (as ``vl_phow``) and an upright SIFT descriptor with spatial bins of
-    ``s`` pixels (a ``4s x 4s`` patch) is computed with OpenCV at every grid point. The grid is
-    the same for all sizes: ``x = step // 2 + i * step < width``, ``y = step // 2 + j * step <
-    height``.
+    Every grid point gets one upright SIFT descriptor (4 x 4 spatial bins of ``s`` pixels, a
+    ``4s x 4s`` patch, 8 orientations) for every bin size ``s`` in ``sizes``, on the image
+    smoothed with a Gaussian of standard deviation ``s / magnif`` (as ``vl_phow``). The grid is
+    the same for all sizes and both backends: ``x = step // 2 + i * step < width``,
+    ``y = step // 2 + j * step < height``.
 
     Parameters
     ----------
@@ -235,6 +270,19 @@ class DenseSIFT(LocalFeatureExtractor):
         PHOW's smoothing ratio: the image is blurred with sigma ``size / magnif``.
     color : {None, "rgb", "opponent"}, default=None
         Gray (128-d), or per-channel descriptors concatenated (384-d).
+    backend : {"rust", "opencv"}, default="rust"
+        ``"rust"``: all descriptors of one size at once, VLFeat's ``vl_dsift`` way (orientation
+        planes + separable triangular filters, :mod:`vislang._core`), parallel over images.
+        ``"opencv"``: OpenCV's ``SIFT.compute`` at every grid point (the behaviour before the
+        Rust backend). See Notes for how they differ.
+    window : {"flat", "gaussian"}, default="flat"
+        Rust backend: spatial weighting, one Gaussian factor per bin (VLFeat's "fast" mode)
+        or a Gaussian weight per pixel. Ignored by ``"opencv"``.
+    window_size : float, default=1.5
+        Rust backend: standard deviation of the spatial Gaussian window, in bins (PHOW 1.5).
+    contrast_threshold : float, default=0.005
+        Rust backend: a descriptor whose raw norm (gradients of the image in [0, 1], unit-mass
+        triangular bins) is at most this is all zeros, as ``vl_phow``'s contrast threshold.
     max_side : int, default=None
         Shrink each image so that its longer side is at most ``max_side`` before extraction.
     n_jobs : int, default=None
@@ -246,12 +294,25 @@ class DenseSIFT(LocalFeatureExtractor):
 
     Notes
     -----
-    The keypoint ``scale`` column is OpenCV's ``KeyPoint.size = 2 * s / 3`` (OpenCV's SIFT bin
-    is ``1.5 * size`` pixels). Unlike PHOW, grid points whose patch crosses the image border
-    are kept (OpenCV ignores samples outside the image), so small images such as CIFAR's
-    32 x 32 still get descriptors, and flat patches give all-zero descriptors rather than
-    being dropped; the number of descriptors therefore depends only on the image size.
-    An image smaller than ``step // 2 + 1`` pixels gives an empty row.
+    Both backends return float32 values that are integers in [0, 255] (normalise, clip at 0.2,
+    renormalise, ``round(512 v)`` clipped at 255), in OpenCV's layout (spatial bin row, bin
+    column, orientation counter-clockwise from +x with y up), with the same keypoints. The
+    keypoint ``scale`` column is OpenCV's ``KeyPoint.size = 2 * s / 3`` (OpenCV's SIFT bin is
+    ``1.5 * size`` pixels). Grid points whose patch crosses the image border are kept (samples
+    outside the image count as zero), so small images such as CIFAR's 32 x 32 still get
+    descriptors and the number of descriptors depends only on the image size. An image
+    smaller than ``step // 2 + 1`` pixels gives an empty row.
+
+    The two backends compute different (close) definitions. ``"rust"`` follows
+    ``vl_phow``/``vl_dsift``: smoothing sigma ``sqrt((s / magnif)^2 - 1/4)`` on the full
+    image, central-difference gradients, bilinear orientation and spatial binning with bin
+    centres at ``(b - 1.5) s`` from the grid point, and a flat per-bin window of
+    ``window_size`` bins; low-contrast patches (flat ones included) give zero descriptors.
+    OpenCV instead describes each point on its Gaussian pyramid level (with its own
+    resampling and ``sigma`` handling), rounds the bin positions to its ``1.5 * size`` grid
+    with a per-pixel Gaussian window of 2 bins, and normalises every non-flat patch.
+    Median cosine similarity between the two per size is measured in
+    ``tests/features/test_dsift.py``.
 
     Examples
     --------
@@ -264,10 +325,15 @@ class DenseSIFT(LocalFeatureExtractor):
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **LocalFeatureExtractor._parameter_constraints,
-        "step": [Interval(Integral, 1, None, closed="left")],
-        "sizes": ["array-like", Interval(Real, 0, None, closed="neither")],
-        "magnif": [Interval(Real, 0, None, closed="neither")],
+        # ranges of step / magnif are checked in _check_params (InvalidInputError)
+        "step": [Integral],
+        "sizes": ["array-like", Real],
+        "magnif": [Real],
         "color": _COLOR_CONSTRAINT,
+        "backend": [StrOptions({"rust", "opencv"})],
+        "window": [StrOptions({"flat", "gaussian"})],
+        "window_size": [Interval(Real, 0, None, closed="neither")],
+        "contrast_threshold": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -276,6 +342,10 @@ class DenseSIFT(LocalFeatureExtractor):
         sizes: Any = (4, 6, 8, 10),
         magnif: float = 6.0,
         color: str | None = None,
+        backend: str = "rust",
+        window: str = "flat",
+        window_size: float = 1.5,
+        contrast_threshold: float = 0.005,
         max_side: int | None = None,
         n_jobs: int | None = None,
         verbose: bool = False,
@@ -285,6 +355,10 @@ class DenseSIFT(LocalFeatureExtractor):
         self.sizes = sizes
         self.magnif = magnif
         self.color = color
+        self.backend = backend
+        self.window = window
+        self.window_size = window_size
+        self.contrast_threshold = contrast_threshold
         self.max_side = max_side
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -305,6 +379,11 @@ class DenseSIFT(LocalFeatureExtractor):
         return tuple(float(s) for s in sizes)
 
     def _check_params(self) -> None:
+        if isinstance(self.step, bool) or int(self.step) < 1:
+            raise InvalidInputError(f"step must be an int >= 1, got {self.step!r}")
+        magnif = float(self.magnif)
+        if not (np.isfinite(magnif) and magnif > 0):
+            raise InvalidInputError(f"magnif must be a positive number, got {self.magnif!r}")
         try:
             sizes = np.atleast_1d(np.asarray(self.sizes, dtype=np.float64))
         except (TypeError, ValueError):
@@ -322,6 +401,10 @@ class DenseSIFT(LocalFeatureExtractor):
         return np.empty((0, self.n_dims), dtype=np.float32)
 
     def _extract(self, image: NDArray[np.uint8]) -> Extracted:
+        if self.backend == "rust":
+            desc, _ = self._native([self._channels(image)])
+            h, w = image.shape[:2]
+            return desc, _all_sizes_grid(h, w, int(self.step), self.keypoint_sizes)
         cv2 = _cv2()
         h, w = image.shape[:2]
         channels = [image] if self.color is None else _color_channels(image, self.color)
@@ -338,6 +421,131 @@ class DenseSIFT(LocalFeatureExtractor):
         if not descs:
             return self._empty(), np.empty((0, 3), np.float32)
         return np.concatenate(descs, axis=0), np.concatenate(kp_arrays, axis=0)
+
+    # ------------------------------------------------------------ Rust backend
+    def _channels(self, image: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """The array the kernel describes: gray (H, W), or (H, W, 3) RGB / opponent."""
+        if self.color == "opponent":
+            return np.ascontiguousarray(np.stack(opponent_channels(image), axis=-1))
+        return np.ascontiguousarray(image)
+
+    def _native(
+        self, images: list[NDArray[np.uint8]], n_threads: int | None = 1
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        from vislang import _core
+
+        desc, counts = _core.dense_sift(
+            images,
+            step=int(self.step),
+            sizes=list(self._sizes()),
+            magnif=float(self.magnif),
+            window=str(self.window),
+            window_size=float(self.window_size),
+            contrast_threshold=float(self.contrast_threshold),
+            quantize=True,
+            n_threads=n_threads,
+        )
+        return desc, counts
+
+    def transform(self, images: Any) -> DescriptorSet:
+        """Describe every image.
+
+        Parameters
+        ----------
+        images : iterable of images, or ndarray of shape (n_images, H, W[, C])
+            File paths, NumPy arrays (gray or RGB; uint8, or float in [0, 1] or [0, 255]) or
+            PIL images, see :mod:`vislang.features.images`.
+
+        Returns
+        -------
+        DescriptorSet
+            One row per image, in input order, keypoints ``(x, y, scale)`` in the frame of
+            the (possibly resized) image and ``image_sizes`` = that frame's ``(height, width)``.
+            An image without grid points is an empty row; a skipped image
+            (``on_error="skip"``) is an empty row with size ``(0, 0)``.
+
+        Raises
+        ------
+        InvalidInputError
+            Bad parameters (step < 1, sizes or magnif <= 0), or an image that cannot be read
+            or converted (the message names the file or image index), unless
+            ``on_error="skip"``, which warns and continues.
+        """
+        if self.backend != "rust":
+            return super().transform(images)
+        self._validate_params()
+        self._check_params()
+        items = as_image_list(images)
+        n = len(items)
+        threads = _n_threads(self.n_jobs, max(n, 1))
+        bar = None
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n, desc=type(self).__name__, unit="img", leave=False)
+        sizes = np.zeros((n, 2), dtype=np.int64)
+        parts: list[NDArray[np.float32]] = []
+        counts = np.zeros(n, dtype=np.int64)
+        kp_sizes = self.keypoint_sizes
+        try:
+            for start in range(0, n, _RUST_CHUNK):
+                idx = range(start, min(start + _RUST_CHUNK, n))
+                loaded = self._load_chunk(items, idx, threads)
+                ok = [i for i, img in zip(idx, loaded, strict=True) if img is not None]
+                arrays = [self._channels(img) for img in loaded if img is not None]
+                for i, img in zip(idx, loaded, strict=True):
+                    if img is not None:
+                        sizes[i] = img.shape[:2]
+                if arrays:
+                    desc, got = self._native(arrays, threads)
+                    counts[ok] = got
+                    parts.append(desc)
+                if bar is not None:
+                    bar.update(len(idx))
+        finally:
+            if bar is not None:
+                bar.close()
+        # One output buffer, filled chunk by chunk (never all descriptors twice at once).
+        data = np.empty((int(counts.sum()), self.n_dims), dtype=np.float32)
+        pos = 0
+        while parts:
+            part = parts.pop(0)
+            data[pos : pos + part.shape[0]] = part
+            pos += part.shape[0]
+            del part
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        kps = np.concatenate(
+            [np.empty((0, 3), np.float32)]
+            + [_all_sizes_grid(int(h), int(w), int(self.step), kp_sizes) for h, w in sizes if h > 0]
+        )
+        return DescriptorSet(data, offsets, kps, sizes)
+
+    def _load_chunk(
+        self, items: list[Any], idx: range, threads: int
+    ) -> list[NDArray[np.uint8] | None]:
+        """Read the images of ``idx`` (files decode in threads); ``None`` for skipped ones."""
+
+        def one(i: int) -> tuple[NDArray[np.uint8] | None, str | None]:
+            name = describe_image(items[i], i)
+            try:
+                return load_image(items[i], self._color_mode, self.max_side, name=name), None
+            except InvalidInputError as e:
+                if self.on_error == "raise":
+                    raise
+                return None, str(e)
+
+        if threads > 1 and any(isinstance(items[i], (str, os.PathLike)) for i in idx):
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                results = list(pool.map(one, idx))
+        else:
+            results = [one(i) for i in idx]
+        out = []
+        for img, error in results:
+            if error is not None:  # warn from the calling thread, in input order
+                warnings.warn(f"skipping {error}", UserWarning, stacklevel=3)
+            out.append(img)
+        return out
 
 
 def root_sift(descriptors: Any, eps: float = 1e-12) -> Any:

@@ -5,6 +5,7 @@
 //!
 //! - [`isa`]: the one CPU-feature detection and the `VISLANG_ISA` level every kernel runs at.
 //! - [`rng`]: the only source of randomness.
+//! - [`dsift`]: dense SIFT over a grid, VLFeat's separable way (PHOW features).
 //! - [`assign`]: k nearest centres of each row, a blocked GEMM fused with the arg-min.
 //! - [`kmeans`]: Lloyd and Hamerly iterations, empty-cluster relocation, `n_init` restarts.
 //! - [`seeding`]: greedy k-means++ (Arthur & Vassilvitskii 2007) with triangle-inequality pruning.
@@ -16,6 +17,7 @@
 
 mod accumulate;
 pub mod assign;
+pub mod dsift;
 pub mod error;
 pub mod histogram;
 pub mod isa;

@@ -5,6 +5,7 @@
 
 mod arrays;
 mod config;
+mod dsift;
 mod errors;
 mod histogram;
 mod kmeans;
@@ -18,6 +19,7 @@ use pyo3::prelude::*;
 mod _core {
     #[pymodule_export]
     use crate::config::cpu_features_py;
+    use crate::dsift::dense_sift_py;
     #[pymodule_export]
     use crate::histogram::{encode_py, idf_py, weight_and_normalize_py};
     #[pymodule_export]
