@@ -187,9 +187,10 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         rows. ``"auto"`` is ``min(n_samples, 256 * n_clusters)`` (mini-batch fitting:
         ``3 * batch_size`` rows, as scikit-learn); ``"all"`` or None seed on all rows (mini-batch
         fitting: None is ``3 * batch_size`` as in scikit-learn, ``"all"`` all rows). Greedy
-        k-means++ reads the data once per centre, so on millions of rows a sample of a few
-        hundred rows per centre gives seeds of the same quality (inertia after the iterations
-        within about 0.1%) several times sooner.
+        k-means++ scores every row in each of its passes, so on large data a sample of a few
+        hundred rows per centre gives seeds of about the same inertia several times sooner
+        (final inertia within about 1% after 20 iterations at n = 200k, k = 256; set
+        ``init_size="all"`` when the last percent matters more than the seeding time).
     batch_size : int, default=None
         When set, fit with mini-batch k-means (Sculley 2010) on batches of this size; works on
         memory-mapped arrays larger than memory. ``partial_fit`` always uses mini-batches.
