@@ -203,8 +203,8 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
 
     Raises ``InvalidInputError`` when squared distances would overflow the dtype (e.g. float32
     values near 1e19): rescale such data. Warns (``ConvergenceWarning``) when X has fewer
-    distinct points than ``n_clusters``. Ctrl-C stops seeding and iterations between passes
-    (with ``n_jobs=None``).
+    distinct points than ``n_clusters``. Ctrl-C stops the seeding between passes over the data
+    and the iterations between iterations, whatever ``n_jobs``.
 
     Attributes
     ----------
