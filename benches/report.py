@@ -742,10 +742,13 @@ def render(data: dict[str, Any], json_path: str, md_path: str) -> str:
         "`KMEANS_PP_CENTERS`. OpenCV's iteration cap per k: "
         f"{sizes.get('cv2_iters') or 'none'} (it has no GEMM distance kernel); its "
         "per-iteration time is total ÷ iterations, seeding included.",
-        "- vislang: the public `VisualVocabulary.fit`; the progress-bar hook is replaced by a "
-        "recorder that timestamps the native per-iteration callback (seeding ≈ first callback − "
-        "one iteration). `vislang-minibatch`: `batch_size` set; its iterations are mini-batch "
-        "steps.",
+        '- vislang: the public `VisualVocabulary.fit` with its defaults (`init_size="auto"`: '
+        "k-means++ on min(n, 256·k) random rows, then iterations on all rows); the progress-bar "
+        "hook is replaced by a recorder that timestamps the native per-iteration callback "
+        "(seeding ≈ first callback − one iteration). `vislang-minibatch`: `batch_size` set; its "
+        "iterations are mini-batch steps. Time to target also runs `vislang-hamerly-full` "
+        '(`init_size="all"`) and `vislang-hamerly-sampled` (32·k rows); the headline names the '
+        "default call.",
         "- scikit-learn `KMeans(n_init=1, verbose=1)`: seeding and iteration times from timestamps "
         "of its verbose lines (verbose adds one O(n·d) inertia pass per iteration). "
         "`MiniBatchKMeans(n_init=1, tol=0)` with the same `batch_size` and epoch cap as vislang.",

@@ -40,12 +40,14 @@ def _interrupt_after(delay: float) -> tuple[threading.Timer, list[float]]:
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_native_seeding_between_passes(X: np.ndarray) -> None:
+@pytest.mark.parametrize("n_threads", [None, 1])
+def test_ctrl_c_stops_native_seeding_between_passes(X: np.ndarray, n_threads: int | None) -> None:
+    # An explicit thread count runs the seeding in its own pool: Ctrl-C must work there too.
     progress: list[int] = []
     timer, sent = _interrupt_after(DELAY)
     try:
         with pytest.raises(KeyboardInterrupt):
-            _core.kmeans_plus_plus(X, K, seed=0, callback=progress.append)
+            _core.kmeans_plus_plus(X, K, seed=0, n_threads=n_threads, callback=progress.append)
     finally:
         timer.cancel()
     stopped = time.perf_counter()
@@ -57,8 +59,9 @@ def test_ctrl_c_stops_native_seeding_between_passes(X: np.ndarray) -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_fit_during_full_data_seeding(X: np.ndarray) -> None:
-    vocab = vislang.VisualVocabulary(K, init_size="all", max_iter=2, random_state=0)
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_ctrl_c_stops_fit_during_full_data_seeding(X: np.ndarray, n_jobs: int | None) -> None:
+    vocab = vislang.VisualVocabulary(K, init_size="all", max_iter=2, random_state=0, n_jobs=n_jobs)
     timer, sent = _interrupt_after(DELAY)
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -93,3 +96,22 @@ def test_verbose_fit_shows_a_seeding_stage(capsys: Any) -> None:
     X = np.random.default_rng(2).normal(size=(2000, 4)).astype(np.float32)
     vislang.VisualVocabulary(16, verbose=True, random_state=0).fit(X)
     assert "k-means++ seeding" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("n_threads", [None, 2])
+def test_ctrl_c_stops_iterations_whatever_the_thread_count(n_threads: int | None) -> None:
+    # The signal arrives at iteration 2; with an explicit thread count the native callback runs
+    # on a pool thread, which cannot handle signals: the calling thread must check them.
+    X = np.random.default_rng(4).normal(size=(4000, 16)).astype(np.float32)
+    seen: list[int] = []
+
+    def callback(run: int, it: int, inertia: float, shift: float, n_full: int) -> None:
+        seen.append(it)
+        if it == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        _core.kmeans_fit(
+            X, 64, init="random", max_iter=300, tol=0.0, n_threads=n_threads, callback=callback
+        )
+    assert max(seen) <= 3

@@ -187,9 +187,10 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         rows. ``"auto"`` is ``min(n_samples, 256 * n_clusters)`` (mini-batch fitting:
         ``3 * batch_size`` rows, as scikit-learn); ``"all"`` or None seed on all rows (mini-batch
         fitting: None is ``3 * batch_size`` as in scikit-learn, ``"all"`` all rows). Greedy
-        k-means++ reads the data once per centre, so on millions of rows a sample of a few
-        hundred rows per centre gives seeds of the same quality (inertia after the iterations
-        within about 0.1%) several times sooner.
+        k-means++ scores every row in each of its passes, so on large data a sample of a few
+        hundred rows per centre gives seeds of about the same inertia several times sooner
+        (final inertia within about 1% after 20 iterations at n = 200k, k = 256; set
+        ``init_size="all"`` when the last percent matters more than the seeding time).
     batch_size : int, default=None
         When set, fit with mini-batch k-means (Sculley 2010) on batches of this size; works on
         memory-mapped arrays larger than memory. ``partial_fit`` always uses mini-batches.
@@ -202,8 +203,8 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
 
     Raises ``InvalidInputError`` when squared distances would overflow the dtype (e.g. float32
     values near 1e19): rescale such data. Warns (``ConvergenceWarning``) when X has fewer
-    distinct points than ``n_clusters``. Ctrl-C stops seeding and iterations between passes
-    (with ``n_jobs=None``).
+    distinct points than ``n_clusters``. Ctrl-C stops the seeding between passes over the data
+    and the iterations between iterations, whatever ``n_jobs``.
 
     Attributes
     ----------

@@ -1,6 +1,8 @@
 //! Bindings of `vislang_core::{assign, kmeans, minibatch, seeding}`. Use `vislang.VisualVocabulary`.
 
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
@@ -11,7 +13,7 @@ use vislang_core::rng::Rng;
 use vislang_core::{assign, minibatch, seeding, Scalar};
 
 use crate::arrays::{mat, to_array2, weights, Floats2};
-use crate::errors::InvalidInputError;
+use crate::errors::{InternalError, InvalidInputError};
 use crate::native::run_native;
 
 /// Options of `kmeans_fit` that do not depend on the dtype.
@@ -69,44 +71,25 @@ fn fit_typed<'py, T: Scalar + numpy::Element>(
         None => None,
     };
     let wv = weights(&w)?;
-    let failure: Mutex<Option<PyErr>> = Mutex::new(None);
-    let fit = {
-        let failure = &failure;
-        let callback = callback.as_ref();
-        run_native(py, opts.n_threads, move || {
-            let mut cb = |info: &IterInfo| -> bool {
-                let Some(cb) = callback else { return true };
-                Python::attach(|py| {
-                    let args = (
-                        info.run,
-                        info.iter,
-                        info.inertia,
-                        info.shift,
-                        info.n_full_rows,
-                    );
-                    match cb.call1(py, args) {
-                        Ok(_) => true,
-                        Err(e) => {
-                            if let Ok(mut slot) = failure.lock() {
-                                *slot = Some(e);
-                            }
-                            false
-                        }
-                    }
-                })
-            };
-            kmeans::fit(xm, wv, init_kind, &opts.params, &mut cb)
-        })
-    };
-    let fit = match fit {
-        Ok(f) => f,
-        Err(e) => {
-            if let Some(cb_err) = failure.lock().ok().and_then(|mut s| s.take()) {
-                return Err(cb_err);
+    let params = &opts.params;
+    let fit = run_polled(
+        py,
+        opts.n_threads,
+        move |ask| kmeans::fit(xm, wv, init_kind, params, &mut |info: &IterInfo| ask(*info)),
+        |py, info: IterInfo| match callback.as_ref() {
+            Some(cb) => {
+                let args = (
+                    info.run,
+                    info.iter,
+                    info.inertia,
+                    info.shift,
+                    info.n_full_rows,
+                );
+                cb.call1(py, args).map(drop)
             }
-            return Err(e);
-        }
-    };
+            None => Ok(()),
+        },
+    )?;
     let k = opts.params.n_clusters;
     let centers = to_array2(py, fit.centers, k, xm.cols())?;
     let labels = fit.labels.into_pyarray(py);
@@ -312,65 +295,115 @@ fn seeds_typed<'py, T: Scalar + numpy::Element>(
     };
     let wv = weights(&w)?;
     let n_clusters = opts.n_clusters;
-    let failure: Mutex<Option<PyErr>> = Mutex::new(None);
-    let out = {
-        let failure = &failure;
-        let callback = callback.as_ref();
-        run_native(py, opts.n_threads, move || {
-            xm.check_non_empty("X")?;
-            xm.check_finite("X")?;
-            if n_clusters == 0 || n_clusters > xm.rows() {
-                return Err(vislang_core::Error::TooFewSamples {
-                    k: n_clusters,
-                    n: xm.rows(),
-                });
-            }
-            vislang_core::matrix::check_weights(wv, xm.rows())?;
-            let mass = match wv {
-                Some(w) => {
-                    let s: f64 = w.iter().map(|v| v.as_f64()).sum();
-                    if s <= 0.0 {
-                        return Err(vislang_core::Error::invalid(
-                            "sample_weight",
-                            "must have a positive sum",
-                        ));
-                    }
-                    s
+    let work = move |ask: &(dyn Fn(usize) -> bool + Sync)| -> vislang_core::Result<Vec<usize>> {
+        xm.check_non_empty("X")?;
+        xm.check_finite("X")?;
+        if n_clusters == 0 || n_clusters > xm.rows() {
+            return Err(vislang_core::Error::TooFewSamples {
+                k: n_clusters,
+                n: xm.rows(),
+            });
+        }
+        vislang_core::matrix::check_weights(wv, xm.rows())?;
+        let mass = match wv {
+            Some(w) => {
+                let s: f64 = w.iter().map(|v| v.as_f64()).sum();
+                if s <= 0.0 {
+                    return Err(vislang_core::Error::invalid(
+                        "sample_weight",
+                        "must have a positive sum",
+                    ));
                 }
-                None => xm.rows() as f64,
-            };
-            kmeans::check_distance_scale("X", &[xm], mass)?;
-            let t = opts
-                .n_local_trials
-                .unwrap_or_else(|| seeding::default_local_trials(n_clusters));
-            // After every pass: Ctrl-C, then the progress callback (an exception stops).
-            let mut progress = |m: usize| -> bool {
-                Python::attach(|py| {
-                    let res = py
-                        .check_signals()
-                        .and_then(|()| callback.map_or(Ok(()), |cb| cb.call1(py, (m,)).map(drop)));
-                    match res {
-                        Ok(()) => true,
-                        Err(e) => {
-                            if let Ok(mut slot) = failure.lock() {
-                                *slot = Some(e);
-                            }
-                            false
-                        }
-                    }
-                })
-            };
-            seeding::kmeans_plus_plus_with_progress(
-                xm,
-                wv,
-                n_clusters,
-                t,
-                &mut Rng::new(opts.seed),
-                &mut progress,
-            )
-        })
+                s
+            }
+            None => xm.rows() as f64,
+        };
+        kmeans::check_distance_scale("X", &[xm], mass)?;
+        let t = opts
+            .n_local_trials
+            .unwrap_or_else(|| seeding::default_local_trials(n_clusters));
+        seeding::kmeans_plus_plus_with_progress(
+            xm,
+            wv,
+            n_clusters,
+            t,
+            &mut Rng::new(opts.seed),
+            &mut |m| ask(m),
+        )
     };
-    out.map_err(|e| failure.lock().ok().and_then(|mut s| s.take()).unwrap_or(e))
+    run_polled(py, opts.n_threads, work, |py, m: usize| {
+        match callback.as_ref() {
+            Some(cb) => cb.call1(py, (m,)).map(drop),
+            None => Ok(()),
+        }
+    })
+}
+
+/// A question from the native work to the calling thread, or the end of the work.
+enum Polled<Q> {
+    Ask(Q, mpsc::Sender<bool>),
+    Done,
+}
+
+/// Runs `work` on a helper thread (in the `n_threads` pool, via [`run_native`]) while this
+/// thread, which can handle signals, waits without the GIL. `ask(q)` from the work blocks until
+/// `answer(py, q)` has run here; Ctrl-C is checked before every answer and every 50 ms, and
+/// once it or `answer` fails, `ask` returns `false` (the work stops) and the error is raised.
+/// So Ctrl-C and callbacks work whatever the thread count.
+fn run_polled<'py, Q, T, W, A>(
+    py: Python<'py>,
+    n_threads: Option<usize>,
+    work: W,
+    mut answer: A,
+) -> PyResult<T>
+where
+    Q: Send,
+    T: Send,
+    W: FnOnce(&(dyn Fn(Q) -> bool + Sync)) -> vislang_core::Result<T> + Send,
+    A: FnMut(Python<'py>, Q) -> PyResult<()>,
+{
+    let (tx, rx) = mpsc::channel::<Polled<Q>>();
+    let rx = Mutex::new(rx); // waited on without the GIL, which needs `Sync`
+    let mut failure: Option<PyErr> = None;
+    let joined = std::thread::scope(|scope| {
+        let done = tx.clone();
+        let handle = scope.spawn(move || {
+            let ask = move |q: Q| -> bool {
+                let (reply, answered) = mpsc::channel();
+                tx.send(Polled::Ask(q, reply)).is_ok() && answered.recv().unwrap_or(false)
+            };
+            let out = Python::attach(|py| run_native(py, n_threads, || work(&ask)));
+            let _ = done.send(Polled::Done);
+            out
+        });
+        loop {
+            let msg = py.detach(|| match rx.lock() {
+                Ok(r) => r.recv_timeout(Duration::from_millis(50)),
+                Err(_) => Err(RecvTimeoutError::Disconnected),
+            });
+            match msg {
+                Ok(Polled::Done) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(Polled::Ask(q, reply)) => {
+                    if failure.is_none() {
+                        failure = py.check_signals().and_then(|()| answer(py, q)).err();
+                    }
+                    let _ = reply.send(failure.is_none());
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if failure.is_none() {
+                        failure = py.check_signals().err();
+                    }
+                }
+            }
+        }
+        handle.join()
+    });
+    let out = joined.map_err(|_| InternalError::new_err("vislang native thread panicked"))?;
+    // A Ctrl-C or callback error wins over the work's own result (it was consumed here).
+    match failure {
+        Some(e) => Err(e),
+        None => out,
+    }
 }
 
 /// Greedy k-means++ seed rows (int64 indices); see `vislang.kmeans_plusplus`. `callback(m)`
