@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import linalg
-
 from tests.eval.generation_reference import inception_score_loop, pytorch_fid_frechet_distance
+
 from vislang.eval.generation import (
     attribute_accuracy,
     feature_statistics,
@@ -134,7 +134,8 @@ def test_r_precision_is_seeded_and_near_chance_for_random_embeddings() -> None:
 
 def test_attribute_accuracy_skips_unasked() -> None:
     acc = attribute_accuracy(
-        {"colour": [0, 1, 2, 3], "size": [0, 1, 1, 0]}, {"colour": [0, 1, 0, 3], "size": [-1, -1, 1, 1]}
+        {"colour": [0, 1, 2, 3], "size": [0, 1, 1, 0]},
+        {"colour": [0, 1, 0, 3], "size": [-1, -1, 1, 1]},
     )
     assert acc == {"colour": 0.75, "size": 0.5}
     assert np.isnan(attribute_accuracy({"size": [1]}, {"size": [-1]})["size"])

@@ -73,7 +73,12 @@ def test_loss_terms_match_explicit_formulas() -> None:
         ]
     )
     assert float(discriminator_loss(s_r, s_w, s_f)) == pytest.approx(want, rel=1e-6)
-    plain = -mean([_log_sigmoid(r) + _log_sigmoid(-f) for r, f in zip(s_r.tolist(), s_f.tolist())])
+    plain = -mean(
+        [
+            _log_sigmoid(r) + _log_sigmoid(-f)
+            for r, f in zip(s_r.tolist(), s_f.tolist(), strict=True)
+        ]
+    )
     assert float(discriminator_loss(s_r, None, s_f)) == pytest.approx(plain, rel=1e-6)
     # G: non-saturating -log D(G(z)), plus the interpolated term for GAN-INT.
     s_i = torch.tensor([0.7, -0.2])
@@ -81,8 +86,12 @@ def test_loss_terms_match_explicit_formulas() -> None:
         [_log_sigmoid(i) for i in s_i.tolist()]
     )
     assert float(generator_loss(s_f, s_i, int_weight=2.0)) == pytest.approx(g_want, rel=1e-6)
-    hinge = mean([max(0, 1 - r) + 0.5 * (max(0, 1 + w) + max(0, 1 + f)) for r, w, f in
-                  zip(s_r.tolist(), s_w.tolist(), s_f.tolist(), strict=True)])
+    hinge = mean(
+        [
+            max(0, 1 - r) + 0.5 * (max(0, 1 + w) + max(0, 1 + f))
+            for r, w, f in zip(s_r.tolist(), s_w.tolist(), s_f.tolist(), strict=True)
+        ]
+    )
     assert float(discriminator_loss(s_r, s_w, s_f, "hinge")) == pytest.approx(hinge, rel=1e-6)
     assert float(generator_loss(s_f, kind="hinge")) == pytest.approx(-mean(s_f.tolist()))
 
@@ -91,12 +100,19 @@ def test_model_losses_use_the_three_pairs() -> None:
     # losses() must score (real, right), (real, wrong), (fake, right) with the same D.
     torch.manual_seed(1)
     m = create_model("gan-cls", image_size=32, text_dim=6, ngf=4, ndf=4, z_dim=3).eval()
-    real, t, w, z = torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 6), torch.randn(4, 6), torch.randn(4, 3)
+    real, t, w, z = (
+        torch.rand(4, 3, 32, 32) * 2 - 1,
+        torch.randn(4, 6),
+        torch.randn(4, 6),
+        torch.randn(4, 3),
+    )
     d_loss, g_loss, _ = m.losses(real, t, w, z)
     with torch.no_grad():
         fake = m(z, t)
         s_r, s_w, s_f = m.discriminate(real, t), m.discriminate(real, w), m.discriminate(fake, t)
-    assert float(d_loss.detach()) == pytest.approx(float(discriminator_loss(s_r, s_w, s_f)), rel=1e-5)
+    assert float(d_loss.detach()) == pytest.approx(
+        float(discriminator_loss(s_r, s_w, s_f)), rel=1e-5
+    )
     assert float(g_loss.detach()) == pytest.approx(float(generator_loss(s_f)), rel=1e-5)
     # D's loss never reaches G (fakes are detached for D).
     d_loss.backward()
@@ -146,7 +162,9 @@ def test_bad_input_messages() -> None:
         m.generate(["zebra quokka"], n=2)
     with pytest.raises(InvalidInputError, match=r"n: must be an integer >= 1, got 0"):
         m.generate(["a red circle"], n=0)
-    with pytest.raises(InvalidInputError, match=r"shape \(n, 16\) \(this GAN's text_dim\), got \(1, 7\)"):
+    with pytest.raises(
+        InvalidInputError, match=r"shape \(n, 16\) \(this GAN's text_dim\), got \(1, 7\)"
+    ):
         m.generate_from_embeddings(torch.zeros(1, 7), 1)
     with pytest.raises(InvalidInputError, match=r"image_size: must be 32 or 64"):
         create_model("gan-cls", image_size=48)
@@ -168,15 +186,37 @@ def test_training_resume_is_exact(tmp_path: Path) -> None:
     images, text, c2i = _toy_data()
     cfg = GANTrainConfig(epochs=2, batch_size=4, max_steps_per_epoch=2, seed=3)
     torch.manual_seed(0)
-    full = GANTrainer(TextToImageGAN.example(), images, text, c2i, cfg, device="cpu", progress=False, out=tmp_path / "a")
+    full = GANTrainer(
+        TextToImageGAN.example(),
+        images,
+        text,
+        c2i,
+        cfg,
+        device="cpu",
+        progress=False,
+        out=tmp_path / "a",
+    )
     full.fit()
     torch.manual_seed(0)
-    half = GANTrainer(TextToImageGAN.example(), images, text, c2i, cfg, device="cpu", progress=False, out=tmp_path / "b")
+    half = GANTrainer(
+        TextToImageGAN.example(),
+        images,
+        text,
+        c2i,
+        cfg,
+        device="cpu",
+        progress=False,
+        out=tmp_path / "b",
+    )
     half.fit(until_epoch=1)
-    resumed = GANTrainer.resume(tmp_path / "b" / "last", images, text, c2i, device="cpu", progress=False)
+    resumed = GANTrainer.resume(
+        tmp_path / "b" / "last", images, text, c2i, device="cpu", progress=False
+    )
     assert resumed.epoch == 1 and resumed.step == 2
     resumed.fit()
-    for (k, v), (_, w) in zip(full.model.state_dict().items(), resumed.model.state_dict().items(), strict=True):
+    for (k, v), (_, w) in zip(
+        full.model.state_dict().items(), resumed.model.state_dict().items(), strict=True
+    ):
         torch.testing.assert_close(v, w, rtol=0, atol=0, msg=k)
     for a, b in ((full.opt_d, resumed.opt_d), (full.opt_g, resumed.opt_g)):
         sa, sb = a.state_dict()["state"], b.state_dict()["state"]
@@ -185,37 +225,49 @@ def test_training_resume_is_exact(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "samples_epoch002.png").is_file()
     assert full.history[-1]["epoch"] == 2.0 and "d_g_z" in full.history[-1]
     loaded = load_gan(tmp_path / "a" / "last")
-    np.testing.assert_array_equal(loaded.generate(["a red circle"], 2), full.model.generate(["a red circle"], 2))
+    np.testing.assert_array_equal(
+        loaded.generate(["a red circle"], 2), full.model.generate(["a red circle"], 2)
+    )
 
 
 def test_nan_loss_stops_naming_the_step(tmp_path: Path) -> None:
     images, text, c2i = _toy_data()
     cfg = GANTrainConfig(epochs=2, batch_size=4, max_steps_per_epoch=2)
-    tr = GANTrainer(TextToImageGAN.example(), images, text, c2i, cfg, device="cpu", progress=False, out=tmp_path)
+    tr = GANTrainer(
+        TextToImageGAN.example(), images, text, c2i, cfg, device="cpu", progress=False, out=tmp_path
+    )
     tr.fit(until_epoch=1)
     with torch.no_grad():
         tr.model.discriminator.head[-1].weight.fill_(float("nan"))
-    with pytest.raises(FloatingPointError, match=r"discriminator loss is nan at step 2 \(epoch 2\); last good checkpoint"):
+    with pytest.raises(
+        FloatingPointError,
+        match=r"discriminator loss is nan at step 2 \(epoch 2\); last good checkpoint",
+    ):
         tr.fit()
     assert load_gan(tmp_path / "last").config.text_dim == 16  # the epoch-1 checkpoint survives
 
 
 def test_checkpoint_of_another_model_and_text_dim_mismatch(tmp_path: Path) -> None:
-    from vislang.models import VSE, VSEConfig, Vocabulary, save_checkpoint
+    from vislang.models import VSE, Vocabulary, VSEConfig, save_checkpoint
 
     vse = VSE(Vocabulary.build(["a red circle"]), VSEConfig(feature_dim=4, word_dim=3, embed_dim=5))
     save_checkpoint(tmp_path / "vse", vse)
     with pytest.raises(CheckpointError, match=r"holds a 'vse' model, expected a text-to-image GAN"):
         load_gan(tmp_path / "vse")
     images, text, c2i = _toy_data()
-    with pytest.raises(InvalidInputError, match=r"shape \(n, 16\) \(this GAN's text_dim\), got \(24, 5\)"):
+    with pytest.raises(
+        InvalidInputError, match=r"shape \(n, 16\) \(this GAN's text_dim\), got \(24, 5\)"
+    ):
         GANTrainer(TextToImageGAN.example(), images, text[:, :5], c2i, device="cpu")
     # A 5-d VSE encoder cannot condition a GAN trained on 16-d text.
     gan = TextToImageGAN.from_vse(vse, image_size=32, ngf=4, ndf=4)
     assert gan.config.text_dim == 5
     with pytest.raises(InvalidInputError, match=r"text encoder gives 16-d embeddings, text_dim=5"):
         cfg = dict(gan.config_dict())
-        cfg["model"] = {**cfg["model"], "text_encoder_config": {**cfg["model"]["text_encoder_config"], "embed_dim": 16}}
+        cfg["model"] = {
+            **cfg["model"],
+            "text_encoder_config": {**cfg["model"]["text_encoder_config"], "embed_dim": 16},
+        }
         TextToImageGAN.from_config_dict(cfg)
 
 

@@ -186,9 +186,9 @@ def r_precision(
                 f"only {pool.size} captions can be distractors of image {i}, need {n_distractors}"
             )
         distract = rng.choice(pool, size=n_distractors, replace=False)
-        s_true = img[i] @ txt[true[i]]
+        s_true = float(img[i] @ txt[true[i]])
         hits += int((s_true > txt[distract] @ img[i]).all())
-    return hits / img.shape[0]
+    return hits / int(img.shape[0])
 
 
 def attribute_accuracy(

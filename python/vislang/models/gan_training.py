@@ -380,7 +380,9 @@ class GANTrainer:
                 d_loss, g_loss, stats = m.losses(real, text, wrong, z)
             for name, value in (("discriminator", d_loss), ("generator", g_loss)):
                 if not torch.isfinite(value):
-                    last = "" if self.out is None else f"; last good checkpoint: {self.out / 'last'}"
+                    last = (
+                        "" if self.out is None else f"; last good checkpoint: {self.out / 'last'}"
+                    )
                     raise FloatingPointError(
                         f"GAN training: {name} loss is {float(value.detach())} at step {self.step} "
                         f"(epoch {self.epoch + 1}){last}"
@@ -429,7 +431,9 @@ class GANTrainer:
             self.history.append(record)
             if self.out is not None:
                 if c.sample_every and self.epoch % c.sample_every == 0:
-                    save_image_grid(self.sample_grid(), self.out / f"samples_epoch{self.epoch:03d}.png")
+                    save_image_grid(
+                        self.sample_grid(), self.out / f"samples_epoch{self.epoch:03d}.png"
+                    )
                 self.save(self.out / "last")
         return self.history
 
