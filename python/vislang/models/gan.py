@@ -311,7 +311,7 @@ class TextToImageGAN(nn.Module):
 
     Examples
     --------
-    >>> from vislang.models import create_model
+    >>> from vislang.models.registry import create_model
     >>> gan = create_model("gan-int-cls", image_size=32, text_dim=16, ngf=8, ndf=8)
     >>> gan(torch.zeros(2, 100), torch.zeros(2, 16)).shape
     torch.Size([2, 3, 32, 32])
