@@ -134,9 +134,21 @@ def test_r_precision_is_seeded_and_near_chance_for_random_embeddings() -> None:
 
 def test_attribute_accuracy_skips_unasked() -> None:
     acc = attribute_accuracy(
-        {"colour": [0, 1, 2, 3], "size": [0, 1, 1, 0]}, {"colour": [0, 1, 0, 3], "size": [-1, -1, 1, 1]}
+        {"colour": [0, 1, 2, 3], "size": [0, 1, 1, 0]},
+        {"colour": [0, 1, 0, 3], "size": [-1, -1, 1, 1]},
     )
     assert acc == {"colour": 0.75, "size": 0.5}
     assert np.isnan(attribute_accuracy({"size": [1]}, {"size": [-1]})["size"])
     with pytest.raises(InvalidInputError, match=r"no prediction for attribute 'shape'"):
         attribute_accuracy({}, {"shape": [0]})
+
+
+def test_fid_singular_covariance_takes_the_eigh_route() -> None:
+    # A zero variance makes the Cholesky factorisation fail: the eigh fallback must agree with
+    # the closed form sum (sqrt(a_i) - sqrt(b_i))^2 of commuting covariances.
+    a, b = np.array([1.0, 0.0, 2.0, 0.0]), np.array([3.0, 1.0, 1.0, 0.0])
+    with pytest.raises(np.linalg.LinAlgError):
+        np.linalg.cholesky(np.diag(a))
+    want = ((np.sqrt(a) - np.sqrt(b)) ** 2).sum()
+    got = frechet_distance(np.zeros(4), np.diag(a), np.zeros(4), np.diag(b))
+    assert got == pytest.approx(want, rel=1e-12)

@@ -73,7 +73,12 @@ def test_loss_terms_match_explicit_formulas() -> None:
         ]
     )
     assert float(discriminator_loss(s_r, s_w, s_f)) == pytest.approx(want, rel=1e-6)
-    plain = -mean([_log_sigmoid(r) + _log_sigmoid(-f) for r, f in zip(s_r.tolist(), s_f.tolist())])
+    plain = -mean(
+        [
+            _log_sigmoid(r) + _log_sigmoid(-f)
+            for r, f in zip(s_r.tolist(), s_f.tolist(), strict=True)
+        ]
+    )
     assert float(discriminator_loss(s_r, None, s_f)) == pytest.approx(plain, rel=1e-6)
     # G: non-saturating -log D(G(z)), plus the interpolated term for GAN-INT.
     s_i = torch.tensor([0.7, -0.2])
@@ -271,3 +276,27 @@ def test_config_round_trip() -> None:
     again = TextToImageGAN.from_config_dict(m.config_dict())
     assert again.config == m.config and again.vocab == m.vocab
     again.load_state_dict(m.state_dict())
+
+
+@pytest.mark.slow
+def test_shapes_runner_writes_metrics_json(tmp_path: Path) -> None:
+    import json
+
+    from vislang.train.registry import runner
+
+    config = {
+        "data": {"n_train": 24, "n_test": 12},
+        "text": {"vse_epochs": 1, "embed_dim": 8, "word_dim": 4},
+        "model": {"ngf": 4, "ndf": 4},
+        "train": {"epochs": 1, "batch_size": 8},
+        "eval": {"classifier_epochs": 1, "n_distractors": 5},
+    }
+    metrics = runner("gan-int-cls").run(config, device="cpu", out=tmp_path, progress=False)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(saved["attribute_accuracy"]) == {"colour", "shape", "size", "vertical", "horizontal"}
+    for key in ("r_precision", "fid_lite0", "inception_score_lite0"):
+        assert saved[key] == pytest.approx(metrics[key]) and math.isfinite(saved[key])
+    assert 0.0 <= saved["r_precision"] <= 1.0 and saved["fid_lite0"] >= 0.0
+    assert saved["attribute_chance"]["colour"] == pytest.approx(1 / 6)
+    for name in ("samples.png", "samples_per_caption.png", "interpolation.png", "last.json"):
+        assert (tmp_path / name).is_file(), name

@@ -4,7 +4,7 @@ attribute accuracy.
 - FID (Heusel et al. 2017): ``||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2))`` between
   Gaussian fits of two feature sets. ``tr((S1 S2)^(1/2))`` is the sum of the square roots of the
   eigenvalues of ``S1 S2``, which are those of the symmetric ``B^T S2 B`` for ``S1 = B B^T``:
-  one symmetric eigendecomposition and one symmetric eigenvalue solve in float64 instead of
+  a Cholesky factor and one symmetric eigenvalue solve in float64 instead of
   pytorch-fid's general matrix square root (``scipy.linalg.sqrtm``, a complex Schur form).
 - Inception Score (Salimans et al. 2016): ``exp(E_x KL(p(y|x) || p(y)))`` from class
   probabilities, mean and standard deviation over splits.
@@ -61,9 +61,10 @@ def feature_statistics(features: ArrayLike) -> tuple[F64, F64]:
 def frechet_distance(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike) -> float:
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2) (float64).
 
-    ``tr((S1 S2)^(1/2))`` comes from the eigenvalues of ``B^T S2 B`` with ``B = V diag(sqrt(w))``
-    from ``S1 = V diag(w) V^T``: both matrices are symmetric positive semi-definite, so their
-    product has real non-negative eigenvalues; rounding negatives are clipped to 0.
+    ``tr((S1 S2)^(1/2))`` comes from the eigenvalues of the symmetric ``B^T S2 B`` for any
+    ``S1 = B B^T`` (the Cholesky factor, or ``V diag(sqrt(w))`` from ``eigh`` when ``S1`` is
+    singular): both matrices are symmetric positive semi-definite, so their product has real
+    non-negative eigenvalues; rounding negatives are clipped to 0.
 
     Examples
     --------
@@ -82,8 +83,12 @@ def frechet_distance(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: 
     for name, a in (("mu1", m1), ("sigma1", s1), ("mu2", m2), ("sigma2", s2)):
         if not np.isfinite(a).all():
             raise InvalidInputError(f"{name} contains NaN or inf")
-    w, v = np.linalg.eigh((s1 + s1.T) / 2)
-    b = v * np.sqrt(np.clip(w, 0.0, None))  # (d, d), S1 = B B^T
+    s1 = (s1 + s1.T) / 2
+    try:
+        b = np.linalg.cholesky(s1)  # (d, d), S1 = B B^T: a third of the cost of eigh
+    except np.linalg.LinAlgError:  # singular S1 (fewer samples than dimensions)
+        w, v = np.linalg.eigh(s1)
+        b = v * np.sqrt(np.clip(w, 0.0, None))
     inner = b.T @ s2 @ b
     ev = np.linalg.eigvalsh((inner + inner.T) / 2)
     tr_covmean = float(np.sqrt(np.clip(ev, 0.0, None)).sum())
@@ -186,9 +191,9 @@ def r_precision(
                 f"only {pool.size} captions can be distractors of image {i}, need {n_distractors}"
             )
         distract = rng.choice(pool, size=n_distractors, replace=False)
-        s_true = img[i] @ txt[true[i]]
+        s_true = float(img[i] @ txt[true[i]])
         hits += int((s_true > txt[distract] @ img[i]).all())
-    return hits / img.shape[0]
+    return hits / int(img.shape[0])
 
 
 def attribute_accuracy(

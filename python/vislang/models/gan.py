@@ -226,7 +226,8 @@ class Generator(nn.Module):
 
     def forward(self, z: Tensor, text: Tensor) -> Tensor:
         h = torch.cat([z, self.text(text)], dim=1)  # (B, z + E)
-        return self.net(h[:, :, None, None])  # (B, 3, S, S)
+        out: Tensor = self.net(h[:, :, None, None])  # (B, 3, S, S)
+        return out
 
 
 class Discriminator(nn.Module):
@@ -234,10 +235,13 @@ class Discriminator(nn.Module):
 
     def __init__(self, c: GANConfig) -> None:
         super().__init__()
-        sn = nn.utils.spectral_norm if c.spectral_norm else (lambda m: m)
+
+        def sn(m: nn.Module) -> nn.Module:
+            return nn.utils.spectral_norm(m) if c.spectral_norm else m
+
         self.text = TextProjection(c.text_dim, c.embed_dim)
         if c.spectral_norm:
-            self.text.fc = sn(self.text.fc)
+            self.text.fc = sn(self.text.fc)  # type: ignore[assignment]
         layers: list[nn.Module] = [sn(nn.Conv2d(3, c.ndf, 4, 2, 1, bias=False))]
         layers.append(nn.LeakyReLU(0.2, True))
         ch = c.ndf
@@ -259,7 +263,8 @@ class Discriminator(nn.Module):
     def forward(self, images: Tensor, text: Tensor) -> Tensor:
         h = self.features(images)  # (B, C, 4, 4)
         t = self.text(text)[:, :, None, None].expand(-1, -1, h.shape[2], h.shape[3])  # (B, E, 4, 4)
-        return self.head(torch.cat([h, t], dim=1)).flatten()  # (B,) logits
+        logits: Tensor = self.head(torch.cat([h, t], dim=1)).flatten()  # (B,)
+        return logits
 
 
 def _init_dcgan(m: nn.Module) -> None:
@@ -306,7 +311,7 @@ class TextToImageGAN(nn.Module):
 
     Examples
     --------
-    >>> from vislang.models import create_model
+    >>> from vislang.models.registry import create_model
     >>> gan = create_model("gan-int-cls", image_size=32, text_dim=16, ngf=8, ndf=8)
     >>> gan(torch.zeros(2, 100), torch.zeros(2, 16)).shape
     torch.Size([2, 3, 32, 32])
@@ -370,7 +375,7 @@ class TextToImageGAN(nn.Module):
         return gan
 
     @property
-    def model_type(self) -> str:  # type: ignore[override]
+    def model_type(self) -> str:
         c = self.config
         return self.VARIANTS[(c.matching_aware, c.interpolate)]
 
@@ -427,11 +432,13 @@ class TextToImageGAN(nn.Module):
     # ---------------------------------------------------------------- networks
     def forward(self, z: Tensor, text: Tensor) -> Tensor:
         """Generated images (B, 3, S, S) in [-1, 1] from noise (B, z_dim) and text (B, T)."""
-        return self.generator(z, text)
+        out: Tensor = self.generator(z, text)
+        return out
 
     def discriminate(self, images: Tensor, text: Tensor) -> Tensor:
         """Discriminator logits (B,) for images (B, 3, S, S) in [-1, 1] and text (B, T)."""
-        return self.discriminator(images, text)
+        out: Tensor = self.discriminator(images, text)
+        return out
 
     def _check_text(self, text: Tensor) -> None:
         if text.ndim != 2 or text.shape[1] != self.config.text_dim:

@@ -33,7 +33,9 @@ from vislang.models.checkpoint import (
     _paths,
     _read_meta,
     _read_tensors,
+    _save_tensors,
     _tuples,
+    _write_bytes,
 )
 from vislang.models.gan import TextToImageGAN, from_uint8
 from vislang.models.image_encoders import resolve_device
@@ -136,7 +138,7 @@ def load_gan(path: str | os.PathLike[str], *, device: str | torch.device = "cpu"
         model = TextToImageGAN.from_config_dict(meta["config"])
     except (KeyError, TypeError, InvalidInputError) as exc:
         raise CheckpointError(f"{meta_path}: bad model config ({exc})") from None
-    _load_weights(model, weights)  # type: ignore[arg-type]
+    _load_weights(model, weights, meta)  # type: ignore[arg-type]
     return model.to(device)
 
 
@@ -231,13 +233,13 @@ class GANTrainer:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Model, both optimizers, scalers, RNG and progress; :meth:`resume` continues
         exactly."""
-        from safetensors.torch import save_file
-
         weights, state_path, meta_path = _paths(path)
         weights.parent.mkdir(parents=True, exist_ok=True)
         m = self.model
         tensors = {k: v.detach().cpu().contiguous().clone() for k, v in m.state_dict().items()}
-        save_file(tensors, str(weights), metadata={"vislang_model_type": m.model_type})
+        weights_sha = _save_tensors(
+            weights, tensors, {"format_version": FORMAT_VERSION, "model_type": m.model_type}
+        )
         state: dict[str, Tensor] = {"rng.torch": torch.get_rng_state()}
         td, pd = _optim_state(self.opt_d, "optim_d")
         tg, pg = _optim_state(self.opt_g, "optim_g")
@@ -260,10 +262,12 @@ class GANTrainer:
             "scaler_g": self.scaler_g.state_dict(),
             "rng_python": _jsonable(random.getstate()),
         }
-        save_file(state, str(state_path))
-        tmp = meta_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(meta, indent=1))
-        tmp.replace(meta_path)
+        # Same writer as every checkpoint: byte-identical files, umask, sha256 in the sidecar.
+        meta["sha256"] = {
+            weights.name: weights_sha,
+            state_path.name: _save_tensors(state_path, state, None),
+        }
+        _write_bytes(meta_path, json.dumps(meta, indent=1).encode())
         return weights
 
     def load(self, path: str | os.PathLike[str]) -> None:
@@ -275,8 +279,8 @@ class GANTrainer:
                 f"{meta_path}: checkpoint holds a {meta.get('model_type')!r} model, expected "
                 f"{self.model.model_type!r}"
             )
-        _load_weights(self.model, weights)  # type: ignore[arg-type]
-        state = _read_tensors(state_path)
+        _load_weights(self.model, weights, meta)  # type: ignore[arg-type]
+        state = _read_tensors(state_path, meta)
         try:
             _load_optim(self.opt_d, meta["optim_d"], state, "optim_d")
             _load_optim(self.opt_g, meta["optim_g"], state, "optim_g")
@@ -380,7 +384,9 @@ class GANTrainer:
                 d_loss, g_loss, stats = m.losses(real, text, wrong, z)
             for name, value in (("discriminator", d_loss), ("generator", g_loss)):
                 if not torch.isfinite(value):
-                    last = "" if self.out is None else f"; last good checkpoint: {self.out / 'last'}"
+                    last = (
+                        "" if self.out is None else f"; last good checkpoint: {self.out / 'last'}"
+                    )
                     raise FloatingPointError(
                         f"GAN training: {name} loss is {float(value.detach())} at step {self.step} "
                         f"(epoch {self.epoch + 1}){last}"
@@ -429,7 +435,9 @@ class GANTrainer:
             self.history.append(record)
             if self.out is not None:
                 if c.sample_every and self.epoch % c.sample_every == 0:
-                    save_image_grid(self.sample_grid(), self.out / f"samples_epoch{self.epoch:03d}.png")
+                    save_image_grid(
+                        self.sample_grid(), self.out / f"samples_epoch{self.epoch:03d}.png"
+                    )
                 self.save(self.out / "last")
         return self.history
 

@@ -93,9 +93,7 @@ class ShapeAttributeClassifier(nn.Module):
         self.features = nn.Sequential(*layers)
         # Position matters (region heads), so keep a coarse 4x4 map instead of a global pool.
         self.pool = nn.AdaptiveAvgPool2d(4)
-        self.heads = nn.ModuleDict(
-            {k: nn.Linear(c_in * 16, len(v)) for k, v in ATTRIBUTES.items()}
-        )
+        self.heads = nn.ModuleDict({k: nn.Linear(c_in * 16, len(v)) for k, v in ATTRIBUTES.items()})
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         h = self.pool(self.features(x)).flatten(1)  # (B, C*16)
@@ -132,7 +130,9 @@ def fit_attribute_classifier(
     from vislang.models.gan import from_uint8
 
     if len(images) != len(scenes) or len(images) == 0:
-        raise InvalidInputError(f"need as many scenes as images, got {len(scenes)} and {len(images)}")
+        raise InvalidInputError(
+            f"need as many scenes as images, got {len(scenes)} and {len(images)}"
+        )
     torch.manual_seed(seed)
     model = ShapeAttributeClassifier(width)
     x = from_uint8(images)

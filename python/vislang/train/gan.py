@@ -55,7 +55,13 @@ def _schema(name: str) -> Schema:
             o("model", "z_dim", 100, "noise dimension", minimum=1),
             o("model", "embed_dim", 128, "compressed text embedding", minimum=1),
             o("model", "beta", 0.5, "GAN-INT interpolation weight", maximum=1),
-            o("model", "loss", "bce", "bce (the paper's) or hinge (extra)", choices=("bce", "hinge")),
+            o(
+                "model",
+                "loss",
+                "bce",
+                "bce (the paper's) or hinge (extra)",
+                choices=("bce", "hinge"),
+            ),
             o("model", "spectral_norm", False, "extra: spectral norm in D"),
             o("model", "l1_weight", 0.0, "extra: L1 weight between G(z, t) and the real image"),
             o("train", "epochs", 12, "GAN epochs", minimum=1),
@@ -65,7 +71,13 @@ def _schema(name: str) -> Schema:
             o("train", "max_steps_per_epoch", 0, "cut epochs short (0 = full)"),
             o("train", "seed", 0, "training seed"),
             o("eval", "classifier_epochs", 3, "epochs of the attribute classifier", minimum=1),
-            o("eval", "n_distractors", 99, "R-precision: random wrong captions per image", minimum=1),
+            o(
+                "eval",
+                "n_distractors",
+                99,
+                "R-precision: random wrong captions per image",
+                minimum=1,
+            ),
             o("eval", "fid", True, "compute FID / IS in Lite0 features (slow on CPU)"),
             o("eval", "is_splits", 3, "Inception Score splits", minimum=1),
         ),
@@ -247,7 +259,9 @@ def _evaluate(gan: Any, vse: Any, train: Any, test: Any, config: Any) -> dict[st
     txt = vse.embed_texts(caps).numpy()
     _, groups = np.unique(np.asarray(caps), return_inverse=True)
     n_d = min(ev["n_distractors"], len(np.unique(groups)) - 1)
-    rp = r_precision(img_fake, txt, np.arange(len(caps)), n_distractors=n_d, groups=groups, seed=seed)
+    rp = r_precision(
+        img_fake, txt, np.arange(len(caps)), n_distractors=n_d, groups=groups, seed=seed
+    )
     rp_real = r_precision(
         img_real, txt, np.arange(len(caps)), n_distractors=n_d, groups=groups, seed=seed
     )
@@ -374,7 +388,9 @@ def _make_runner(name: str) -> None:
         config: Any, *, device: str = "auto", out: Any = None, progress: bool = True
     ) -> dict[str, Any]:
         resolved = config if hasattr(config, "explicit") else schema.resolve(config)
-        _, metrics = train_shapes_gan(resolved, variant=name, device=device, out=out, progress=progress)
+        _, metrics = train_shapes_gan(
+            resolved, variant=name, device=device, out=out, progress=progress
+        )
         return metrics
 
 
@@ -383,10 +399,16 @@ for _name in _VARIANTS:
 
 
 def run(
-    config: Any, *, variant: str = "gan-int-cls", device: str = "auto", out: Any = None,
+    config: Any,
+    *,
+    variant: str = "gan-int-cls",
+    device: str = "auto",
+    out: Any = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train and evaluate ``variant`` on the shapes world; returns the metrics."""
     resolved = _schema(variant).resolve(config)
-    _, metrics = train_shapes_gan(resolved, variant=variant, device=device, out=out, progress=progress)
+    _, metrics = train_shapes_gan(
+        resolved, variant=variant, device=device, out=out, progress=progress
+    )
     return metrics

@@ -19,6 +19,7 @@ use pyo3::prelude::*;
 mod _core {
     #[pymodule_export]
     use crate::config::cpu_features_py;
+    #[pymodule_export]
     use crate::dsift::dense_sift_py;
     #[pymodule_export]
     use crate::histogram::{encode_py, idf_py, weight_and_normalize_py};
