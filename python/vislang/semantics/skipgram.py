@@ -450,7 +450,7 @@ class MultimodalSkipGram(SkipGram):
         self.n_visual_negatives = n_visual_negatives
         self.visual_weight = visual_weight
 
-    def fit(  # type: ignore[override]
+    def fit(
         self, corpus: CorpusLike | EncodedCorpus, visual: VisualLike | None = None
     ) -> MultimodalSkipGram:
         """Train on ``corpus`` with the visual vectors ``visual`` (or those given at
