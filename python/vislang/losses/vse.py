@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from vislang.exceptions import InvalidInputError
 from vislang.losses import functional as F
-from vislang.losses._checks import DIRECTIONS, Backend, Direction, Reduction, check_choice
+from vislang.losses._checks import Backend, Direction, Reduction
+from vislang.losses.base import MarginLoss
 
 __all__ = ["VSELoss"]
 
 
-class VSELoss(nn.Module):
+class VSELoss(MarginLoss):
     """Hinge-based triplet ranking loss of VSE (sum of hinges) and VSE++ (hardest negative).
 
     ``loss = sum_{(i,p) positive} [sum_j or max_j] max(0, margin - s(i,p) + s(i,j))`` in the
@@ -62,21 +63,15 @@ class VSELoss(nn.Module):
         backend: Backend = "auto",
         n_jobs: int | None = None,
     ) -> None:
-        super().__init__()
-        check_choice(direction, "direction", DIRECTIONS)
-        check_choice(reduction, "reduction", ("sum", "mean"))
-        check_choice(backend, "backend", ("auto", "rust", "torch"))
+        super().__init__(
+            margin, direction=direction, reduction=reduction, backend=backend, n_jobs=n_jobs
+        )
         if warmup_steps < 0:
             raise InvalidInputError(f"warmup_steps: must be >= 0, got {warmup_steps}")
         if warmup_steps and not max_violation:
             raise InvalidInputError("warmup_steps: needs max_violation=True (sum -> max)")
-        self.margin = float(margin)
         self.max_violation = bool(max_violation)
-        self.direction: Direction = direction
         self.warmup_steps = int(warmup_steps)
-        self.reduction: Reduction = reduction
-        self.backend: Backend = backend
-        self.n_jobs = n_jobs
         self.register_buffer("num_steps", torch.zeros((), dtype=torch.long))
 
     @property
