@@ -19,7 +19,7 @@ from vislang.models.image_encoders import ImageEncoder, ImageEncoderConfig
 from vislang.models.text_encoders import TextEncoderConfig, create_text_encoder
 from vislang.models.vocabulary import Vocabulary
 
-__all__ = ["VSE", "VSEConfig"]
+__all__ = ["VSE", "VSEConfig", "similarity_spread"]
 
 LossKind = Literal["vse", "vse++", "infonce"]
 
@@ -29,7 +29,8 @@ class VSEConfig:
     """Options of :class:`VSE` (saved in checkpoints).
 
     ``loss``: ``"vse"`` (sum of hinges), ``"vse++"`` (hardest negative, after
-    ``warmup_steps`` steps of sum) or ``"infonce"`` (with ``temperature``).
+    ``warmup_steps`` steps of sum and ``blend_steps`` steps of a linear sum-to-max blend) or
+    ``"infonce"`` (with ``temperature``).
     """
 
     backbone: str = "precomputed"
@@ -46,6 +47,7 @@ class VSEConfig:
     loss: str = "vse++"
     margin: float = 0.2
     warmup_steps: int = 0
+    blend_steps: int = 0
     temperature: float = 0.07
 
     def __post_init__(self) -> None:
@@ -53,6 +55,40 @@ class VSEConfig:
             raise InvalidInputError(f"loss: must be 'vse', 'vse++' or 'infonce', got {self.loss!r}")
         if self.margin < 0:
             raise InvalidInputError(f"margin: must be >= 0, got {self.margin}")
+
+
+@torch.no_grad()
+def similarity_spread(image_emb: Tensor, text_emb: Tensor, positives: Tensor) -> dict[str, float]:
+    """How far a batch is from collapse: statistics of ``S = image_emb @ text_emb.T``.
+
+    For each caption (column) ``j`` with its positive image ``p``: ``gap_j = S[p, j] -
+    max_{i negative} S[i, j]``, the margin VSE++ acts on. A collapsed space has every
+    similarity alike: ``sim_std`` near 0 and ``gap_mean`` near 0 (VSE++'s loss is then
+    ``2 * B * margin``).
+
+    Returns
+    -------
+    dict
+        ``sim_std`` (std of all similarities), ``pos_sim`` / ``neg_sim`` (means over positive
+        and negative entries), ``gap_mean`` / ``gap_std`` (of the per-caption gap to the
+        hardest negative; captions with no negative are left out).
+    """
+    s = image_emb @ text_emb.t()  # (U, B)
+    pos = positives.bool()
+    neg = ~pos
+    # The caption's own image: its most similar positive (the one the hinge compares).
+    s_pos = s.masked_fill(neg, -torch.inf).amax(dim=0)  # (B,)
+    s_neg = s.masked_fill(pos, -torch.inf).amax(dim=0)  # (B,)
+    has_neg = neg.any(dim=0)
+    gap = (s_pos - s_neg)[has_neg]
+    n_gap = int(gap.numel())
+    return {
+        "sim_std": float(s.std()) if s.numel() > 1 else 0.0,
+        "pos_sim": float(s[pos].mean()),
+        "neg_sim": float(s[neg].mean()) if bool(neg.any()) else float("nan"),
+        "gap_mean": float(gap.mean()) if n_gap else float("nan"),
+        "gap_std": float(gap.std()) if n_gap > 1 else float("nan"),
+    }
 
 
 class VSE(CrossModalModel):
@@ -109,8 +145,12 @@ class VSE(CrossModalModel):
         if c.loss == "infonce":
             self.criterion = InfoNCELoss(c.temperature)
         else:
+            hard = c.loss == "vse++"
             self.criterion = VSELoss(
-                c.margin, c.loss == "vse++", warmup_steps=c.warmup_steps if c.loss == "vse++" else 0
+                c.margin,
+                hard,
+                warmup_steps=c.warmup_steps if hard else 0,
+                blend_steps=c.blend_steps if hard else 0,
             )
 
     @property
@@ -162,7 +202,8 @@ class VSE(CrossModalModel):
         self, data: CaptionPairs, batch_size: int, generator: torch.Generator
     ) -> Iterator[dict[str, Any]]:
         """Shuffled caption batches; ``positives`` marks every pair of the same image, so other
-        captions of a batch's image are never negatives."""
+        captions of a batch's image are never negatives, and the pairs that ``data.positives``
+        knows to be true (a caption that also describes another image of the batch)."""
         if not isinstance(data, CaptionPairs):
             raise InvalidInputError(f"VSE trains on CaptionPairs, got {type(data).__name__}")
         ids, lengths = self.vocab.encode(data.captions)
@@ -176,15 +217,32 @@ class VSE(CrossModalModel):
                 "images": _rows(data.images, uniq),  # (U, ...) each image once
                 "ids": torch.from_numpy(ids[sel, : int(ln.max())]),
                 "lengths": torch.from_numpy(ln),
-                "positives": torch.from_numpy(
-                    inverse.reshape(-1)[None, :] == np.arange(len(uniq))[:, None]
-                ),
+                "positives": torch.from_numpy(self._batch_positives(data, uniq, inverse, sel)),
             }
+
+    @staticmethod
+    def _batch_positives(
+        data: CaptionPairs, uniq: Any, inverse: Any, sel: Any
+    ) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """(U, B) mask: caption ``j`` of the batch is true of its unique image ``i``."""
+        mask: np.ndarray[Any, np.dtype[np.bool_]] = (
+            inverse.reshape(-1)[None, :] == np.arange(len(uniq))[:, None]
+        )
+        if data.positives is not None:
+            extra = np.asarray(data.positives(uniq, sel), dtype=bool)
+            if extra.shape != mask.shape:
+                raise InvalidInputError(
+                    f"positives(images, captions) must have shape {mask.shape}, got {extra.shape}"
+                )
+            mask = mask | extra
+        return mask
 
     def training_loss(self, batch: dict[str, Any], device: torch.device) -> Tensor:
         img = self.encode_images(batch["images"].to(device, non_blocking=True))  # (U, D)
         txt = self.encode_ids(batch["ids"].to(device), batch["lengths"].to(device))  # (B, D)
-        return self.criterion(img.float(), txt.float(), batch["positives"].to(device))
+        positives = batch["positives"].to(device)
+        self.batch_stats = similarity_spread(img.detach().float(), txt.detach().float(), positives)
+        return self.criterion(img.float(), txt.float(), positives)
 
     @torch.no_grad()
     def evaluate(

@@ -1,0 +1,178 @@
+"""VSE++'s plateau at ``2 * B * margin``: before/after numbers on Flickr8k-1k and the shapes world.
+
+Not a pytest test (no ``test_`` prefix): a script that writes ``benches/vsepp_plateau.md``
+(or ``--out``) with the validation rsum per epoch, the training loss and the similarity
+spread (``train_gap_mean``: mean over captions of positive minus hardest-negative
+similarity; ``train_sim_std``: std of all batch similarities) of each run.
+
+Flickr8k-1k: frozen EfficientNet-Lite0 features (computed once and cached as ``.npy``), a GRU
+text encoder initialised with GloVe 6B 50-d, embed 512, batch 128, AdamW 2e-4 cosine, the
+official splits (753 train / 113 val images). It runs only when the data exists
+(``--data``, default ``../shared/data/flickr8k-1k``; ``$VISLANG_FLICKR8K``).
+
+    python benches/vsepp_plateau.py [--runs vse,vsepp-before,vsepp-after] [--epochs 15]
+    python benches/vsepp_plateau.py --shapes          # the demo's shapes-world VSE++
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+_CANDIDATES = [p / "shared" / "data" / "flickr8k-1k" for p in (ROOT.parent, ROOT.parent.parent)]
+DATA = Path(
+    os.environ.get("VISLANG_FLICKR8K")
+    or next((p for p in _CANDIDATES if p.is_dir()), _CANDIDATES[0])
+)
+FEATURES = Path(os.environ.get("VISLANG_FLICKR8K_FEATURES", "/tmp/vislang-flickr8k-1k-lite0.npy"))
+
+# name -> (VSEConfig overrides, TrainConfig overrides, use the dataset's positives)
+# "before": the protocol of examples/retrieval_flickr8k.py as it was (one epoch of warm-up,
+# same-image positives only). "after": VSE++'s defaults after this change.
+RUNS: dict[str, tuple[dict[str, Any], dict[str, Any], bool]] = {
+    "vse": ({"loss": "vse"}, {}, False),
+    "vsepp-before": ({"loss": "vse++", "warmup_steps": 29}, {}, False),
+    "vsepp-positives": ({"loss": "vse++", "warmup_steps": 29}, {}, True),
+    "vsepp-warmup3": ({"loss": "vse++", "warmup_steps": 90}, {}, False),
+    "vsepp-warmup5": ({"loss": "vse++", "warmup_steps": 150}, {}, False),
+    "vsepp-lr1e-4": ({"loss": "vse++", "warmup_steps": 29}, {"lr": 1e-4}, False),
+    "vsepp-lr5e-4": ({"loss": "vse++", "warmup_steps": 29}, {"lr": 5e-4}, False),
+    "vsepp-noclip": ({"loss": "vse++", "warmup_steps": 29}, {"grad_clip": 0.0}, False),
+    "vsepp-blend": ({"loss": "vse++", "warmup_steps": 29, "blend_steps": 120}, {}, False),
+    "vsepp-after": ({"loss": "vse++"}, {}, True),
+}
+
+
+def flickr_pairs(data: Path, features: Path) -> tuple[dict[str, Any], Any]:
+    from vislang.data import read_flickr8k
+    from vislang.models import CaptionPairs, extract_features
+
+    ds = read_flickr8k(data, on_error="skip")
+    if features.is_file() and np.load(features, mmap_mode="r").shape[0] == len(ds):
+        feats = np.load(features, mmap_mode="r")
+    else:
+        feats = extract_features(ds, batch_size=32, progress=False, out=features)
+    split = {s: [i for i, x in enumerate(ds.splits) if x == s] for s in ("train", "val")}
+    pairs = {
+        s: CaptionPairs.from_dataset(ds.subset(idx), np.asarray(feats[idx], dtype=np.float32))
+        for s, idx in split.items()
+    }
+    return pairs, feats
+
+
+def run_flickr(name: str, pairs: dict[str, Any], epochs: int, seed: int) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from vislang.models import TrainConfig, Trainer, Vocabulary, VSEConfig
+    from vislang.models.vse import VSE
+    from vislang.semantics import load_glove_6b_50d
+
+    model_kw, train_kw, positives = RUNS[name]
+    train = pairs["train"] if positives else replace(pairs["train"], positives=None)
+    vocab = Vocabulary.build(train.captions, min_count=1)
+    torch.manual_seed(seed)
+    cfg = VSEConfig(feature_dim=1280, text_encoder="gru", embed_dim=512, **model_kw)
+    model = VSE(vocab, cfg, word_vectors=load_glove_6b_50d())
+    tcfg = TrainConfig(
+        **{"epochs": epochs, "batch_size": 128, "lr": 2e-4, "schedule": "cosine", "seed": seed}
+        | train_kw
+    )
+    t0 = time.perf_counter()
+    history = Trainer(model, train, pairs["val"], tcfg, device="cpu", progress=False).fit()
+    return {"name": name, "seconds": time.perf_counter() - t0, "history": history}
+
+
+def run_shapes(positives: bool, seed: int, epochs: int) -> dict[str, Any]:
+    """The demo's VSE++ (``vislang.demo._vsepp_config``) with or without scene positives."""
+    from vislang.models.config import run_config
+
+    cfg: dict[str, Any] = {
+        "data": {"source": "shapes", "n_train": 2000, "n_val": 200, "n_test": 200},
+        "model": {"embed_dim": 512, "warmup_steps": 100},
+        "train": {"epochs": epochs},
+    }
+    if not positives:  # before: same-image positives only
+        import vislang.models.base as base
+
+        original = base.CaptionPairs.from_dataset.__func__  # type: ignore[attr-defined]
+
+        def same_image_only(cls: Any, dataset: Any, images: Any, **kw: Any) -> Any:
+            return original(cls, dataset, images, positives=False)
+
+        base.CaptionPairs.from_dataset = classmethod(same_image_only)  # type: ignore[assignment]
+    try:
+        out = Path(f"/tmp/vsepp_plateau_shapes_{int(positives)}")
+        t0 = time.perf_counter()
+        metrics = run_config(
+            "vse++", cfg, device="cpu", seed=seed, out=out, progress=False, plots=False
+        )
+    finally:
+        if not positives:
+            base.CaptionPairs.from_dataset = classmethod(original)  # type: ignore[assignment]
+    return {
+        "name": "shapes vse++ " + ("scene positives" if positives else "same-image positives"),
+        "seconds": time.perf_counter() - t0,
+        "history": metrics["history"],
+        "test_rsum": metrics["rsum"],
+    }
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = []
+    for r in results:
+        h = r["history"]
+        lines.append(f"\n### {r['name']} ({r['seconds']:.0f} s)\n")
+        if "test_rsum" in r:
+            lines.append(f"test rsum {r['test_rsum']:.1f}\n")
+        lines.append("| epoch | loss | val rsum | train gap mean | train gap std | train sim std |")
+        lines.append("|---|---|---|---|---|---|")
+        for e in h:
+            lines.append(
+                f"| {e['epoch']:.0f} | {e['loss']:.2f} | {e.get('val_rsum', float('nan')):.1f} "
+                f"| {e.get('train_gap_mean', float('nan')):.3f} "
+                f"| {e.get('train_gap_std', float('nan')):.3f} "
+                f"| {e.get('train_sim_std', float('nan')):.3f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--features", type=Path, default=FEATURES)
+    ap.add_argument("--runs", default="vse,vsepp-before,vsepp-after")
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--shapes", action="store_true", help="the shapes-world demo instead")
+    ap.add_argument("--json", type=Path, default=None, help="also write the raw results")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(int(os.environ.get("VISLANG_BENCH_THREADS", "1")))
+    results = []
+    if args.shapes:
+        for positives in (False, True):
+            results.append(run_shapes(positives, args.seed, args.epochs))
+            print(table(results[-1:]), flush=True)
+    else:
+        if not (args.data / "Flickr8k.token.txt").is_file():
+            print(f"Flickr8k data not found at {args.data}; pass --data DIR", file=sys.stderr)
+            return 2
+        pairs, _ = flickr_pairs(args.data, args.features)
+        for name in args.runs.split(","):
+            results.append(run_flickr(name, pairs, args.epochs, args.seed))
+            print(table(results[-1:]), flush=True)
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
