@@ -48,6 +48,11 @@ RUNS: dict[str, tuple[dict[str, Any], dict[str, Any], bool]] = {
     "vsepp-lr5e-4": ({"loss": "vse++", "warmup_steps": 29}, {"lr": 5e-4}, False),
     "vsepp-noclip": ({"loss": "vse++", "warmup_steps": 29}, {"grad_clip": 0.0}, False),
     "vsepp-blend": ({"loss": "vse++", "warmup_steps": 29, "blend_steps": 120}, {}, False),
+    "vsepp-mix": (
+        {"loss": "vse++", "warmup_steps": 29, "blend_steps": 120, "blend_to": 0.5},
+        {},
+        False,
+    ),
     "vsepp-after": ({"loss": "vse++"}, {}, True),
 }
 
@@ -87,8 +92,16 @@ def run_flickr(name: str, pairs: dict[str, Any], epochs: int, seed: int) -> dict
         | train_kw
     )
     t0 = time.perf_counter()
-    history = Trainer(model, train, pairs["val"], tcfg, device="cpu", progress=False).fit()
-    return {"name": name, "seconds": time.perf_counter() - t0, "history": history}
+    trainer = Trainer(model, train, pairs["val"], tcfg, device="cpu", progress=False)
+    for epoch in range(1, epochs + 1):  # epoch by epoch, to watch a long run
+        rec = trainer.fit(until_epoch=epoch)[-1]
+        print(
+            f"{name} epoch {epoch}: loss {rec['loss']:.2f} val rsum {rec['val_rsum']:.1f} "
+            f"gap {rec['train_gap_mean']:.3f} sim std {rec['train_sim_std']:.3f} "
+            f"({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
+    return {"name": name, "seconds": time.perf_counter() - t0, "history": trainer.history}
 
 
 def run_shapes(positives: bool, seed: int, epochs: int) -> dict[str, Any]:
@@ -150,16 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--features", type=Path, default=FEATURES)
     ap.add_argument("--runs", default="vse,vsepp-before,vsepp-after")
-    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--epochs", type=int, default=None, help="default 15 (shapes: 4)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--shapes", action="store_true", help="the shapes-world demo instead")
+    ap.add_argument("--shapes-runs", default="before,after", help="shapes: before and/or after")
     ap.add_argument("--json", type=Path, default=None, help="also write the raw results")
     args = ap.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("VISLANG_BENCH_THREADS", "1")))
+    if args.epochs is None:
+        args.epochs = 4 if args.shapes else 15
     results = []
     if args.shapes:
-        for positives in (False, True):
-            results.append(run_shapes(positives, args.seed, args.epochs))
+        for which in args.shapes_runs.split(","):
+            results.append(run_shapes(which == "after", args.seed, args.epochs))
             print(table(results[-1:]), flush=True)
     else:
         if not (args.data / "Flickr8k.token.txt").is_file():

@@ -125,7 +125,23 @@ def test_blend_uses_the_positives_mask_count() -> None:
     torch.testing.assert_close(got, 0.5 * total / (10 / 5) + 0.5 * hard)
 
 
+def test_blend_to_keeps_a_share_of_the_sum() -> None:
+    loss = VSELoss(0.2, max_violation=True, blend_steps=1, blend_to=0.5)
+    loss.forward_scores(_scores())  # the one blend step
+    assert loss.hard_weight == 0.5  # reached after blend_steps, and stays
+    s = _scores()
+    got = loss.forward_scores(s)
+    total = contrastive_ranking(s, margin=0.2)
+    hard = contrastive_ranking(s, margin=0.2, max_violation=True)
+    torch.testing.assert_close(got, 0.5 * total / 5.0 + 0.5 * hard)
+    # A collapsed space costs the margin per query in both terms: the loss is 2 * B * margin.
+    flat = torch.zeros(6, 6, dtype=torch.float64)
+    torch.testing.assert_close(loss.forward_scores(flat), torch.tensor(2 * 6 * 0.2).double())
+
+
 def test_blend_option_errors() -> None:
+    with pytest.raises(InvalidInputError, match=r"blend_to: must be in \(0, 1\], got 0"):
+        VSELoss(max_violation=True, blend_to=0)
     with pytest.raises(InvalidInputError, match="blend_steps: must be >= 0, got -1"):
         VSELoss(max_violation=True, blend_steps=-1)
     with pytest.raises(InvalidInputError, match="blend_steps: needs max_violation=True"):

@@ -48,8 +48,15 @@ class VSELoss(MarginLoss):
     blend_steps : int, default 0
         With ``max_violation=True``, after the warm-up, move from the sum to the hardest
         negative over ``blend_steps`` steps: ``(1 - a) * sum / n_neg + a * max`` with ``a``
-        rising linearly from 0 to 1 (``n_neg``: negatives per positive pair, so both terms
-        have the scale of one hinge per query). 0: switch at once.
+        rising linearly from 0 to ``blend_to`` (``n_neg``: negatives per positive pair, so
+        both terms have the scale of one hinge per query). 0: switch at once.
+    blend_to : float, default 1.0
+        The final weight ``a`` of the hardest-negative term, in (0, 1]. Below 1 a share of
+        the sum of hinges stays: where the model cannot yet rank most positives above the
+        hardest negative of the batch (small data), the collapsed space where every hinge
+        equals the margin (loss ``2 * B * margin``) has a lower pure-max loss than any real
+        ranking, and VSE++ falls into it; with ``a < 1`` collapse costs the full margin on
+        every negative of the sum term too, so it no longer pays.
     reduction : {"sum", "mean"}
         ``"sum"`` as VSE++; ``"mean"`` divides by the number of positive pairs.
     backend : {"auto", "rust", "torch"}
@@ -78,6 +85,7 @@ class VSELoss(MarginLoss):
         direction: Direction = "both",
         warmup_steps: int = 0,
         blend_steps: int = 0,
+        blend_to: float = 1.0,
         reduction: Reduction = "sum",
         backend: Backend = "auto",
         n_jobs: int | None = None,
@@ -89,6 +97,8 @@ class VSELoss(MarginLoss):
             raise InvalidInputError(f"warmup_steps: must be >= 0, got {warmup_steps}")
         if blend_steps < 0:
             raise InvalidInputError(f"blend_steps: must be >= 0, got {blend_steps}")
+        if not 0.0 < float(blend_to) <= 1.0:
+            raise InvalidInputError(f"blend_to: must be in (0, 1], got {blend_to}")
         if warmup_steps and not max_violation:
             raise InvalidInputError("warmup_steps: needs max_violation=True (sum -> max)")
         if blend_steps and not max_violation:
@@ -96,6 +106,7 @@ class VSELoss(MarginLoss):
         self.max_violation = bool(max_violation)
         self.warmup_steps = int(warmup_steps)
         self.blend_steps = int(blend_steps)
+        self.blend_to = float(blend_to)
         self.register_buffer("num_steps", torch.zeros((), dtype=torch.long))
 
     @property
@@ -111,11 +122,13 @@ class VSELoss(MarginLoss):
         if not self.max_violation:
             return 0.0
         if self.warmup_steps == 0 and self.blend_steps == 0:
-            return 1.0  # no read of the (possibly CUDA) step buffer
+            return self.blend_to  # no read of the (possibly CUDA) step buffer
         step = int(self.num_steps) - self.warmup_steps
         if step < 0:
             return 0.0
-        return 1.0 if self.blend_steps == 0 else min(1.0, (step + 1) / (self.blend_steps + 1))
+        if self.blend_steps == 0:
+            return self.blend_to
+        return self.blend_to * min(1.0, (step + 1) / (self.blend_steps + 1))
 
     def forward(
         self, image_emb: Tensor, text_emb: Tensor, positives: Tensor | None = None
@@ -153,5 +166,5 @@ class VSELoss(MarginLoss):
         return (
             f"margin={self.margin}, max_violation={self.max_violation}, "
             f"direction={self.direction!r}, warmup_steps={self.warmup_steps}, "
-            f"blend_steps={self.blend_steps}"
+            f"blend_steps={self.blend_steps}, blend_to={self.blend_to}"
         )

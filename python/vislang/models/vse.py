@@ -48,6 +48,7 @@ class VSEConfig:
     margin: float = 0.2
     warmup_steps: int = 0
     blend_steps: int = 0
+    blend_to: float = 1.0
     temperature: float = 0.07
 
     def __post_init__(self) -> None:
@@ -151,6 +152,7 @@ class VSE(CrossModalModel):
                 hard,
                 warmup_steps=c.warmup_steps if hard else 0,
                 blend_steps=c.blend_steps if hard else 0,
+                blend_to=c.blend_to if hard else 1.0,
             )
 
     @property
