@@ -30,7 +30,10 @@ class VSEConfig:
 
     ``loss``: ``"vse"`` (sum of hinges), ``"vse++"`` (hardest negative, after
     ``warmup_steps`` steps of sum and ``blend_steps`` steps of a linear sum-to-max blend) or
-    ``"infonce"`` (with ``temperature``).
+    ``"infonce"`` (with ``temperature``). VSE++ keeps half the (per-negative) sum of hinges by
+    default (``blend_to=0.5``): with pure hardest negatives, small data collapses to the
+    ``2 * B * margin`` plateau (see :class:`vislang.losses.VSELoss`, ``blend_to``, and
+    ``benches/vsepp_plateau.md``); ``blend_to=1.0`` is the paper's loss.
     """
 
     backbone: str = "precomputed"
@@ -48,7 +51,7 @@ class VSEConfig:
     margin: float = 0.2
     warmup_steps: int = 0
     blend_steps: int = 0
-    blend_to: float = 1.0
+    blend_to: float = 0.5
     temperature: float = 0.07
 
     def __post_init__(self) -> None:
