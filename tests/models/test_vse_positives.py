@@ -146,3 +146,14 @@ def test_blend_option_errors() -> None:
         VSELoss(max_violation=True, blend_steps=-1)
     with pytest.raises(InvalidInputError, match="blend_steps: needs max_violation=True"):
         VSELoss(blend_steps=3)
+
+
+def test_vsepp_default_keeps_half_the_sum_and_old_checkpoints_keep_pure_max() -> None:
+    vocab = Vocabulary.build(["a red circle", "a blue square"])
+    model = VSE(vocab, VSEConfig(feature_dim=4, word_dim=4, embed_dim=6))
+    assert isinstance(model.criterion, VSELoss)
+    assert model.criterion.max_violation and model.criterion.blend_to == 0.5
+    old = model.config_dict()
+    del old["model"]["blend_to"]  # as written before the option existed
+    assert VSE.from_config_dict(old).criterion.blend_to == 1.0
+    assert VSE.from_config_dict(model.config_dict()).criterion.blend_to == 0.5

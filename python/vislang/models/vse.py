@@ -171,7 +171,10 @@ class VSE(CrossModalModel):
         unknown = set(config["model"]) - names
         if unknown:
             raise InvalidInputError(f"model config: unknown keys {sorted(unknown)}")
-        return cls(Vocabulary.from_dict(config["vocab"]), VSEConfig(**config["model"]))
+        model = dict(config["model"])
+        # Checkpoints from before blend_to existed were trained with pure hardest negatives.
+        model.setdefault("blend_to", 1.0)
+        return cls(Vocabulary.from_dict(config["vocab"]), VSEConfig(**model))
 
     # ---------------------------------------------------------------- embedding
     def encode_images(self, x: Tensor) -> Tensor:
