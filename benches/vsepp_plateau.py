@@ -105,8 +105,18 @@ def run_flickr(name: str, pairs: dict[str, Any], epochs: int, seed: int) -> dict
     return {"name": name, "seconds": time.perf_counter() - t0, "history": trainer.history}
 
 
-def run_shapes(positives: bool, seed: int, epochs: int) -> dict[str, Any]:
-    """The demo's VSE++ (``vislang.demo._vsepp_config``) with or without scene positives."""
+SHAPES_RUNS = {
+    "before": "shapes vse++ same-image positives, pure max (blend_to=1)",
+    "blend-only": "shapes vse++ blend_to=0.5, same-image positives",
+    "after": "shapes vse++ blend_to=0.5, scene positives (today's defaults)",
+}
+
+
+def run_shapes(which: str, seed: int, epochs: int) -> dict[str, Any]:
+    """The demo's VSE++ (``vislang.demo._vsepp_config``): ``before`` (same-image positives,
+    pure hardest negatives), ``blend-only`` or ``after`` (this change's defaults)."""
+    import vislang.models.base as base
+    import vislang.models.vse as vse
     from vislang.models.config import run_config
 
     cfg: dict[str, Any] = {
@@ -114,26 +124,31 @@ def run_shapes(positives: bool, seed: int, epochs: int) -> dict[str, Any]:
         "model": {"embed_dim": 512, "warmup_steps": 100},
         "train": {"epochs": epochs},
     }
-    if not positives:  # before: same-image positives only
-        import vislang.models.base as base
+    from_dataset = base.CaptionPairs.from_dataset.__func__  # type: ignore[attr-defined]
+    vse_init = vse.VSE.__init__
 
-        original = base.CaptionPairs.from_dataset.__func__  # type: ignore[attr-defined]
+    def same_image_only(cls: Any, dataset: Any, images: Any, **kw: Any) -> Any:
+        return from_dataset(cls, dataset, images, positives=False)
 
-        def same_image_only(cls: Any, dataset: Any, images: Any, **kw: Any) -> Any:
-            return original(cls, dataset, images, positives=False)
+    def pure_max(self: Any, vocab: Any, config: Any = None, **kw: Any) -> None:
+        config.blend_to = 1.0
+        vse_init(self, vocab, config, **kw)
 
+    if which != "after":
         base.CaptionPairs.from_dataset = classmethod(same_image_only)  # type: ignore[assignment]
+    if which == "before":
+        vse.VSE.__init__ = pure_max  # type: ignore[method-assign]
     try:
-        out = Path(f"/tmp/vsepp_plateau_shapes_{int(positives)}")
+        out = Path(f"/tmp/vsepp_plateau_shapes_{which}_{os.getpid()}")
         t0 = time.perf_counter()
         metrics = run_config(
             "vse++", cfg, device="cpu", seed=seed, out=out, progress=False, plots=False
         )
     finally:
-        if not positives:
-            base.CaptionPairs.from_dataset = classmethod(original)  # type: ignore[assignment]
+        base.CaptionPairs.from_dataset = classmethod(from_dataset)  # type: ignore[assignment]
+        vse.VSE.__init__ = vse_init  # type: ignore[method-assign]
     return {
-        "name": "shapes vse++ " + ("scene positives" if positives else "same-image positives"),
+        "name": SHAPES_RUNS[which],
         "seconds": time.perf_counter() - t0,
         "history": metrics["history"],
         "test_rsum": metrics["rsum"],
@@ -188,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=None, help="default 15 (shapes: 4)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--shapes", action="store_true", help="the shapes-world demo instead")
-    ap.add_argument("--shapes-runs", default="before,after", help="shapes: before and/or after")
+    ap.add_argument(
+        "--shapes-runs", default="before,blend-only,after", help=f"shapes: of {list(SHAPES_RUNS)}"
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write the raw results")
     ap.add_argument("--merge", type=Path, nargs="*", default=None, help="JSON files to tabulate")
     args = ap.parse_args(argv)
@@ -202,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     if args.shapes:
         for which in args.shapes_runs.split(","):
-            results.append(run_shapes(which == "after", args.seed, args.epochs))
+            results.append(run_shapes(which, args.seed, args.epochs))
             print(table(results[-1:]), flush=True)
     else:
         if not (args.data / "Flickr8k.token.txt").is_file():
