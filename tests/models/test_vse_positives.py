@@ -30,7 +30,7 @@ def _model(pairs: CaptionPairs, **cfg: Any) -> VSE:
 
 
 def test_batches_mark_captions_true_of_other_images(shapes: Any, pixel_features: Any) -> None:
-    train, pairs = _pairs(shapes, pixel_features)
+    train, pairs = _pairs(shapes, pixel_features, positives=True)
     assert pairs.positives is not None
     model = _model(pairs)
     gen = torch.Generator().manual_seed(0)
@@ -49,12 +49,12 @@ def test_batches_mark_captions_true_of_other_images(shapes: Any, pixel_features:
         model.batches(replace(pairs, positives=None), 64, torch.Generator().manual_seed(0))
     )
     np.testing.assert_array_equal(plain["positives"].numpy(), same)
-    _, off = _pairs(shapes, pixel_features, positives=False)
+    _, off = _pairs(shapes, pixel_features)  # opt-in
     assert off.positives is None
 
 
 def test_batches_check_the_positives_shape(shapes: Any, pixel_features: Any) -> None:
-    _, pairs = _pairs(shapes, pixel_features)
+    _, pairs = _pairs(shapes, pixel_features, positives=True)
     bad = replace(pairs, positives=lambda i, j: np.zeros((len(i), len(j) + 1), dtype=bool))
     with pytest.raises(InvalidInputError, match=r"positives\(images, captions\) must have shape"):
         next(_model(pairs).batches(bad, 16, torch.Generator().manual_seed(0)))

@@ -73,12 +73,16 @@ class CaptionPairs:
         _check_finite(self.images, "images")
 
     @classmethod
-    def from_dataset(cls, dataset: Any, images: Any, *, positives: bool = True) -> CaptionPairs:
+    def from_dataset(cls, dataset: Any, images: Any, *, positives: bool = False) -> CaptionPairs:
         """From a :class:`~vislang.data.CaptionDataset` and its images as features/pixels.
 
-        With ``positives`` (default), the pairs carry what the dataset knows about true pairs
-        beyond each caption's own image (:func:`vislang.data.positives.caption_positives`:
-        the shapes world checks captions against scenes; real data marks identical captions).
+        With ``positives=True`` the pairs carry what the dataset knows about true pairs beyond
+        each caption's own image (:func:`vislang.data.positives.caption_positives`: the shapes
+        world checks captions against scenes; real data marks identical captions), and
+        training uses them as positives. Off by default: on the shapes world it keeps the
+        similarity spread but lowers own-image recall (a generic caption learns to match every
+        image it is true of, which recall@K counts as misses), and on Flickr8k only 4 of
+        3,765 training captions are shared; see ``benches/vsepp_plateau.md``.
         """
         from vislang.data.positives import caption_positives
 
