@@ -352,7 +352,7 @@ def inertia(X: np.ndarray, centers: np.ndarray) -> float:
     total = 0.0
     for s in range(0, X.shape[0], 262_144):
         chunk = np.ascontiguousarray(X[s : s + 262_144], dtype=np.float32)
-        _, d2 = vislang.assign(chunk, C, 1, n_jobs=THREADS)
+        _, d2 = vislang.assign(chunk, C, k=1, n_jobs=THREADS)
         total += float(d2.sum(dtype=np.float64))
     return total
 

@@ -379,11 +379,11 @@ def test_assign(benchmark: Any, dataset: Any, n: int, k: int, impl: str) -> None
     if impl == "vislang":
         import vislang
 
-        fn = lambda: vislang.assign(X, C, 1, n_jobs=THREADS)[0][:, 0]  # noqa: E731
+        fn = lambda: vislang.assign(X, C, k=1, n_jobs=THREADS)[0][:, 0]  # noqa: E731
     elif impl == "vislang-fp32":  # fp32 GEMM candidates instead of bfloat16 + exact re-check
         import vislang
 
-        fn = lambda: vislang.assign(X, C, 1, n_jobs=THREADS, precision="fp32")[0][:, 0]  # noqa: E731
+        fn = lambda: vislang.assign(X, C, k=1, n_jobs=THREADS, precision="fp32")[0][:, 0]  # noqa: E731
     elif impl == "faiss":
         faiss = pytest.importorskip("faiss")
         index = faiss.IndexFlatL2(D)
@@ -422,7 +422,7 @@ def test_assign(benchmark: Any, dataset: Any, n: int, k: int, impl: str) -> None
     if labels is not None:
         import vislang
 
-        ref = vislang.assign(X, C, 1, n_jobs=THREADS)[0][:, 0]
+        ref = vislang.assign(X, C, k=1, n_jobs=THREADS)[0][:, 0]
         kw["agree_with_vislang"] = float(np.mean(np.asarray(labels) == ref))
         assert kw["agree_with_vislang"] > 0.99
         if impl == "vislang-fp32":

@@ -123,3 +123,17 @@ def test_draw_visual_words_returns_a_figure() -> None:
     assert patches.shape == (len(words), 4, 32, 32, 3) and patches.dtype == np.uint8
     with pytest.raises(vislang.InvalidInputError, match=r"words must be indices in \[0, "):
         draw_visual_words(list(X), est.vocabulary_, words=[6], extractor=ext)
+
+
+def test_verbose_reaches_the_vocabulary() -> None:
+    import numpy as np
+
+    from vislang import BagOfVisualWords
+    from vislang.features import DescriptorSet
+
+    rng = np.random.default_rng(0)
+    ds = DescriptorSet.from_list([rng.normal(size=(20, 4)).astype(np.float32) for _ in range(3)])
+    quiet = BagOfVisualWords(n_words=3, random_state=0).fit(ds)
+    loud = BagOfVisualWords(n_words=3, random_state=0, verbose=True).fit(ds)
+    assert quiet.vocabulary_.verbose is False and loud.vocabulary_.verbose is True
+    np.testing.assert_array_equal(quiet.transform(ds), loud.transform(ds))

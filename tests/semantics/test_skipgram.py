@@ -33,7 +33,14 @@ def planted_corpus(n_sentences: int = 3000, seed: int = 0) -> list[list[str]]:
     return out
 
 
-SMALL = {"vector_size": 16, "window": 3, "negative": 4, "min_count": 1, "epochs": 3, "seed": 3}
+SMALL = {
+    "vector_size": 16,
+    "window": 3,
+    "negative": 4,
+    "min_count": 1,
+    "epochs": 3,
+    "random_state": 3,
+}
 
 
 def family_accuracy(wv: WordVectors) -> float:
@@ -65,7 +72,7 @@ def test_one_thread_is_bit_identical_and_seed_matters() -> None:
     a = SkipGram(**SMALL, n_jobs=1).fit(corpus).wv.vectors
     b = SkipGram(**SMALL, n_jobs=1).fit(corpus).wv.vectors
     np.testing.assert_array_equal(a, b)
-    c = SkipGram(**{**SMALL, "seed": 4}, n_jobs=1).fit(corpus).wv.vectors
+    c = SkipGram(**{**SMALL, "random_state": 4}, n_jobs=1).fit(corpus).wv.vectors
     assert not np.array_equal(a, c)
 
 
@@ -129,7 +136,7 @@ def test_save_load_and_evaluation(tmp_path: Path) -> None:
 
 
 def test_progress_bar_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    model = SkipGram(**SMALL, n_jobs=1, progress=True).fit(planted_corpus(2000))
+    model = SkipGram(**SMALL, n_jobs=1, verbose=True).fit(planted_corpus(2000))
     assert model.wv.dim == SMALL["vector_size"]
 
 
@@ -225,6 +232,7 @@ def test_missing_file(tmp_path: Path) -> None:
         ({"min_count": 0}, "min_count"),
         ({"n_jobs": 0}, "n_jobs"),
         ({"seed": 1.5}, "seed"),
+        ({"random_state": 1.5}, "random_state"),
     ],
 )
 def test_bad_parameters(params: dict[str, Any], match: str) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vislang import _core
+from vislang._deprecation import keyword_only_options
 from vislang._scale import check_distance_scale
 from vislang._validation import as_float_matrix, threads_from
 from vislang.exceptions import InvalidInputError
@@ -106,6 +107,7 @@ def _check_options(
 def encode_with_state(
     descriptor_set: Any,
     vocabulary: Any,
+    *,
     encoding: str = "hard",
     k: int = 5,
     sigma: float | None = None,
@@ -170,9 +172,11 @@ def encode_with_state(
     return cast("NDArray[np.float32]", out), used_sigma, idf_arr
 
 
+@keyword_only_options("0.3")
 def encode(
     descriptor_set: Any,
     vocabulary: Any,
+    *,
     encoding: str = "hard",
     k: int = 5,
     sigma: float | None = None,
@@ -181,12 +185,14 @@ def encode(
     norm: str | None = "l2",
     n_jobs: int | None = None,
     sparse: bool = False,
-    *,
     idf: Any = None,
     intra_norm: bool = False,
     precision: str = "auto",
 ) -> Any:
     """Encode every image of a descriptor set as a bag of visual words, in one native call.
+
+    Options after ``vocabulary`` are keyword-only (passing ``encoding``, ``k``, ... ``sparse``
+    by position still works, with a ``DeprecationWarning``, until vislang 0.3).
 
     Parameters
     ----------
@@ -196,6 +202,7 @@ def encode(
     vocabulary : VisualVocabulary or array-like of shape (n_words, n_dims)
         A fitted vocabulary (its ``cluster_centers_``) or the centres themselves (cast to
         float32).
+
     encoding : {"hard", "soft", "vlad"}, default="hard"
         ``"hard"``: counts of the nearest word. ``"soft"``: kernel codebook (van Gemert et al.
         2010): each descriptor spreads a unit weight over its ``k`` nearest words in

@@ -59,6 +59,8 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         Seed of the sampling and of k-means.
     n_jobs : int, default=None
         Threads for extraction, k-means and encoding.
+    verbose : bool, default=False
+        Progress bar of the vocabulary's k-means (the extractor has its own ``verbose``).
 
     Attributes
     ----------
@@ -97,6 +99,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         "sample_descriptors": [None, Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state", np.random.Generator],
         "n_jobs": [None, Integral],
+        "verbose": ["verbose"],
     }
 
     sigma_: float | None
@@ -116,6 +119,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         sample_descriptors: int | None = None,
         random_state: Any = None,
         n_jobs: int | None = None,
+        verbose: bool = False,
     ) -> None:
         self.extractor = extractor
         self.n_words = n_words
@@ -129,6 +133,7 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
         self.sample_descriptors = sample_descriptors
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
     # ---------------------------------------------------------------- helpers
     def _extract(self, images: Any) -> DescriptorSet:
@@ -162,7 +167,10 @@ class BagOfVisualWords(TransformerMixin, BaseEstimator):
             from vislang.vocab import VisualVocabulary
 
             vocab = VisualVocabulary(
-                n_clusters=self.n_words, random_state=seed % 2**32, n_jobs=self.n_jobs
+                n_clusters=self.n_words,
+                random_state=seed % 2**32,
+                n_jobs=self.n_jobs,
+                verbose=bool(self.verbose),
             )
         return vocab.fit(X)
 

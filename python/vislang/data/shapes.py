@@ -31,7 +31,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -323,6 +323,85 @@ def caption_is_true(caption: str | Sequence[Clause], scene: Scene) -> bool:
         if not ok:
             return False
     return True
+
+
+class ScenePositives:
+    """Caption ``j`` is true of image ``i`` when :func:`caption_is_true` says so for scene ``i``.
+
+    Captions are parsed once, on first use; identical captions share a parse. The callable
+    follows :class:`vislang.data.positives.CaptionPositives`. See :func:`scene_positives`.
+    """
+
+    def __init__(self, scenes: Sequence[Scene], captions: Sequence[str], text_to_image: Any):
+        t2i = np.asarray(text_to_image, dtype=np.int64)
+        if t2i.shape != (len(captions),):
+            raise InvalidInputError(
+                f"text_to_image must have shape ({len(captions)},), got {t2i.shape}"
+            )
+        if t2i.size and (t2i.min() < 0 or t2i.max() >= len(scenes)):
+            raise InvalidInputError(f"text_to_image must index the {len(scenes)} scenes")
+        self.scenes = list(scenes)
+        self.captions = list(captions)
+        self.text_to_image = t2i
+        self._parsed: dict[str, list[Clause]] = {}
+
+    def _clauses(self, caption: str) -> list[Clause]:
+        found = self._parsed.get(caption)
+        if found is None:
+            found = self._parsed[caption] = parse_caption(caption)
+        return found
+
+    def __call__(self, images: NDArray[np.int64], captions: NDArray[np.int64]) -> NDArray[np.bool_]:
+        imgs = np.asarray(images, dtype=np.int64).reshape(-1)
+        caps = np.asarray(captions, dtype=np.int64).reshape(-1)
+        for name, a, n in (
+            ("images", imgs, len(self.scenes)),
+            ("captions", caps, len(self.captions)),
+        ):
+            if a.size and (a.min() < 0 or a.max() >= n):
+                raise InvalidInputError(f"{name} must be indices in [0, {n})")
+        out = imgs[:, None] == self.text_to_image[caps][None, :]
+        # Each distinct caption once per distinct scene: batches repeat captions and images.
+        columns: dict[str, list[int]] = {}
+        for j, c in enumerate(caps.tolist()):
+            columns.setdefault(self.captions[c], []).append(j)
+        scenes = [self.scenes[i] for i in imgs.tolist()]
+        for text, cols in columns.items():
+            clauses = self._clauses(text)
+            truth = np.fromiter((caption_is_true(clauses, sc) for sc in scenes), bool, len(scenes))
+            out[:, cols] |= truth[:, None]
+        return out
+
+
+def scene_positives(
+    scenes: Sequence[Scene], captions: Sequence[str], text_to_image: Any
+) -> ScenePositives:
+    """Positives of the shapes world: every caption checked against every scene of a batch.
+
+    Parameters
+    ----------
+    scenes : sequence of Scene
+        One per image (a shapes :class:`~vislang.data.CaptionDataset`'s ``annotations``).
+    captions : sequence of str
+        Flattened captions.
+    text_to_image : array-like of int of shape (n_captions,)
+        The image each caption was written for (always a positive).
+
+    Returns
+    -------
+    ScenePositives
+        ``positives(images, captions)`` -> bool array of shape (len(images), len(captions)).
+
+    Examples
+    --------
+    >>> ds = make_shapes(4, 0, 0, 0, captions_per_image=2, seed=0)
+    >>> t2i, caps = ds.pairs()
+    >>> pos = scene_positives(ds.annotations, caps, t2i)
+    >>> m = pos(np.arange(4), np.arange(len(caps)))
+    >>> m.shape, bool(m[t2i, np.arange(len(caps))].all())
+    ((4, 8), True)
+    """
+    return ScenePositives(scenes, captions, text_to_image)
 
 
 # ---------------------------------------------------------------------- the world

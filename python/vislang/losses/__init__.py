@@ -8,9 +8,10 @@ same semantics run as torch ops.
 from __future__ import annotations
 
 from vislang.losses import functional
+from vislang.losses.base import MarginLoss
 from vislang.losses.devise import DeViSELoss
 from vislang.losses.infonce import InfoNCELoss
 from vislang.losses.vse import VSELoss
 from vislang.losses.warp import WARPLoss
 
-__all__ = ["DeViSELoss", "InfoNCELoss", "VSELoss", "WARPLoss", "functional"]
+__all__ = ["DeViSELoss", "InfoNCELoss", "MarginLoss", "VSELoss", "WARPLoss", "functional"]

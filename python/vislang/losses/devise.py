@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from vislang.exceptions import InvalidInputError
 from vislang.losses import functional as F
 from vislang.losses._checks import Backend, Reduction, check_choice
+from vislang.losses.base import MarginLoss
 
 __all__ = ["DeViSELoss"]
 
 
-class DeViSELoss(nn.Module):
+class DeViSELoss(MarginLoss):
     """DeViSE's hinge rank loss: ``sum_{j != label} max(0, margin - t_label.v + t_j.v)``.
 
     ``v`` is the image mapped into the word-embedding space (``M x`` in the paper) and ``t_j``
@@ -35,6 +36,8 @@ class DeViSELoss(nn.Module):
         As :class:`vislang.losses.VSELoss`.
     """
 
+    samples_negatives = True
+
     def __init__(
         self,
         margin: float = 0.1,
@@ -46,19 +49,21 @@ class DeViSELoss(nn.Module):
         backend: Backend = "auto",
         n_jobs: int | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(
+            margin,
+            direction="i2t",
+            reduction=reduction,
+            backend=backend,
+            n_jobs=n_jobs,
+            seed=seed,
+        )
         check_choice(sampling, "sampling", ("all", "warp"))
-        check_choice(reduction, "reduction", ("sum", "mean"))
-        self.margin = float(margin)
         self.sampling = sampling
         self.max_trials = max_trials
-        self.seed = seed
-        self.reduction: Reduction = reduction
-        self.backend: Backend = backend
-        self.n_jobs = n_jobs
-        self._calls = 0
 
-    def forward(self, image_emb: Tensor, label_emb: Tensor, target: Tensor) -> Tensor:
+    def forward(  # type: ignore[override]
+        self, image_emb: Tensor, label_emb: Tensor, target: Tensor
+    ) -> Tensor:
         """Loss of image_emb (B, D) against label_emb (L, D).
 
         ``target`` is a (B,) integer tensor of label indices, or a (B, L) bool mask (several
@@ -77,15 +82,13 @@ class DeViSELoss(nn.Module):
                 backend=self.backend,
                 n_jobs=self.n_jobs,
             )
-        seed = None if self.seed is None else self.seed + self._calls
-        self._calls += 1
         return F.warp(
             scores,
             positives,
             self.margin,
             direction="i2t",
             max_trials=self.max_trials,
-            seed=seed,
+            seed=self.next_seed(),
             reduction=self.reduction,
             backend=self.backend,
             n_jobs=self.n_jobs,

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from vislang.exceptions import InvalidInputError
 from vislang.losses import functional as F
-from vislang.losses._checks import DIRECTIONS, Backend, Direction, Reduction, check_choice
+from vislang.losses._checks import Backend, Direction, Reduction
+from vislang.losses.base import MarginLoss
 
 __all__ = ["WARPLoss"]
 
 
-class WARPLoss(nn.Module):
+class WARPLoss(MarginLoss):
     """WARP loss: sampled violating negatives weighted by the estimated rank.
 
     For each positive pair, negatives are drawn until one violates the margin; after ``t``
@@ -28,10 +29,15 @@ class WARPLoss(nn.Module):
         Draws per positive pair; default the number of negatives.
     seed : int, optional
         With an int, call ``k`` of this module uses seed ``seed + k`` (reproducible and
-        different each step). ``None``: seeds come from torch's global generator.
+        different each step). ``None``: the base seed is drawn once from torch's global
+        generator. The base seed and the call count are buffers (see
+        :class:`~vislang.losses.base.MarginLoss`): a run resumed from ``state_dict`` draws
+        the same negatives as one that never stopped.
     reduction, backend, n_jobs
         As :class:`vislang.losses.VSELoss`.
     """
+
+    samples_negatives = True
 
     def __init__(
         self,
@@ -44,31 +50,21 @@ class WARPLoss(nn.Module):
         backend: Backend = "auto",
         n_jobs: int | None = None,
     ) -> None:
-        super().__init__()
-        check_choice(direction, "direction", DIRECTIONS)
-        check_choice(reduction, "reduction", ("sum", "mean"))
-        check_choice(backend, "backend", ("auto", "rust", "torch"))
+        super().__init__(
+            margin,
+            direction=direction,
+            reduction=reduction,
+            backend=backend,
+            n_jobs=n_jobs,
+            seed=seed,
+        )
         if max_trials is not None and max_trials < 1:
             raise InvalidInputError(f"max_trials: must be >= 1, got {max_trials}")
-        self.margin = float(margin)
-        self.direction: Direction = direction
         self.max_trials = max_trials
-        self.seed = seed
-        self.reduction: Reduction = reduction
-        self.backend: Backend = backend
-        self.n_jobs = n_jobs
-        self._calls = 0
-
-    def forward(
-        self, image_emb: Tensor, text_emb: Tensor, positives: Tensor | None = None
-    ) -> Tensor:
-        """Loss of image_emb (B, D) against text_emb (C, D); positives (B, C), default diagonal."""
-        return self.forward_scores(F.similarity(image_emb, text_emb), positives)
 
     def forward_scores(self, scores: Tensor, positives: Tensor | None = None) -> Tensor:
         """Loss of a precomputed similarity matrix of shape (B, C)."""
-        seed = None if self.seed is None else self.seed + self._calls
-        self._calls += 1
+        seed = self.next_seed()
         return F.warp(
             scores,
             positives,

@@ -80,12 +80,16 @@ class CaptionPairs:
     """Images (features or preprocessed pixels) with their captions, for VSE models.
 
     ``images`` is (n_images, F) or (n_images, 3, H, W) (an array, a tensor, or a memory-mapped
-    ``.npy``); ``captions[j]`` describes image ``text_to_image[j]``.
+    ``.npy``); ``captions[j]`` describes image ``text_to_image[j]``. ``positives``, optional,
+    says which captions are also true of other images
+    (:class:`vislang.data.positives.CaptionPositives`): training batches then never use them
+    as negatives.
     """
 
     images: Any
     captions: list[str]
     text_to_image: NDArray[np.int64]
+    positives: Callable[[NDArray[np.int64], NDArray[np.int64]], NDArray[np.bool_]] | None = None
 
     def __post_init__(self) -> None:
         self.text_to_image = np.asarray(self.text_to_image, dtype=np.int64)
@@ -104,10 +108,21 @@ class CaptionPairs:
         _check_finite(self.images, "images")
 
     @classmethod
-    def from_dataset(cls, dataset: Any, images: Any) -> CaptionPairs:
-        """From a :class:`~vislang.data.CaptionDataset` and its images as features/pixels."""
+    def from_dataset(cls, dataset: Any, images: Any, *, positives: bool = False) -> CaptionPairs:
+        """From a :class:`~vislang.data.CaptionDataset` and its images as features/pixels.
+
+        With ``positives=True`` the pairs carry what the dataset knows about true pairs beyond
+        each caption's own image (:func:`vislang.data.positives.caption_positives`: the shapes
+        world checks captions against scenes; real data marks identical captions), and
+        training uses them as positives. Off by default: on the shapes world it keeps the
+        similarity spread but lowers own-image recall (a generic caption learns to match every
+        image it is true of, which recall@K counts as misses), and on Flickr8k only 4 of
+        3,765 training captions are shared; see ``benches/vsepp_plateau.md``.
+        """
+        from vislang.data.positives import caption_positives
+
         t2i, captions = dataset.pairs()
-        return cls(images, captions, t2i)
+        return cls(images, captions, t2i, caption_positives(dataset) if positives else None)
 
 
 @dataclass

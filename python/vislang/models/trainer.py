@@ -140,6 +140,7 @@ class Trainer:
         self.best_epoch = 0
         self.bad_epochs = 0
         self.history: list[dict[str, float]] = []
+        self.epoch_stats: dict[str, float] = {}
 
     def _count_steps(self) -> int:
         n = len(getattr(self.train_data, "captions", None) or self.train_data.images)
@@ -245,6 +246,7 @@ class Trainer:
             leave=False,
         )
         total, count = 0.0, 0
+        stats: dict[str, list[float]] = {}  # per-batch diagnostics a model reports
         for i, batch in enumerate(batches):
             if i >= self.steps_per_epoch:
                 break
@@ -263,10 +265,14 @@ class Trainer:
             self.step += 1
             total += float(loss.detach())
             count += 1
+            for k, v in (getattr(self.model, "batch_stats", None) or {}).items():
+                stats.setdefault(k, []).append(v)
             bar.set_postfix(loss=f"{total / count:.4f}")
             bar.update(1)
         bar.close()
         self.epoch += 1
+        # e.g. VSE's similarity spread: train_sim_std, train_gap_mean (see similarity_spread)
+        self.epoch_stats = {f"train_{k}": sum(v) / len(v) for k, v in stats.items()}
         return total / max(count, 1)
 
     def fit(self, until_epoch: int | None = None) -> list[dict[str, float]]:
@@ -281,6 +287,7 @@ class Trainer:
         while self.epoch < stop:
             loss = self.train_epoch()
             record: dict[str, float] = {"epoch": float(self.epoch), "loss": loss}
+            record.update(self.epoch_stats)
             if self.val_data is not None:
                 metrics = self.model.evaluate(self.val_data, device=self.device)
                 record.update({f"val_{k}": v for k, v in metrics.items()})

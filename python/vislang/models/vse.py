@@ -21,7 +21,7 @@ from vislang.models.registry import register_model
 from vislang.models.text_encoders import TextEncoderConfig, create_text_encoder
 from vislang.models.vocabulary import Vocabulary
 
-__all__ = ["VSE", "VSEConfig"]
+__all__ = ["VSE", "VSEConfig", "similarity_spread"]
 
 LossKind = Literal["vse", "vse++", "infonce"]
 _EXAMPLE_CAPTIONS = ("a red circle", "a blue square", "two green triangles", "a small red circle")
@@ -37,7 +37,11 @@ class VSEConfig:
     ``text_encoder``, ``word_dim``, ``num_layers``, ``bidirectional``, ``embed_dim`` for both)
     are shorthand for ``image=ImageEncoderConfig(...)`` / ``text=TextEncoderConfig(...)`` and
     stay readable as attributes (``config.backbone``). ``warmup_steps`` is the deprecated name
-    of ``hinge_warmup_steps``.
+    of ``hinge_warmup_steps``. After the warm-up, ``blend_steps`` steps of a linear sum-to-max
+    blend; VSE++ keeps half the (per-negative) sum of hinges by default (``blend_to=0.5``):
+    with pure hardest negatives, small data collapses to the ``2 * B * margin`` plateau (see
+    :class:`vislang.losses.VSELoss`, ``blend_to``, and ``benches/vsepp_plateau.md``);
+    ``blend_to=1.0`` is the paper's loss.
 
     Examples
     --------
@@ -51,6 +55,8 @@ class VSEConfig:
     loss: str = "vse++"
     margin: float = 0.2
     hinge_warmup_steps: int = 0
+    blend_steps: int = 0
+    blend_to: float = 0.5
     temperature: float = 0.07
 
     def __init__(
@@ -61,6 +67,8 @@ class VSEConfig:
         loss: str = "vse++",
         margin: float = 0.2,
         hinge_warmup_steps: int = 0,
+        blend_steps: int = 0,
+        blend_to: float = 0.5,
         temperature: float = 0.07,
         **flat: Any,
     ) -> None:
@@ -71,6 +79,7 @@ class VSEConfig:
         split_flat("VSEConfig", flat, self.image, self.text)
         self.loss, self.margin = loss, margin
         self.hinge_warmup_steps, self.temperature = hinge_warmup_steps, temperature
+        self.blend_steps, self.blend_to = blend_steps, blend_to
         if self.loss not in ("vse", "vse++", "infonce"):
             raise InvalidInputError(f"loss: must be 'vse', 'vse++' or 'infonce', got {self.loss!r}")
         if self.margin < 0:
@@ -111,6 +120,40 @@ class VSEConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
+
+
+@torch.no_grad()
+def similarity_spread(image_emb: Tensor, text_emb: Tensor, positives: Tensor) -> dict[str, float]:
+    """How far a batch is from collapse: statistics of ``S = image_emb @ text_emb.T``.
+
+    For each caption (column) ``j`` with its positive image ``p``: ``gap_j = S[p, j] -
+    max_{i negative} S[i, j]``, the margin VSE++ acts on. A collapsed space has every
+    similarity alike: ``sim_std`` near 0 and ``gap_mean`` near 0 (VSE++'s loss is then
+    ``2 * B * margin``).
+
+    Returns
+    -------
+    dict
+        ``sim_std`` (std of all similarities), ``pos_sim`` / ``neg_sim`` (means over positive
+        and negative entries), ``gap_mean`` / ``gap_std`` (of the per-caption gap to the
+        hardest negative; captions with no negative are left out).
+    """
+    s = image_emb @ text_emb.t()  # (U, B)
+    pos = positives.bool()
+    neg = ~pos
+    # The caption's own image: its most similar positive (the one the hinge compares).
+    s_pos = s.masked_fill(neg, -torch.inf).amax(dim=0)  # (B,)
+    s_neg = s.masked_fill(pos, -torch.inf).amax(dim=0)  # (B,)
+    has_neg = neg.any(dim=0)
+    gap = (s_pos - s_neg)[has_neg]
+    n_gap = int(gap.numel())
+    return {
+        "sim_std": float(s.std()) if s.numel() > 1 else 0.0,
+        "pos_sim": float(s[pos].mean()),
+        "neg_sim": float(s[neg].mean()) if bool(neg.any()) else float("nan"),
+        "gap_mean": float(gap.mean()) if n_gap else float("nan"),
+        "gap_std": float(gap.std()) if n_gap > 1 else float("nan"),
+    }
 
 
 @register_model(
@@ -179,8 +222,14 @@ class VSE(CrossModalModel):
         if c.loss == "infonce":
             self.criterion = InfoNCELoss(c.temperature)
         else:
-            warmup = c.hinge_warmup_steps if c.loss == "vse++" else 0
-            self.criterion = VSELoss(c.margin, c.loss == "vse++", warmup_steps=warmup)
+            hard = c.loss == "vse++"
+            self.criterion = VSELoss(
+                c.margin,
+                hard,
+                warmup_steps=c.hinge_warmup_steps if hard else 0,
+                blend_steps=c.blend_steps if hard else 0,
+                blend_to=c.blend_to if hard else 1.0,
+            )
 
     @classmethod
     def create(
@@ -223,7 +272,10 @@ class VSE(CrossModalModel):
 
     @classmethod
     def from_config_dict(cls, config: dict[str, Any]) -> VSE:
-        return cls(Vocabulary.from_dict(config["vocab"]), VSEConfig.from_dict(config["model"]))
+        model = dict(config["model"])
+        # Checkpoints from before blend_to existed were trained with pure hardest negatives.
+        model.setdefault("blend_to", 1.0)
+        return cls(Vocabulary.from_dict(config["vocab"]), VSEConfig.from_dict(model))
 
     # ---------------------------------------------------------------- embedding
     def encode_images(self, x: Tensor) -> Tensor:
@@ -259,7 +311,8 @@ class VSE(CrossModalModel):
         self, data: CaptionPairs, batch_size: int, generator: torch.Generator
     ) -> Iterator[dict[str, Any]]:
         """Shuffled caption batches; ``positives`` marks every pair of the same image, so other
-        captions of a batch's image are never negatives."""
+        captions of a batch's image are never negatives, and the pairs that ``data.positives``
+        knows to be true (a caption that also describes another image of the batch)."""
         if not isinstance(data, CaptionPairs):
             raise InvalidInputError(f"VSE trains on CaptionPairs, got {type(data).__name__}")
         ids, lengths = self.vocab.encode(data.captions)
@@ -273,15 +326,32 @@ class VSE(CrossModalModel):
                 "images": _rows(data.images, uniq),  # (U, ...) each image once
                 "ids": torch.from_numpy(ids[sel, : int(ln.max())]),
                 "lengths": torch.from_numpy(ln),
-                "positives": torch.from_numpy(
-                    inverse.reshape(-1)[None, :] == np.arange(len(uniq))[:, None]
-                ),
+                "positives": torch.from_numpy(self._batch_positives(data, uniq, inverse, sel)),
             }
+
+    @staticmethod
+    def _batch_positives(
+        data: CaptionPairs, uniq: Any, inverse: Any, sel: Any
+    ) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """(U, B) mask: caption ``j`` of the batch is true of its unique image ``i``."""
+        mask: np.ndarray[Any, np.dtype[np.bool_]] = (
+            inverse.reshape(-1)[None, :] == np.arange(len(uniq))[:, None]
+        )
+        if data.positives is not None:
+            extra = np.asarray(data.positives(uniq, sel), dtype=bool)
+            if extra.shape != mask.shape:
+                raise InvalidInputError(
+                    f"positives(images, captions) must have shape {mask.shape}, got {extra.shape}"
+                )
+            mask = mask | extra
+        return mask
 
     def training_loss(self, batch: dict[str, Any], device: torch.device) -> Tensor:
         img = self.encode_images(batch["images"].to(device, non_blocking=True))  # (U, D)
         txt = self.encode_ids(batch["ids"].to(device), batch["lengths"].to(device))  # (B, D)
-        return self.criterion(img.float(), txt.float(), batch["positives"].to(device))
+        positives = batch["positives"].to(device)
+        self.batch_stats = similarity_spread(img.detach().float(), txt.detach().float(), positives)
+        return self.criterion(img.float(), txt.float(), positives)
 
     @torch.no_grad()
     def evaluate(

@@ -20,16 +20,22 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from sklearn.base import BaseEstimator
 
 from vislang import _core
-from vislang._validation import threads_from
+from vislang._validation import seed_from, threads_from
 from vislang.exceptions import CheckpointError, InvalidInputError
 from vislang.semantics.corpus import CorpusLike, EncodedCorpus, encode_corpus
 from vislang.semantics.word_vectors import WordVectors
 
-__all__ = ["MultimodalSkipGram", "SkipGram"]
+__all__ = ["MultimodalSkipGram", "NotFittedError", "SkipGram"]
 
 PathLike = str | Path
+
+
+class NotFittedError(InvalidInputError, AttributeError):
+    """A model used before :meth:`fit`; also an ``AttributeError``, as scikit-learn's
+    ``NotFittedError``, so ``hasattr``-style probes and ``except ValueError`` both work."""
 
 
 def _check_int(name: str, value: Any, low: int) -> int:
@@ -69,8 +75,12 @@ class _Progress:
             self.bar.close()
 
 
-class SkipGram:
+class SkipGram(BaseEstimator):
     """Skip-gram with negative sampling (word2vec ``-cbow 0``), trained by native Hogwild threads.
+
+    A scikit-learn estimator: ``get_params`` / ``set_params`` / :func:`sklearn.base.clone`
+    work, ``__init__`` only stores the parameters and everything learned ends in ``_``. ``fit``
+    takes a corpus of token lists, not a numeric matrix.
 
     Parameters
     ----------
@@ -88,24 +98,30 @@ class SkipGram:
     alpha, min_alpha : float, default=0.025, 1e-4
         Learning rate, decayed linearly from ``alpha`` to ``min_alpha`` over all epochs.
     epochs : int, default=5
-    seed : int, default=0
-        Seeds the initial weights and every thread's random stream. With ``n_jobs=1`` the
-        result is the same, bit for bit, on every run on the same machine.
+    random_state : int, RandomState, Generator or None, default=0
+        Seeds the initial weights and every thread's random stream. With an int and
+        ``n_jobs=1`` the result is the same, bit for bit, on every run on the same machine.
+        None draws a seed from NumPy's global generator (scikit-learn's convention).
     n_jobs : int or None, default=None
         Training threads (None: all cores; -1 likewise). More than one thread races on the
         weights (Hogwild), so the result varies slightly between runs.
     ns_exponent : float, default=0.75
     max_sentence_length : int, default=10000
         Longer sentences are cut.
-    progress : bool, default=False
+    verbose : bool, default=False
         Show a tqdm bar of the words processed.
+    seed : int, optional
+        Alias of ``random_state`` (gensim's name, kept from earlier versions); when given it
+        wins over ``random_state``.
+    progress : bool, optional
+        Alias of ``verbose`` (kept from earlier versions); when given it wins over ``verbose``.
 
     Attributes
     ----------
-    wv : WordVectors
-        The trained input vectors, one per vocabulary word.
+    wv_ : WordVectors
+        The trained input vectors, one per vocabulary word (``wv`` is an alias).
     counts_ : ndarray of int64
-        Corpus count of each vocabulary word (order of ``wv.words``).
+        Corpus count of each vocabulary word (order of ``wv_.words``).
     syn1neg_ : ndarray of float32
         The output (context) vectors.
     words_trained_ : int
@@ -117,8 +133,11 @@ class SkipGram:
     --------
     >>> corpus = [["cat", "purrs", "meow"], ["dog", "barks", "woof"]] * 200
     >>> model = SkipGram(vector_size=8, min_count=1, epochs=2, n_jobs=1).fit(corpus)
-    >>> model.wv.dim, len(model.wv)
+    >>> model.wv_.dim, len(model.wv_)
     (8, 6)
+    >>> from sklearn.base import clone
+    >>> clone(model).set_params(window=2).get_params()["window"]
+    2
     """
 
     _kind = "skipgram"
@@ -133,12 +152,14 @@ class SkipGram:
         alpha: float = 0.025,
         min_alpha: float = 1e-4,
         epochs: int = 5,
-        seed: int = 0,
+        random_state: Any = 0,
         n_jobs: int | None = None,
         *,
         ns_exponent: float = 0.75,
         max_sentence_length: int = 10_000,
-        progress: bool = False,
+        verbose: bool = False,
+        seed: int | None = None,
+        progress: bool | None = None,
     ) -> None:
         self.vector_size = vector_size
         self.window = window
@@ -148,30 +169,42 @@ class SkipGram:
         self.alpha = alpha
         self.min_alpha = min_alpha
         self.epochs = epochs
-        self.seed = seed
+        self.random_state = random_state
         self.n_jobs = n_jobs
         self.ns_exponent = ns_exponent
         self.max_sentence_length = max_sentence_length
+        self.verbose = verbose
+        self.seed = seed
         self.progress = progress
 
-    # ------------------------------------------------------------------ parameters
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments."""
-        return {
-            "vector_size": self.vector_size,
-            "window": self.window,
-            "negative": self.negative,
-            "min_count": self.min_count,
-            "sample": self.sample,
-            "alpha": self.alpha,
-            "min_alpha": self.min_alpha,
-            "epochs": self.epochs,
-            "seed": self.seed,
-            "n_jobs": self.n_jobs,
-            "ns_exponent": self.ns_exponent,
-            "max_sentence_length": self.max_sentence_length,
-            "progress": self.progress,
-        }
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # a corpus of token lists, not a matrix
+        tags.input_tags.string = True
+        tags.requires_fit = True
+        return tags
+
+    @property
+    def wv(self) -> WordVectors:
+        """Alias of the fitted ``wv_`` (the name gensim users know)."""
+        self._check_fitted()
+        return self.wv_
+
+    @wv.setter
+    def wv(self, value: WordVectors) -> None:
+        self.wv_ = value
+
+    def _effective_seed(self) -> int:
+        """The u64 seed: ``seed`` (alias) when given, else ``random_state``."""
+        if self.seed is not None:
+            seed = self.seed
+            if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+                raise InvalidInputError(f"seed must be an int, got {seed!r}")
+            return int(seed) % 2**64
+        return seed_from(self.random_state)
+
+    def _effective_verbose(self) -> bool:
+        return bool(self.verbose if self.progress is None else self.progress)
 
     def _native_params(self) -> dict[str, Any]:
         alpha = _check_float("alpha", self.alpha, 0.0, strict=True)
@@ -180,9 +213,7 @@ class SkipGram:
         min_alpha = _check_float("min_alpha", self.min_alpha, 0.0)
         if min_alpha > alpha:
             raise InvalidInputError(f"min_alpha={min_alpha} must be <= alpha={alpha}")
-        seed = self.seed
-        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
-            raise InvalidInputError(f"seed must be an int, got {seed!r}")
+        seed = self._effective_seed()
         ns = self.ns_exponent
         if not isinstance(ns, numbers.Real) or not math.isfinite(float(ns)):
             raise InvalidInputError(f"ns_exponent must be a finite number, got {ns!r}")
@@ -194,7 +225,7 @@ class SkipGram:
             "alpha": alpha,
             "min_alpha": min_alpha,
             "epochs": _check_int("epochs", self.epochs, 1),
-            "seed": int(seed) % 2**64,
+            "seed": seed,
             "ns_exponent": float(ns),
         }
 
@@ -207,7 +238,7 @@ class SkipGram:
             corpus, min_count=self.min_count, max_sentence_length=self.max_sentence_length
         )
 
-    def fit(self, corpus: CorpusLike | EncodedCorpus) -> SkipGram:
+    def fit(self, corpus: CorpusLike | EncodedCorpus, y: None = None) -> SkipGram:
         """Build the vocabulary of ``corpus`` and train on it.
 
         Parameters
@@ -215,6 +246,8 @@ class SkipGram:
         corpus : path, iterable of token lists, or EncodedCorpus
             A text file with one whitespace-tokenised sentence per line, an iterable of token
             lists (iterated once), or the output of :meth:`encode` (reused as is).
+        y : None
+            Ignored (scikit-learn's signature).
 
         Returns
         -------
@@ -225,12 +258,15 @@ class SkipGram:
         InvalidInputError
             Empty corpus, no word reaching ``min_count``, bad parameters.
         """
+        return self._fit(corpus, None)
+
+    def _fit(self, corpus: CorpusLike | EncodedCorpus, visual: Any) -> SkipGram:
         params = self._native_params()
         enc = corpus if isinstance(corpus, EncodedCorpus) else self.encode(corpus)
         if enc.ids.size == 0:
             raise InvalidInputError("the corpus has no in-vocabulary tokens")
-        extra = self._visual_arguments(enc)
-        bar = _Progress(bool(self.progress), self._kind)
+        extra = self._visual_arguments(enc, visual)
+        bar = _Progress(self._effective_verbose(), self._kind)
         start = time.perf_counter()
         try:
             syn0, syn1, mapping, words = _core.skipgram_train(
@@ -250,15 +286,28 @@ class SkipGram:
                 f"training diverged: the vectors became NaN or inf with alpha={self.alpha}; "
                 "use a smaller learning rate (the default is 0.025)"
             )
-        self.wv = WordVectors(syn0, enc.words)
+        self.wv_ = WordVectors(syn0, enc.words)
         self.counts_ = enc.counts
         self.syn1neg_ = syn1
         self.words_trained_ = int(words)
         self._set_mapping(mapping)
         return self
 
-    def _visual_arguments(self, enc: EncodedCorpus) -> dict[str, Any]:
+    def _visual_arguments(self, enc: EncodedCorpus, visual: Any) -> dict[str, Any]:
         return {}
+
+    def _saved_params(self) -> dict[str, Any]:
+        """The JSON-able parameters written by :meth:`save` (aliases resolved)."""
+        params = self.get_params(deep=False)
+        params.pop("visual", None)  # data, not a setting
+        if params.pop("seed", None) is not None:
+            params["random_state"] = self.seed
+        if params.pop("progress", None) is not None:
+            params["verbose"] = self.progress
+        rs = params["random_state"]
+        if not (rs is None or (isinstance(rs, numbers.Integral) and not isinstance(rs, bool))):
+            params["random_state"] = None  # a RandomState/Generator is not JSON
+        return params
 
     def _set_mapping(self, mapping: Any) -> None:
         return None
@@ -269,9 +318,9 @@ class SkipGram:
         self._check_fitted()
         arrays: dict[str, Any] = {
             "kind": np.array(self._kind),
-            "params": np.array(json.dumps(self.get_params())),
-            "vectors": self.wv.vectors,
-            "words": np.array(self.wv.words, dtype=str),
+            "params": np.array(json.dumps(self._saved_params())),
+            "vectors": self.wv_.vectors,
+            "words": np.array(self.wv_.words, dtype=str),
             "counts": self.counts_,
             "syn1neg": self.syn1neg_,
         }
@@ -294,8 +343,14 @@ class SkipGram:
         target = MultimodalSkipGram if kind == "mmskipgram" else SkipGram
         if kind not in ("skipgram", "mmskipgram") or not issubclass(target, cls):
             raise CheckpointError(f"{str(path)!r} does not hold a {cls.__name__} (kind={kind!r})")
-        model = target(**json.loads(str(data["params"])))
-        model.wv = WordVectors(data["vectors"], [str(w) for w in data["words"]])
+        params = json.loads(str(data["params"]))
+        # Files of earlier versions name the seed and the progress bar differently.
+        if "seed" in params:
+            params["random_state"] = params.pop("seed")
+        if "progress" in params:
+            params["verbose"] = params.pop("progress")
+        model = target(**params)
+        model.wv_ = WordVectors(data["vectors"], [str(w) for w in data["words"]])
         model.counts_ = data["counts"]
         model.syn1neg_ = data["syn1neg"]
         model.words_trained_ = 0
@@ -303,12 +358,8 @@ class SkipGram:
         return model
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "wv"):
-            raise InvalidInputError(f"this {type(self).__name__} is not fitted yet; call fit()")
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
+        if "wv_" not in self.__dict__:
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit()")
 
 
 VisualLike = WordVectors | tuple[Any, Sequence[str]]
@@ -341,12 +392,15 @@ class MultimodalSkipGram(SkipGram):
         quoting it.
     visual_weight : float, default=1.0
         Weight of the visual term (the paper adds it unweighted).
-    **kwargs
-        :class:`SkipGram`'s parameters.
+    vector_size, window, negative, min_count, sample, alpha, min_alpha, epochs
+        :class:`SkipGram`'s parameters (keyword-only here), as are ``random_state``,
+        ``n_jobs``, ``ns_exponent``, ``max_sentence_length``, ``verbose``, ``seed`` and
+        ``progress``.
 
     Attributes
     ----------
-    wv : WordVectors
+    wv_ : WordVectors
+        As :class:`SkipGram` (``wv`` is an alias).
     mapping_ : ndarray of shape (visual_dim, vector_size) or None
         ``M`` of variant B.
     visual_words_ : tuple of str
@@ -362,42 +416,61 @@ class MultimodalSkipGram(SkipGram):
         margin: float = 0.5,
         n_visual_negatives: int = 20,
         visual_weight: float = 1.0,
-        **kwargs: Any,
+        *,
+        vector_size: int = 100,
+        window: int = 5,
+        negative: int = 5,
+        min_count: int = 5,
+        sample: float = 1e-3,
+        alpha: float = 0.025,
+        min_alpha: float = 1e-4,
+        epochs: int = 5,
+        random_state: Any = 0,
+        n_jobs: int | None = None,
+        ns_exponent: float = 0.75,
+        max_sentence_length: int = 10_000,
+        verbose: bool = False,
+        seed: int | None = None,
+        progress: bool | None = None,
     ) -> None:
-        super().__init__(**kwargs)
+        # Every parameter is spelled out: scikit-learn's get_params reads the signature.
+        super().__init__(
+            vector_size=vector_size,
+            window=window,
+            negative=negative,
+            min_count=min_count,
+            sample=sample,
+            alpha=alpha,
+            min_alpha=min_alpha,
+            epochs=epochs,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            ns_exponent=ns_exponent,
+            max_sentence_length=max_sentence_length,
+            verbose=verbose,
+            seed=seed,
+            progress=progress,
+        )
         self.variant = variant
         self.visual = visual
         self.margin = margin
         self.n_visual_negatives = n_visual_negatives
         self.visual_weight = visual_weight
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments, without ``visual`` (data, not a setting)."""
-        out = super().get_params()
-        out.update(
-            variant=self.variant,
-            margin=self.margin,
-            n_visual_negatives=self.n_visual_negatives,
-            visual_weight=self.visual_weight,
-        )
-        return out
-
     def fit(
         self, corpus: CorpusLike | EncodedCorpus, visual: VisualLike | None = None
     ) -> MultimodalSkipGram:
         """Train on ``corpus`` with the visual vectors ``visual`` (or those given at
-        construction). See :meth:`SkipGram.fit`."""
-        if visual is not None:
-            self.visual = visual
-        super().fit(corpus)
+        construction; the parameter ``visual`` is not changed). See :meth:`SkipGram.fit`."""
+        self._fit(corpus, self.visual if visual is None else visual)
         return self
 
-    def _visual_arguments(self, enc: EncodedCorpus) -> dict[str, Any]:
+    def _visual_arguments(self, enc: EncodedCorpus, visual: Any) -> dict[str, Any]:
         if self.variant not in ("A", "B"):
             raise InvalidInputError(f"variant must be 'A' or 'B', got {self.variant!r}")
-        if self.visual is None:
+        vis = visual
+        if vis is None:
             raise InvalidInputError("MultimodalSkipGram needs visual vectors: pass visual=...")
-        vis = self.visual
         if not isinstance(vis, WordVectors):
             if not (isinstance(vis, tuple) and len(vis) == 2):
                 raise InvalidInputError(

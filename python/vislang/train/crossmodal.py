@@ -89,6 +89,13 @@ OPTIONS: tuple[tuple[Option, tuple[str, ...], dict[str, Any]], ...] = (
     (Option("model", "hinge_warmup_steps", 0,
             "VSE++: steps of sum-of-hinges before the hardest negative (avoids collapse)",
             aliases=("warmup_steps",)), ("vse++",), {}),
+    (Option("model", "blend_steps", 0,
+            "VSE++: steps of a linear sum-to-max blend after the hinge warm-up"),
+     ("vse++",), {}),
+    (Option("model", "blend_to", 0.5,
+            "VSE++: final weight of the hardest-negative term (the rest is the per-negative "
+            "sum); 1.0 is the paper's loss, 0.5 leaves the 2*B*margin plateau on small data",
+            maximum=1.0), ("vse++",), {}),
     (Option("model", "temperature", 0.07, "InfoNCE temperature", minimum=1e-6),
      ("infonce",), {}),
     (Option("model", "sampling", "all", "devise: sum over all wrong labels or WARP sampling",
@@ -278,7 +285,8 @@ def _build_model(
             min_count=d["min_count"], max_length=d["max_length"],
         )  # fmt: skip
         text = {k: m[k] for k in ("text_encoder", "word_dim", "num_layers", "bidirectional")}
-        loss = {k: m[k] for k in ("margin", "hinge_warmup_steps", "temperature") if k in m}
+        loss_keys = ("margin", "hinge_warmup_steps", "blend_steps", "blend_to", "temperature")
+        loss = {k: m[k] for k in loss_keys if k in m}
         return create_model(
             name, vocab=vocab, word_vectors=_word_vectors(d["word_vectors"]),
             pretrained=pretrained, embed_dim=m["embed_dim"], **image, **text, **loss,

@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vislang import _core
+from vislang._deprecation import keyword_only_options
 from vislang._validation import as_float_matrix, threads_from
 from vislang.exceptions import InvalidInputError
 
@@ -21,10 +22,14 @@ def check_precision(precision: Any) -> str:
     return precision
 
 
+@keyword_only_options("0.3")
 def assign(
-    X: Any, centers: Any, k: int = 1, n_jobs: int | None = None, *, precision: str = "auto"
+    X: Any, centers: Any, *, k: int = 1, n_jobs: int | None = None, precision: str = "auto"
 ) -> tuple[NDArray[np.int64], NDArray[np.floating[Any]]]:
     """Find the ``k`` nearest centres of every row of ``X``.
+
+    Options are keyword-only (passing ``k`` or ``n_jobs`` by position still works, with a
+    ``DeprecationWarning``, until vislang 0.3).
 
     Parameters
     ----------

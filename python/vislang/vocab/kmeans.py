@@ -519,7 +519,7 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         for start in range(0, X.shape[0], _LABEL_CHUNK):
             chunk = np.ascontiguousarray(X[start : start + _LABEL_CHUNK])
             _check_finite(chunk, "X", row_offset=start)
-            idx, d2 = assign(chunk, self.cluster_centers_, 1, self.n_jobs)
+            idx, d2 = assign(chunk, self.cluster_centers_, k=1, n_jobs=self.n_jobs)
             labels[start : start + len(chunk)] = idx[:, 0]
             w = None if sw is None else sw[start : start + len(chunk)]
             d = d2[:, 0].astype(np.float64)
@@ -563,7 +563,7 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         """Index of the nearest visual word of each row (int32)."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        idx, _ = assign(X, self._centers_for(X), 1, self.n_jobs)
+        idx, _ = assign(X, self._centers_for(X), k=1, n_jobs=self.n_jobs)
         return idx[:, 0].astype(np.int32)
 
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> NDArray[np.int32]:
@@ -585,7 +585,7 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         sw = self._weights(X, sample_weight)
-        _, d2 = assign(X, self._centers_for(X), 1, self.n_jobs)
+        _, d2 = assign(X, self._centers_for(X), k=1, n_jobs=self.n_jobs)
         d = d2[:, 0].astype(np.float64)
         return -float(d.sum() if sw is None else d @ sw)
 
