@@ -13,6 +13,8 @@ __all__ = [
     "ImageLoadError",
     "InternalError",
     "InvalidInputError",
+    "MissingDependencyError",
+    "NotFittedError",
     "OutOfVocabularyError",
     "VislangError",
 ]
@@ -52,3 +54,13 @@ class OutOfVocabularyError(VislangError, KeyError):
     def __str__(self) -> str:
         # KeyError.__str__ quotes its argument; keep the message readable.
         return str(self.args[0]) if self.args else ""
+
+
+class NotFittedError(InvalidInputError, AttributeError):
+    """A model used before ``fit``; also an ``AttributeError``, as scikit-learn's
+    ``NotFittedError``, so ``hasattr``-style probes and ``except ValueError`` both work."""
+
+
+class MissingDependencyError(VislangError, ImportError):
+    """An optional dependency (PyTorch, OpenCV, matplotlib) is not installed; the message names
+    the extra that installs it (``pip install "vislang[vision]"``)."""

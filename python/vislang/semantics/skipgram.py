@@ -24,18 +24,13 @@ from sklearn.base import BaseEstimator
 
 from vislang import _core
 from vislang._validation import seed_from, threads_from
-from vislang.exceptions import CheckpointError, InvalidInputError
+from vislang.exceptions import CheckpointError, InvalidInputError, NotFittedError
 from vislang.semantics.corpus import CorpusLike, EncodedCorpus, encode_corpus
 from vislang.semantics.word_vectors import WordVectors
 
 __all__ = ["MultimodalSkipGram", "NotFittedError", "SkipGram"]
 
 PathLike = str | Path
-
-
-class NotFittedError(InvalidInputError, AttributeError):
-    """A model used before :meth:`fit`; also an ``AttributeError``, as scikit-learn's
-    ``NotFittedError``, so ``hasattr``-style probes and ``except ValueError`` both work."""
 
 
 def _check_int(name: str, value: Any, low: int) -> int:
