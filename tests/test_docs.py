@@ -1,0 +1,35 @@
+"""The tutorials of the documentation site run as written (every ```python block, in order)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+_spec = importlib.util.spec_from_file_location("run_tutorials", DOCS / "run_tutorials.py")
+assert _spec is not None and _spec.loader is not None
+run_tutorials = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(run_tutorials)
+
+PAGES = run_tutorials.pages()
+
+
+def test_every_family_has_a_tutorial() -> None:
+    names = {p.stem for p in PAGES}
+    assert {"bovw", "word-meaning", "retrieval"} <= names
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
+def test_tutorial_runs(page: Path) -> None:
+    assert run_tutorials.blocks(page), f"{page.name} has no python block"
+    run_tutorials.run_page(page)
+
+
+def test_a_raising_block_is_named(tmp_path: Path) -> None:
+    page = tmp_path / "broken.md"
+    page.write_text("```python\nx = 1\n```\n\n```python\nraise ValueError('boom')\n```\n")
+    with pytest.raises(RuntimeError, match=r"block 2 raised"):
+        run_tutorials.run_page(page)
