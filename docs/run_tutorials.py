@@ -23,6 +23,10 @@ def blocks(page: Path) -> list[str]:
     return BLOCK.findall(page.read_text(encoding="utf-8"))
 
 
+def _name(page: Path) -> str:
+    return str(page.relative_to(DOCS)) if page.is_relative_to(DOCS) else str(page)
+
+
 def run_page(page: Path) -> None:
     """Run the blocks of ``page``; raises ``RuntimeError`` naming the block that failed."""
     namespace: dict[str, object] = {"__name__": "__tutorial__"}
@@ -36,7 +40,7 @@ def run_page(page: Path) -> None:
                         exec(compile(code, f"{page.name}[block {i}]", "exec"), namespace)
                 except Exception as exc:
                     tb = traceback.format_exc(limit=-3)
-                    raise RuntimeError(f"{page.relative_to(DOCS)}: block {i} raised:\n{tb}") from exc
+                    raise RuntimeError(f"{_name(page)}: block {i} raised:\n{tb}") from exc
         finally:
             os.chdir(cwd)
 
@@ -50,7 +54,7 @@ def main() -> int:
     for page in pages():
         try:
             run_page(page)
-            print(f"ok      {page.relative_to(DOCS)} ({len(blocks(page))} blocks)")
+            print(f"ok      {_name(page)} ({len(blocks(page))} blocks)")
         except RuntimeError as exc:
             failed += 1
             print(f"FAILED  {exc}", file=sys.stderr)

@@ -74,7 +74,7 @@ def vision() -> None:
     import torch
 
     from vislang.losses import VSELoss
-    from vislang.models import VSE, VSEConfig, Vocabulary
+    from vislang.models import VSE, Vocabulary, VSEConfig
 
     img = torch.nn.functional.normalize(torch.randn(6, 8), dim=1).requires_grad_()
     txt = torch.nn.functional.normalize(torch.randn(6, 8), dim=1)
