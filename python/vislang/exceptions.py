@@ -6,7 +6,13 @@ classes also derive from the builtin that users (and scikit-learn) already catch
 
 from __future__ import annotations
 
-__all__ = ["CheckpointError", "InternalError", "InvalidInputError", "VislangError"]
+__all__ = [
+    "CheckpointError",
+    "InternalError",
+    "InvalidInputError",
+    "MissingDependencyError",
+    "VislangError",
+]
 
 
 class VislangError(Exception):
@@ -23,3 +29,8 @@ class CheckpointError(VislangError, OSError):
 
 class InternalError(VislangError, RuntimeError):
     """A bug inside vislang's native code (a caught Rust panic). Please report it."""
+
+
+class MissingDependencyError(VislangError, ImportError):
+    """An optional dependency (PyTorch, OpenCV, matplotlib) is not installed; the message names
+    the extra that installs it (``pip install "vislang[vision]"``)."""

@@ -8,7 +8,13 @@
 - :func:`run_config` / :func:`config_help`: the ``vislang train`` runner.
 """
 
+# ruff: noqa: E402 (the optional-dependency check runs before the imports it guards)
 from __future__ import annotations
+
+from vislang._deps import require
+
+require("torch", "vislang.models")
+require("torchvision", "vislang.models")
 
 import os
 import sys
