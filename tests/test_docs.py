@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,24 @@ def test_a_raising_block_is_named(tmp_path: Path) -> None:
     page.write_text("```python\nx = 1\n```\n\n```python\nraise ValueError('boom')\n```\n")
     with pytest.raises(RuntimeError, match=r"block 2 raised"):
         run_tutorials.run_page(page)
+
+
+@pytest.mark.slow
+def test_site_builds_strict(tmp_path: Path) -> None:
+    """``mkdocs build --strict``: broken references, missing pages and docstrings that
+    numpydoc cannot parse fail the build."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+        cwd=DOCS.parent,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    cli = (tmp_path / "site" / "cli" / "index.html").read_text()
+    assert "usage: vislang train" in cli
+    api = (tmp_path / "site" / "api" / "vislang" / "index.html").read_text()
+    assert "VisualVocabulary" in api
