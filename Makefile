@@ -6,7 +6,7 @@ STAMP := $(VENV)/.vislang-deps
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help venv build test test-rust test-python test-isa lint lint-rust lint-python format bench bench-full bench-report demo clean
+.PHONY: help venv build test test-rust test-python test-isa test-wheel wheel docs lint lint-rust lint-python format bench bench-full bench-report demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -70,9 +70,22 @@ bench-full: build ## K="pytest -k expression": those groups at the issues' sizes
 bench-report: ## regenerate BENCHMARKS.md from .benchmarks/latest.json
 	$(PY) benches/report.py .benchmarks/latest.json BENCHMARKS.md
 
+wheel: venv ## manylinux2014 abi3 wheel + sdist into target/wheels (maturin --zig), size and contents listed
+	rm -rf target/wheels
+	$(VENV)/bin/maturin build --release --zig --compatibility manylinux2014 --sdist -o target/wheels
+	@ls -l target/wheels
+	$(PY) -m zipfile -l target/wheels/*.whl
+
+test-wheel: venv ## the wheel, installed in fresh venvs and smoke-tested outside the source tree
+	$(PY) -m pytest tests/test_wheel.py -m wheel -q
+
+docs: build ## the documentation site into site/ (fails on broken references and on tutorial code that raises)
+	$(PY) docs/run_tutorials.py
+	$(PY) -m mkdocs build --strict
+
 demo: build ## run the demo on built-in data (vislang demo; DEMO_ARGS="--quick" for a short run)
 	$(VENV)/bin/vislang demo $(DEMO_ARGS)
 
 clean: ## remove build outputs
 	cargo clean
-	rm -rf .benchmarks .pytest_cache .hypothesis
+	rm -rf .benchmarks .pytest_cache .hypothesis site target/wheels

@@ -4,7 +4,12 @@ Kept in their own module so that ``import vislang.data`` stays torch-free and th
 are picklable (DataLoader workers started with ``spawn``).
 """
 
+# ruff: noqa: E402 (the optional-dependency check runs before the imports it guards)
 from __future__ import annotations
+
+from vislang._deps import require
+
+require("torch", "vislang.data.as_torch")
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from vislang._deps import require
 from vislang.exceptions import InvalidInputError
 
 __all__ = ["plot_retrieval_grid"]
@@ -55,6 +56,7 @@ def plot_retrieval_grid(
     -------
     Path
     """
+    require("matplotlib", "plot_retrieval_grid")
     import matplotlib
 
     matplotlib.use("Agg", force=False)

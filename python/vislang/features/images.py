@@ -30,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from vislang._deps import require
 from vislang.exceptions import InvalidInputError
 
 __all__ = ["as_image_list", "describe_image", "load_image"]
@@ -38,13 +39,9 @@ ColorMode = Literal["gray", "rgb"]
 
 
 def _cv2() -> Any:
-    try:
-        import cv2
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "vislang.features needs OpenCV: pip install 'vislang[vision]' "
-            "(or opencv-python-headless)"
-        ) from e
+    require("cv2", "vislang.features")
+    import cv2
+
     return cv2
 
 

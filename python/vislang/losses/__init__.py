@@ -5,7 +5,12 @@ returns the loss and its gradient in one pass (:mod:`vislang.losses.functional`)
 same semantics run as torch ops.
 """
 
+# ruff: noqa: E402 (the optional-dependency check runs before the imports it guards)
 from __future__ import annotations
+
+from vislang._deps import require
+
+require("torch", "vislang.losses")
 
 from vislang.losses import functional
 from vislang.losses.base import MarginLoss

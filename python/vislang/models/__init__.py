@@ -13,7 +13,13 @@ The ``vislang train`` runners live in :mod:`vislang.train`; ``run_config``, ``co
 ``MODEL_NAMES`` are still reachable here with a :class:`DeprecationWarning`.
 """
 
+# ruff: noqa: E402 (the optional-dependency check runs before the imports it guards)
 from __future__ import annotations
+
+from vislang._deps import require
+
+require("torch", "vislang.models")
+require("torchvision", "vislang.models")
 
 import os
 import sys

@@ -73,6 +73,9 @@ class DeViSEConfig:
 class DeViSE(LabelEmbeddingModel):
     """Image features -> word-embedding space (``M x``), ranked against fixed label vectors.
 
+    Zero-shot: after training call :meth:`set_labels` with a larger label set (seen and unseen
+    classes) and use :meth:`predict` / :meth:`hit_at_k`.
+
     Parameters
     ----------
     labels : sequence of str
@@ -80,9 +83,6 @@ class DeViSE(LabelEmbeddingModel):
     label_vectors : array of shape (n_labels, dim)
         Their word vectors (e.g. GloVe); normalised to unit length and never trained.
     config : DeViSEConfig
-
-    Zero-shot: after training call :meth:`set_labels` with a larger label set (seen and unseen
-    classes) and use :meth:`predict` / :meth:`hit_at_k`.
 
     Examples
     --------
