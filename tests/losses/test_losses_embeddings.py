@@ -180,3 +180,16 @@ def test_sparse_and_dense_backward_agree(
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
     # Hardest negatives only: at most four non-zeros of dS per positive pair.
     assert grads[0][0] is not None and grads[0][0].abs().sum() > 0
+
+
+def test_fused_embedding_loss_under_cpu_autocast() -> None:
+    """AMP on the CPU (bfloat16 autocast) must not hand the Rust kernel bfloat16 scores: the
+    fused loss computes its product in float32 and equals the loss without autocast."""
+    g = torch.Generator().manual_seed(0)
+    img = torch.nn.functional.normalize(torch.randn(6, 5, generator=g), dim=1)
+    txt = torch.nn.functional.normalize(torch.randn(6, 5, generator=g), dim=1)
+    want = contrastive_ranking_embeddings(img, txt, margin=0.2, max_violation=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = contrastive_ranking_embeddings(img, txt, margin=0.2, max_violation=True)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, want)

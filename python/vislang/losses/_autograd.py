@@ -121,7 +121,10 @@ class EmbeddingRankingFunction(torch.autograd.Function):
         direction: str,
         n_threads: int | None,
     ) -> Tensor:
-        scores = image_emb @ text_emb.t()  # autograd is off inside forward
+        # Autograd is off inside forward; autocast is not: without this, AMP on the CPU would
+        # turn the product of float32 embeddings into bfloat16, which the kernel cannot read.
+        with torch.autocast(image_emb.device.type, enabled=False):
+            scores = image_emb @ text_emb.t()
         kernel = _ranking_kernel(margin, max_violation, direction, n_threads)
         loss, grad = kernel(*_numpy_inputs(scores, positives))
         _keep(ctx, (image_emb, text_emb), positives, grad, kernel)

@@ -447,6 +447,17 @@ class TextToImageGAN(nn.Module):
                 f"text_dim), got {tuple(text.shape)}"
             )
 
+    def training_loss(self, batch: dict[str, Any], device: torch.device) -> Tensor:
+        """``d_loss + g_loss`` of one batch: the one-optimizer interface every registered model
+        shares (the registry sweep, the GPU script's AMP step). Wrong captions are the batch's
+        captions shifted by one and ``z`` comes from torch's global generator. Real training
+        alternates the two losses with two optimizers (:class:`~vislang.models.GANTrainer`)."""
+        real = batch["images"].to(device)
+        text = batch["text"].to(device)
+        z = torch.randn(real.shape[0], self.config.z_dim, device=device)
+        d_loss, g_loss, _ = self.losses(real, text, text.roll(1, dims=0), z)
+        return d_loss + g_loss
+
     def losses(
         self, real: Tensor, text: Tensor, wrong: Tensor, z: Tensor
     ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
