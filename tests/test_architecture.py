@@ -19,7 +19,17 @@ PACKAGE = Path(__file__).resolve().parents[1] / "python" / "vislang"
 #: Lowest first. Inside a tuple the packages are siblings (they may import each other), except
 #: layer 5 whose order is strict (cli runs demo and train; demo runs train).
 LAYERS: list[tuple[str, ...]] = [
-    ("_core", "exceptions", "_validation", "_scale", "_config", "_deps", "options", "report"),
+    (
+        "_core",
+        "exceptions",
+        "_validation",
+        "_scale",
+        "_config",
+        "_deps",
+        "_deprecation",
+        "options",
+        "report",
+    ),
     ("vocab", "features", "data", "semantics"),
     ("bovw", "eval"),
     ("losses",),

@@ -252,7 +252,9 @@ def test_checkpoint_of_another_model_and_text_dim_mismatch(tmp_path: Path) -> No
 
     vse = VSE(Vocabulary.build(["a red circle"]), VSEConfig(feature_dim=4, word_dim=3, embed_dim=5))
     save_checkpoint(tmp_path / "vse", vse)
-    with pytest.raises(CheckpointError, match=r"holds a 'vse' model, expected a text-to-image GAN"):
+    with pytest.raises(
+        CheckpointError, match=r"holds a 'vse\+\+' model, expected a text-to-image GAN"
+    ):
         load_gan(tmp_path / "vse")
     images, text, c2i = _toy_data()
     with pytest.raises(
