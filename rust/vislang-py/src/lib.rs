@@ -4,6 +4,7 @@
 //! Every algorithm lives in `vislang-core`. Use the Python API in `vislang`, which validates first.
 
 mod arrays;
+mod caption;
 mod errors;
 mod histogram;
 mod kmeans;
@@ -15,6 +16,8 @@ use pyo3::prelude::*;
 
 #[pymodule(gil_used = false)]
 mod _core {
+    #[pymodule_export]
+    use crate::caption::{caption_scores_py, ptb_tokenize_py, CiderScorerPy};
     #[pymodule_export]
     use crate::histogram::{encode_py, idf_py, weight_and_normalize_py};
     #[pymodule_export]
