@@ -1,13 +1,15 @@
 """Type stubs of the native extension ``vislang._core`` (private: use the public API)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "CiderScorer",
     "__version__",
+    "caption_scores",
     "contrastive_ranking",
     "encode",
     "idf",
@@ -16,6 +18,7 @@ __all__ = [
     "minibatch_step",
     "multimodal_step",
     "nearest",
+    "ptb_tokenize",
     "skipgram_step",
     "skipgram_tables",
     "skipgram_train",
@@ -156,3 +159,24 @@ def multimodal_step(
 def skipgram_tables(
     counts: NDArray[np.int64], sample: float, ns_exponent: float = 0.75
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+def ptb_tokenize(texts: Sequence[str], *, n_threads: int | None = None) -> list[str]: ...
+def caption_scores(
+    candidates: Sequence[str],
+    references: Sequence[Sequence[str]],
+    *,
+    tokenize: bool = True,
+    n_threads: int | None = None,
+) -> dict[str, Any]: ...
+
+class CiderScorer:
+    def __init__(
+        self,
+        references: Sequence[Sequence[str]],
+        *,
+        tokenize: bool = True,
+        n_threads: int | None = None,
+    ) -> None: ...
+    def __len__(self) -> int: ...
+    def score(
+        self, candidates: Sequence[str], index: Sequence[int], *, n_threads: int | None = None
+    ) -> NDArray[np.float64]: ...

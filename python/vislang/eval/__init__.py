@@ -4,6 +4,13 @@ cross-modal retrieval (recall@K, median and mean rank).
 Each metric lives in its own module and is re-exported here explicitly.
 """
 
+from vislang.eval.caption import (
+    CiderD,
+    caption_metrics,
+    format_caption_table,
+    meteor_status,
+    ptb_tokenize,
+)
 from vislang.eval.retrieval import (
     coco_retrieval_metrics,
     image_to_text_ranks,
@@ -26,16 +33,21 @@ from vislang.eval.word_similarity import (
 )
 
 __all__ = [
+    "CiderD",
     "WordPairs",
     "WordSimilarityResult",
+    "caption_metrics",
     "coco_retrieval_metrics",
     "compare_models",
+    "format_caption_table",
     "image_to_text_ranks",
     "load_men",
     "load_simlex999",
     "load_word_pairs",
     "load_wordsim353",
+    "meteor_status",
     "plot_retrieval_grid",
+    "ptb_tokenize",
     "recall_at_k",
     "retrieval_metrics",
     "spearman",
