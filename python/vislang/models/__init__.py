@@ -21,6 +21,7 @@ if "torch" not in sys.modules:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from vislang.models.base import CaptionPairs, CrossModalModel, LabeledImages
+from vislang.models.captioning import CaptionConfig, ShowAndTell, ShowAttendTell
 from vislang.models.checkpoint import FORMAT_VERSION, load_checkpoint, load_model, save_checkpoint
 from vislang.models.config import MODEL_NAMES, config_help, run_config
 from vislang.models.devise import DeViSE, DeViSEConfig
@@ -55,6 +56,7 @@ __all__ = [
     "UNK",
     "VSE",
     "WSABIE",
+    "CaptionConfig",
     "CaptionPairs",
     "CrossModalModel",
     "DeViSE",
@@ -64,6 +66,8 @@ __all__ = [
     "LabeledImages",
     "MeanTextEncoder",
     "RNNTextEncoder",
+    "ShowAndTell",
+    "ShowAttendTell",
     "TextEncoderConfig",
     "TinyCNN",
     "TrainConfig",

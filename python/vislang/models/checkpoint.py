@@ -36,11 +36,12 @@ def _paths(path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
 
 
 def _model_types() -> dict[str, type[CrossModalModel]]:
+    from vislang.models.captioning import ShowAndTell, ShowAttendTell
     from vislang.models.devise import DeViSE
     from vislang.models.vse import VSE
     from vislang.models.wsabie import WSABIE
 
-    return {cls.model_type: cls for cls in (VSE, DeViSE, WSABIE)}
+    return {cls.model_type: cls for cls in (VSE, DeViSE, WSABIE, ShowAndTell, ShowAttendTell)}
 
 
 def save_checkpoint(
