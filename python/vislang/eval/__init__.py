@@ -11,6 +11,11 @@ from vislang.eval.caption import (
     meteor_status,
     ptb_tokenize,
 )
+from vislang.eval.caption_attention import (
+    AttentionCorrectness,
+    attention_correctness,
+    plot_attention,
+)
 from vislang.eval.retrieval import (
     coco_retrieval_metrics,
     image_to_text_ranks,
@@ -33,9 +38,11 @@ from vislang.eval.word_similarity import (
 )
 
 __all__ = [
+    "AttentionCorrectness",
     "CiderD",
     "WordPairs",
     "WordSimilarityResult",
+    "attention_correctness",
     "caption_metrics",
     "coco_retrieval_metrics",
     "compare_models",
@@ -46,6 +53,7 @@ __all__ = [
     "load_word_pairs",
     "load_wordsim353",
     "meteor_status",
+    "plot_attention",
     "plot_retrieval_grid",
     "ptb_tokenize",
     "recall_at_k",

@@ -691,21 +691,3 @@ class ShowAttendTell(Captioner):
             entropy = torch.stack(ent, 1).sum(1).mean()
             loss = loss + c.reinforce_weight * reinforce - c.entropy_weight * entropy
         return loss
-
-    def attention_grid(
-        self, alpha: NDArray[np.float32], image_shape: tuple[int, int]
-    ) -> NDArray[np.float32]:
-        """Attention maps (T, L) upsampled to pixel maps (T, H, W) whose sums equal the maps'
-        (each location's weight spread evenly over its pixels)."""
-        t, n_loc = alpha.shape
-        side = round(math.sqrt(n_loc))
-        if side * side != n_loc:
-            raise InvalidInputError(f"attention over {n_loc} locations is not a square grid")
-        h, w = image_shape
-        rows = (np.arange(h) * side) // h
-        cols = (np.arange(w) * side) // w
-        grid = alpha.reshape(t, side, side)[:, rows][:, :, cols]
-        counts = (
-            np.bincount(rows, minlength=side)[:, None] * np.bincount(cols, minlength=side)[None, :]
-        )
-        return (grid / counts[rows][:, cols]).astype(np.float32)

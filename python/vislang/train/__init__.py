@@ -1,1 +1,2 @@
 """Applications on top of the library: the training runners (``vislang train``)."""
+from vislang.train import captioning as captioning  # noqa: F401  (registers its runners)
