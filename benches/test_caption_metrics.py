@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from benchkit import SCALE, THREADS
 
+from benchkit import SCALE, THREADS
 from vislang.eval import CiderD, caption_metrics
 
 N = 200 if SCALE == "smoke" else 5000

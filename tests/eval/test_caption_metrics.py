@@ -15,9 +15,9 @@ from vislang.eval import CiderD, caption_metrics, format_caption_table, ptb_toke
 from vislang.exceptions import InvalidInputError
 
 pytest.importorskip("pycocoevalcap")
-from pycocoevalcap.bleu.bleu import Bleu  # noqa: E402
-from pycocoevalcap.cider.cider import Cider  # noqa: E402
-from pycocoevalcap.rouge.rouge import Rouge  # noqa: E402
+from pycocoevalcap.bleu.bleu import Bleu
+from pycocoevalcap.cider.cider import Cider
+from pycocoevalcap.rouge.rouge import Rouge
 
 
 def coco_scores(cands: list[str], refs: list[list[str]]) -> dict[str, float]:
@@ -56,13 +56,17 @@ corpus = st.integers(1, 8).flatmap(
 
 
 @given(corpus)
-def test_matches_pycocoevalcap_on_generated_corpora(data: tuple[list[str], list[list[str]]]) -> None:
+def test_matches_pycocoevalcap_on_generated_corpora(
+    data: tuple[list[str], list[list[str]]],
+) -> None:
     cands, refs = data
     assert_same(caption_metrics(cands, refs, tokenize=False), coco_scores(cands, refs))
 
 
 @given(corpus)
-def test_tokenised_equals_pycocoevalcap_on_pre_tokenised(data: tuple[list[str], list[list[str]]]) -> None:
+def test_tokenised_equals_pycocoevalcap_on_pre_tokenised(
+    data: tuple[list[str], list[list[str]]],
+) -> None:
     # Captions of plain lower-case words are their own PTB tokenisation.
     cands, refs = data
     assert_same(caption_metrics(cands, refs), coco_scores(cands, refs))
@@ -126,12 +130,12 @@ def test_bad_input_names_the_item() -> None:
 
 
 def test_ptb_quirks() -> None:
-    assert ptb_tokenize(["A man's (red) hat, \"big\"!"]) == ["a man 's -lrb- red -rrb- hat big"]
+    assert ptb_tokenize(['A man\'s (red) hat, "big"!']) == ["a man 's -lrb- red -rrb- hat big"]
     assert ptb_tokenize(["Don't stop.", "...", ""]) == ["do n't stop", "", ""]
 
 
 JAVA_SAMPLES = [
-    "A man's dog (brown) runs \"fast\" -- across the street...",
+    'A man\'s dog (brown) runs "fast" -- across the street...',
     "Two kids don't can't won't they're we've I'll he'd I'm.",
     "A dog [big] {small} plays! Why? Yes: no, maybe; 'quoted' `back' end.",
     "A black dog is running through the grass .",
@@ -158,7 +162,9 @@ def test_cider_scorer_equals_corpus_cider() -> None:
     full = caption_metrics(cands, refs, per_image=True)
     scorer = CiderD(refs)
     assert len(scorer) == 40
-    np.testing.assert_allclose(scorer.score(cands, np.arange(40)), full["cider_d_per_image"], rtol=1e-12)
+    np.testing.assert_allclose(
+        scorer.score(cands, np.arange(40)), full["cider_d_per_image"], rtol=1e-12
+    )
     # Several samples per image, against the cached document frequencies.
     got = scorer.score([cands[3], cands[3], cands[7] + " zebra"], [3, 3, 7])
     assert got[0] == got[1] == pytest.approx(full["cider_d_per_image"][3], rel=1e-12)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from vislang.exceptions import CheckpointError, InvalidInputError
-from vislang.models import CaptionPairs, Trainer, TrainConfig, load_model, save_checkpoint
+from vislang.models import CaptionPairs, TrainConfig, Trainer, load_model, save_checkpoint
 from vislang.models.captioning import (
     CaptionConfig,
     ShowAndTell,
@@ -85,7 +85,9 @@ def test_a_beam_that_never_ends_returns_its_best_partial_caption() -> None:
     # The best 3-word prefix under the same scores.
     best = max(
         itertools.product(EMITTABLE, repeat=3),
-        key=lambda w: sum(float(table[t, p, x]) for t, (p, x) in enumerate(zip((2, *w), w))),
+        key=lambda w: sum(
+            float(table[t, p, x]) for t, (p, x) in enumerate(zip((2, *w), w, strict=False))
+        ),
     )
     assert ids[0] == list(best)
     model = ShowAttendTell.example()

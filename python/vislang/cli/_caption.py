@@ -67,13 +67,13 @@ def caption(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             raise CLIError("--attention-out: this model has no attention (Show and Tell)")
         from vislang.eval.caption_attention import plot_attention
 
-        out = Path(args.attention_out)
+        strips = Path(args.attention_out)
         for p, img, c, a in zip(paths, images, caps, alphas, strict=True):
-            plot_attention(img, c, a, out / f"{p.stem}.attention.png")
+            plot_attention(img, c, a, strips / f"{p.stem}.attention.png")
     result = {str(p): c for p, c in zip(paths, caps, strict=True)}
     if args.json_output:
         emit(args, result)
     else:
-        for p, c in result.items():
-            print(f"{p}\t{c}")
+        for name, c in result.items():
+            print(f"{name}\t{c}")
     return 0

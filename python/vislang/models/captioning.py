@@ -74,16 +74,14 @@ def backbone_grid(backbone: nn.Module, x: Tensor) -> Tensor:
     (L = h * w locations, row-major), instead of the pooled (B, C)."""
     from vislang.models.image_encoders import TinyCNN, _EfficientNetFeatures
 
+    fmap: Tensor
     if isinstance(backbone, TinyCNN):
         fmap = backbone.features(x)
     elif isinstance(backbone, _EfficientNetFeatures):
-        net = backbone.net
-        fmap = net.extract_features(x) if hasattr(net, "extract_features") else None
-        if fmap is None:
-            raise InvalidInputError("this EfficientNet build has no extract_features")
-    else:  # torchvision ResNet
-        b = backbone
-        fmap = b.maxpool(b.relu(b.bn1(b.conv1(x))))  # type: ignore[operator]
+        fmap = backbone.net.extract_features(x)  # type: ignore[operator]
+    else:  # torchvision ResNet: everything before the global pooling
+        b: Any = backbone
+        fmap = b.maxpool(b.relu(b.bn1(b.conv1(x))))
         for name in ("layer1", "layer2", "layer3", "layer4"):
             fmap = getattr(b, name)(fmap)
     return fmap.flatten(2).transpose(1, 2)  # (B, L, C)
@@ -659,11 +657,11 @@ class ShowAttendTell(Captioner):
             alpha, beta = self._attend(state)
             if hard:
                 dist = torch.distributions.Categorical(probs=alpha)
-                s = dist.sample()  # (B,)
+                s = dist.sample()  # type: ignore[no-untyped-call]  # (B,)
                 onehot = F.one_hot(s, alpha.shape[1]).to(alpha.dtype)
                 weights = torch.where(sample[:, None], onehot, alpha)
-                logp_s.append(dist.log_prob(s) * sample * mask[:, t])
-                ent.append(dist.entropy() * mask[:, t])
+                logp_s.append(dist.log_prob(s) * sample * mask[:, t])  # type: ignore[no-untyped-call]
+                ent.append(dist.entropy() * mask[:, t])  # type: ignore[no-untyped-call]
             else:
                 weights = alpha
             z = beta * (weights.unsqueeze(-1) * x).sum(1)
@@ -678,15 +676,16 @@ class ShowAttendTell(Captioner):
             ).view_as(mask)
             * mask
         )
-        loss = nll.sum() / mask.sum()
+        loss: Tensor = nll.sum() / mask.sum()
         # Doubly stochastic attention: every location attended about once over the caption.
         att_sum = (alphas * mask.unsqueeze(-1)).sum(1)  # (B, L)
         loss = loss + c.alpha_c * ((1.0 - att_sum) ** 2).sum(1).mean()
         if hard:
             log_py = -nll.sum(1).detach()  # reward log p(y | s), per sequence
             r = log_py.mean()
-            self.baseline.mul_(c.baseline_decay).add_((1 - c.baseline_decay) * r)
-            adv = log_py - self.baseline
+            baseline: Tensor = self.baseline  # type: ignore[assignment]
+            baseline.mul_(c.baseline_decay).add_((1 - c.baseline_decay) * r)
+            adv = log_py - baseline
             reinforce = -(adv * torch.stack(logp_s, 1).sum(1)).mean()
             entropy = torch.stack(ent, 1).sum(1).mean()
             loss = loss + c.reinforce_weight * reinforce - c.entropy_weight * entropy

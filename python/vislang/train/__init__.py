@@ -1,2 +1,3 @@
 """Applications on top of the library: the training runners (``vislang train``)."""
-from vislang.train import captioning as captioning  # noqa: F401  (registers its runners)
+
+from vislang.train import captioning as captioning

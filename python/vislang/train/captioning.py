@@ -84,7 +84,7 @@ def shapes_caption_data(
         raw = np.asarray(sub.images)
         x = preprocess_images(list(raw), size=image_size, mean=mean, std=std, resize=image_size)
         caps = [list(c) for c in sub.captions]
-        out[split] = CaptionSplit(_pairs(x, caps), raw, caps, list(sub.annotations))
+        out[split] = CaptionSplit(_pairs(x, caps), raw, caps, list(sub.annotations or []))
     return out
 
 
@@ -165,7 +165,9 @@ def train_captioner(
     if best is not None and best.with_name("best.json").exists():
         from vislang.models import load_model
 
-        model = load_model(best, device=trainer.device)  # type: ignore[assignment]
+        loaded = load_model(best, device=trainer.device)
+        assert isinstance(loaded, Captioner)
+        model = loaded
     return model, history
 
 
@@ -329,4 +331,3 @@ def run_show_attend_tell(
 ) -> dict[str, Any]:
     """``vislang train show-attend-tell``."""
     return _run("show-attend-tell", config, device=device, out=out, progress=progress)
-
