@@ -1,7 +1,7 @@
 """Type stubs of the native extension ``vislang._core`` (private: use the public API)."""
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -168,14 +168,15 @@ def caption_scores(
     n_threads: int | None = None,
 ) -> dict[str, Any]: ...
 
+@final
 class CiderScorer:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         references: Sequence[Sequence[str]],
         *,
         tokenize: bool = True,
         n_threads: int | None = None,
-    ) -> None: ...
+    ) -> CiderScorer: ...
     def __len__(self) -> int: ...
     def score(
         self, candidates: Sequence[str], index: Sequence[int], *, n_threads: int | None = None
