@@ -186,8 +186,8 @@ def evaluate_captioner(
 def shapes_captioning_demo(
     out: str | os.PathLike[str] | None = None,
     *,
-    n_train: int = 1200,
-    epochs: int = 6,
+    n_train: int = 800,
+    epochs: int = 8,
     n_strips: int = 3,
     seed: int = 0,
     device: str = "cpu",
@@ -196,7 +196,9 @@ def shapes_captioning_demo(
     """Train Show-Attend-Tell (soft) on the shapes world and report captions, metrics (greedy
     and beam 3), attention correctness and attention strips (PNG files under ``out``).
 
-    About a minute on 2 CPU cores with the defaults."""
+    Measured with the defaults (800 training images, 8 epochs) on a 2-core machine shared with
+    ~18 other busy processes: 16 minutes, test BLEU-4 0.42, CIDEr-D 1.79, attention mass 1.2x
+    uniform; on idle cores a small fraction of that (not measured)."""
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     data = shapes_caption_data(n_train, 100, 100, seed=seed)

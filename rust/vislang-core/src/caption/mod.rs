@@ -145,10 +145,10 @@ struct BleuStats {
     correct: [usize; MAX_N],
 }
 
-fn bleu_stats(cand: &Sentence, refs: &[Sentence]) -> BleuStats {
+fn bleu_stats(cand: &Sentence, refs: &[Sentence], ref_counts: &[Map<u32>]) -> BleuStats {
     let mut maxcounts: Map<u32> = Map::default();
-    for r in refs {
-        for (k, c) in counts(&r.words) {
+    for rc in ref_counts {
+        for (&k, &c) in rc {
             let e = maxcounts.entry(k).or_insert(0);
             *e = (*e).max(c);
         }
@@ -416,7 +416,7 @@ pub fn caption_scores(
             let hyp = df.tfidf(&counts(&c.words));
             let rvecs: Vec<TfIdf> = rc.iter().map(|m| df.tfidf(m)).collect();
             (
-                bleu_stats(c, rs),
+                bleu_stats(c, rs, rc),
                 rouge_l(c, rs),
                 cider_d(&hyp, &rvecs, CIDER_SIGMA),
             )
