@@ -1,15 +1,17 @@
 """Type stubs of the native extension ``vislang._core`` (private: use the public API)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "CiderScorer",
     "__version__",
     "_testing",
+    "caption_scores",
     "contrastive_ranking",
     "cpu_features",
     "dense_sift",
@@ -19,6 +21,7 @@ __all__ = [
     "kmeans_plus_plus",
     "minibatch_step",
     "nearest",
+    "ptb_tokenize",
     "skipgram_train",
     "warp",
     "weight_and_normalize",
@@ -158,3 +161,26 @@ def cpu_features() -> dict[str, Any]: ...
 #       mapping=None) -> (syn0, mapping or None, loss before the step)
 #   skipgram_tables(counts, sample, ns_exponent=0.75) -> (keep probabilities, noise probabilities)
 _testing: ModuleType
+
+def ptb_tokenize(texts: Sequence[str], *, n_threads: int | None = None) -> list[str]: ...
+def caption_scores(
+    candidates: Sequence[str],
+    references: Sequence[Sequence[str]],
+    *,
+    tokenize: bool = True,
+    n_threads: int | None = None,
+) -> dict[str, Any]: ...
+
+@final
+class CiderScorer:
+    def __new__(
+        cls,
+        references: Sequence[Sequence[str]],
+        *,
+        tokenize: bool = True,
+        n_threads: int | None = None,
+    ) -> CiderScorer: ...
+    def __len__(self) -> int: ...
+    def score(
+        self, candidates: Sequence[str], index: Sequence[int], *, n_threads: int | None = None
+    ) -> NDArray[np.float64]: ...

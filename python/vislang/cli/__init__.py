@@ -8,6 +8,7 @@ Subcommands::
     vislang eval retrieval --images I.npy --texts T.npy --text-to-image M.npy
     vislang eval similarity --vectors FILE --pairs simlex999|wordsim353|men|PATH
     vislang demo [--quick] [--out DIR]                              the demo report
+    vislang caption IMAGES... --model DIR [--beam 3] [--attention-out DIR]
 
 Common options: ``--seed``, ``--threads``, ``--quiet`` (no progress bars), ``--json``
 (machine-readable result on stdout), ``--debug`` (tracebacks); ``--device auto|cpu|cuda`` where
@@ -22,7 +23,7 @@ import sys
 import traceback
 from typing import NoReturn
 
-from vislang.cli import _commands
+from vislang.cli import _caption, _commands
 from vislang.cli._common import CLIError, UsageError
 from vislang.train import list_runners
 
@@ -260,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="tiny sizes (seconds), for tests")
     p.add_argument("--out", metavar="DIR", help="output folder (default ./vislang-demo-out)")
     p.set_defaults(handler=_commands.demo)
+    _caption.add_parser(sub, [torch_opts])
     return parser
 
 

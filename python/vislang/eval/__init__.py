@@ -1,9 +1,23 @@
-"""Evaluation: word similarity (Spearman rho with coverage and a bootstrap interval) and
-cross-modal retrieval (recall@K, median and mean rank).
+"""Evaluation: word similarity (Spearman rho with coverage and a bootstrap interval),
+cross-modal retrieval (recall@K, median and mean rank), caption metrics (BLEU, ROUGE-L, CIDEr-D
+as pycocoevalcap computes them, in Rust) and attention, and text-to-image generation (FID, IS,
+R-precision, attribute accuracy).
 
 Each metric lives in its own module and is re-exported here explicitly.
 """
 
+from vislang.eval.caption import (
+    CiderD,
+    caption_metrics,
+    format_caption_table,
+    meteor_status,
+    ptb_tokenize,
+)
+from vislang.eval.caption_attention import (
+    AttentionCorrectness,
+    attention_correctness,
+    plot_attention,
+)
 from vislang.eval.generation import (
     attribute_accuracy,
     fid_from_features,
@@ -33,12 +47,17 @@ from vislang.eval.word_similarity import (
 )
 
 __all__ = [
+    "AttentionCorrectness",
+    "CiderD",
     "WordPairs",
     "WordSimilarityResult",
+    "attention_correctness",
     "attribute_accuracy",
+    "caption_metrics",
     "coco_retrieval_metrics",
     "compare_models",
     "fid_from_features",
+    "format_caption_table",
     "frechet_distance",
     "image_to_text_ranks",
     "inception_score",
@@ -46,7 +65,10 @@ __all__ = [
     "load_simlex999",
     "load_word_pairs",
     "load_wordsim353",
+    "meteor_status",
+    "plot_attention",
     "plot_retrieval_grid",
+    "ptb_tokenize",
     "r_precision",
     "recall_at_k",
     "retrieval_metrics",

@@ -34,6 +34,7 @@ if "torch" not in sys.modules:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from vislang.models.base import CaptionPairs, CrossModalModel, LabeledImages
+from vislang.models.captioning import CaptionConfig, ShowAndTell, ShowAttendTell
 from vislang.models.checkpoint import FORMAT_VERSION, load_checkpoint, load_model, save_checkpoint
 from vislang.models.devise import DeViSE, DeViSEConfig
 from vislang.models.gan import GANConfig, TextToImageGAN
@@ -70,6 +71,7 @@ __all__ = [
     "UNK",
     "VSE",
     "WSABIE",
+    "CaptionConfig",
     "CaptionPairs",
     "CrossModalModel",
     "DeViSE",
@@ -82,6 +84,8 @@ __all__ = [
     "LabeledImages",
     "MeanTextEncoder",
     "RNNTextEncoder",
+    "ShowAndTell",
+    "ShowAttendTell",
     "TextEncoderConfig",
     "TextToImageGAN",
     "TinyCNN",

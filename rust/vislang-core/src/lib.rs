@@ -12,12 +12,14 @@
 //! - [`minibatch`]: one mini-batch k-means step (Sculley 2010).
 //! - [`histogram`]: bag-of-visual-words encodings (hard, soft, VLAD, spatial pyramid, tf-idf).
 //! - [`negatives`]: batched margin-ranking losses (VSE, VSE++, WARP) with their gradient.
+//! - [`caption`]: BLEU, ROUGE-L and CIDEr-D of the COCO caption evaluation, PTB tokenisation.
 //! - [`skipgram`]: skip-gram with negative sampling and the multimodal skip-gram (Hogwild).
 #![deny(missing_docs)]
 
 mod accumulate;
 pub mod assign;
 pub mod dsift;
+pub mod caption;
 pub mod error;
 pub mod histogram;
 pub mod isa;

@@ -6,6 +6,7 @@
 mod arrays;
 mod config;
 mod dsift;
+mod caption;
 mod errors;
 mod histogram;
 mod kmeans;
@@ -21,6 +22,8 @@ mod _core {
     use crate::config::cpu_features_py;
     #[pymodule_export]
     use crate::dsift::dense_sift_py;
+    #[pymodule_export]
+    use crate::caption::{caption_scores_py, ptb_tokenize_py, CiderScorerPy};
     #[pymodule_export]
     use crate::histogram::{encode_py, idf_py, weight_and_normalize_py};
     #[pymodule_export]
