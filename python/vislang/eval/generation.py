@@ -262,7 +262,7 @@ _LITE0: dict[str, Any] = {}
 
 def _lite0_network(device: str) -> Callable[[Any], Any]:
     if device in _LITE0:
-        return _LITE0[device]  # type: ignore[no-any-return]
+        return _LITE0[device]
     import torch
 
     msg = (

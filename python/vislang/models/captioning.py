@@ -131,7 +131,7 @@ class Captioner(CrossModalModel):
     ``sequence_loss(batch, device)``.
     """
 
-    model_type: ClassVar[str] = ""
+    model_type: str = ""
     uses_grid: ClassVar[bool] = False
 
     def __init__(
@@ -215,7 +215,7 @@ class Captioner(CrossModalModel):
             raise InvalidInputError(f"images must have shape (n, 3, H, W), got {tuple(x.shape)}")
         if self.uses_grid:
             return backbone_grid(self.backbone, x)
-        return self.backbone(x)  # type: ignore[no-any-return]
+        return self.backbone(x)
 
     def _image_tensor(self, images: Any) -> Tensor:
         if isinstance(images, Tensor) and images.ndim == 3:

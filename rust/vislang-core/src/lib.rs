@@ -18,8 +18,8 @@
 
 mod accumulate;
 pub mod assign;
-pub mod dsift;
 pub mod caption;
+pub mod dsift;
 pub mod error;
 pub mod histogram;
 pub mod isa;

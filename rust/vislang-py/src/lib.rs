@@ -4,9 +4,9 @@
 //! Every algorithm lives in `vislang-core`. Use the Python API in `vislang`, which validates first.
 
 mod arrays;
+mod caption;
 mod config;
 mod dsift;
-mod caption;
 mod errors;
 mod histogram;
 mod kmeans;
@@ -19,11 +19,11 @@ use pyo3::prelude::*;
 #[pymodule(gil_used = false)]
 mod _core {
     #[pymodule_export]
+    use crate::caption::{caption_scores_py, ptb_tokenize_py, CiderScorerPy};
+    #[pymodule_export]
     use crate::config::cpu_features_py;
     #[pymodule_export]
     use crate::dsift::dense_sift_py;
-    #[pymodule_export]
-    use crate::caption::{caption_scores_py, ptb_tokenize_py, CiderScorerPy};
     #[pymodule_export]
     use crate::histogram::{encode_py, idf_py, weight_and_normalize_py};
     #[pymodule_export]
