@@ -19,7 +19,7 @@ PAGES = run_tutorials.pages()
 
 def test_every_family_has_a_tutorial() -> None:
     names = {p.stem for p in PAGES}
-    assert {"bovw", "word-meaning", "retrieval"} <= names
+    assert {"bovw", "word-meaning", "retrieval", "captioning", "gan"} <= names
 
 
 @pytest.mark.slow

@@ -237,3 +237,15 @@ def test_flickr_captions_tokenise_like_java() -> None:
     ours = ptb_tokenize(lines)
     bad = [(lines[i], java[i][0], ours[i]) for i in range(len(lines)) if java[i][0] != ours[i]]
     assert not bad, bad[:5]
+
+
+def test_format_caption_table_takes_one_result_or_named_rows() -> None:
+    from vislang.eval import caption_metrics, format_caption_table
+
+    scores = caption_metrics(["a red circle"], [["a red circle", "one red circle"]])
+    one = format_caption_table(scores)
+    named = format_caption_table({"greedy": scores})
+    assert "x100" in one and "greedy" in named
+    assert one.splitlines()[2].split()[-1] == named.splitlines()[2].split()[-1]
+    with pytest.raises(InvalidInputError, match="rows must map row names"):
+        format_caption_table({"greedy": "not a result"})  # type: ignore[dict-item]

@@ -194,8 +194,15 @@ def caption_metrics(
 def format_caption_table(rows: Mapping[str, Mapping[str, float]]) -> str:
     """A plain-text table of caption metrics, x100 (the papers' convention), saying so.
 
-    ``rows`` maps a row name (model / decoding) to a :func:`caption_metrics` result.
+    ``rows`` maps a row name (model / decoding) to a :func:`caption_metrics` result; a single
+    result is printed as one row.
     """
+    if rows and all(isinstance(v, int | float | np.ndarray) for v in rows.values()):
+        rows = {"": rows}  # type: ignore[dict-item]  # one caption_metrics result
+    if any(not isinstance(r, Mapping) for r in rows.values()):
+        raise InvalidInputError(
+            "rows must map row names to caption_metrics results (or be one such result)"
+        )
     keys = [
         k for k in (*METRIC_KEYS[:5], "meteor", "cider_d") if any(k in r for r in rows.values())
     ]
