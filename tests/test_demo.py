@@ -72,14 +72,26 @@ def test_quick_demo_writes_report(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert plots == ["retrieval_grid.png", "training_curve.png"]
     assert all((out / "vsepp" / p).is_file() for p in plots)
 
+    # 6. captioning: the COCO metrics of the test captions, attention strips
+    cap = metrics["captioning"]
+    assert cap["available"] is True and cap["seconds"] > 0
+    assert cap["examples"] and all(isinstance(e["caption"], str) for e in cap["examples"])
+    assert "x100" in cap["table"]
+    assert set(cap["metrics"]) == {"greedy", "beam 3"}
+    assert all(0 <= m["bleu4"] <= 1 for m in cap["metrics"].values())
+    # 7. text-to-image: a sample grid and an interpolation strip
+    assert metrics["gan"]["available"] is True and metrics["gan"]["n_figures"] == 2
+
     report = (out / "report.html").read_text()
     pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', report)
-    assert len(pngs) == 7 + 2 and all(len(p) > 1000 for p in pngs)
+    assert len(pngs) == 7 + 2 + 1 + 2 and all(len(p) > 1000 for p in pngs)
     for heading in (
         "1. The shapes world",
         "3. Bag-of-visual-words",
         "4. Multimodal word",
         "5. VSE++ cross-modal retrieval",
+        "6. Image captioning",
+        "7. Text-to-image synthesis",
     ):
         assert heading in report
     assert "not available in this build" not in report
@@ -130,7 +142,8 @@ def test_demo_sections_are_modules() -> None:
     from vislang import demo
 
     assert [s.KEY for s in demo.SECTIONS] == [
-        "shapes", "vocabulary", "bovw_classification", "word_vectors", "vsepp",
+        "shapes", "vocabulary", "bovw_classification", "word_vectors", "vsepp", "captioning",
+        "gan",
     ]  # fmt: skip
     for section in demo.SECTIONS:
         assert callable(section.run) and callable(section.report)

@@ -24,7 +24,9 @@ def run(ctx: Context) -> dict[str, Any]:
     out = ctx.out / "captioning"
     out.mkdir(parents=True, exist_ok=True)
     size = (
-        {"n_train": 120, "epochs": 1, "n_strips": 1} if ctx.quick else {"n_train": 600, "epochs": 6}
+        {"n_train": 120, "epochs": 1, "n_strips": 1}
+        if ctx.quick
+        else {"n_train": 1200, "epochs": 8}
     )
     result = shapes_captioning_demo(
         out, seed=ctx.seed, device=ctx.device, progress=ctx.progress, **size
@@ -35,7 +37,10 @@ def run(ctx: Context) -> dict[str, Any]:
         "available": True,
         "size": size,
         "seconds": round(result["seconds"], 1),
-        "metrics": {k: v for k, v in result["metrics"].items() if isinstance(v, int | float)},
+        "metrics": {
+            row: {k: v for k, v in scores.items() if isinstance(v, int | float)}
+            for row, scores in result["metrics"].items()
+        },
         "table": result["table"],
         "examples": [
             {"caption": c, "references": list(r)[:2]}

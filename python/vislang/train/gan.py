@@ -341,15 +341,19 @@ def _plot_interpolation(gan: Any, path: Path) -> Any:
     return fig
 
 
-def demo_figures(*, device: str = "cpu", progress: bool = False, seed: int = 0) -> list[Any]:
-    """Train a tiny shapes-world GAN-INT-CLS (under a minute on 2 idle CPU cores) and return two
-    matplotlib figures: samples per caption and text interpolation strips."""
+def demo_figures(
+    *, device: str = "cpu", progress: bool = False, seed: int = 0, quick: bool = False
+) -> list[Any]:
+    """Train a tiny shapes-world GAN-INT-CLS (under a minute on 2 idle CPU cores; ``quick``: a
+    few seconds, for tests) and return two matplotlib figures: samples per caption and text
+    interpolation strips."""
+    n_train, epochs = (64, 1) if quick else (500, 3)
     config = SCHEMA.resolve(
         {
-            "data": {"n_train": 500, "n_test": 2, "seed": seed},
+            "data": {"n_train": n_train, "n_test": 2, "seed": seed},
             "text": {"vse_epochs": 1},
             "model": {"ngf": 16, "ndf": 16},
-            "train": {"epochs": 3, "seed": seed},
+            "train": {"epochs": epochs, "seed": seed},
         }
     )
     gan, _ = train_shapes_gan(config, device=device, progress=progress, evaluate=False)
