@@ -100,3 +100,24 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     return asdict(value) if hasattr(value, "__dataclass_fields__") else value
+
+
+class ImageEncoderOptions:
+    """Base of the configs made of one image encoder plus loss options (DeViSE, WSABIE): the
+    flat encoder keywords as attributes, and the checkpoint dict round trip."""
+
+    image: ImageEncoderConfig
+
+    backbone = forward("image", "backbone")
+    feature_dim = forward("image", "feature_dim")
+    finetune = forward("image", "finetune")
+    image_size = forward("image", "image_size")
+    embed_dim = forward("image", "embed_dim")
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any]) -> Any:
+        """From :meth:`to_dict` or the flat dict of a checkpoint saved before the split."""
+        return from_dict(cls, config)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)

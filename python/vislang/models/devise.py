@@ -3,7 +3,7 @@ space, trained with the hinge rank loss against label embeddings; zero-shot by n
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -14,7 +14,7 @@ from torch import Tensor
 
 from vislang.exceptions import InvalidInputError
 from vislang.losses import DeViSELoss
-from vislang.models._composed import forward, from_dict, split_flat, to_dict
+from vislang.models._composed import ImageEncoderOptions, split_flat
 from vislang.models._label_models import LabelEmbeddingModel, _label_batch
 from vislang.models.image_encoders import ImageEncoder, ImageEncoderConfig
 from vislang.models.registry import register_model
@@ -23,7 +23,7 @@ __all__ = ["DeViSE", "DeViSEConfig"]
 
 
 @dataclass(init=False)
-class DeViSEConfig:
+class DeViSEConfig(ImageEncoderOptions):
     """Options of :class:`DeViSE` (saved in checkpoints): the image encoder's config plus the
     loss options.
 
@@ -48,20 +48,6 @@ class DeViSEConfig:
         split_flat("DeViSEConfig", flat, self.image)
         self.margin = margin
         self.sampling = sampling
-
-    backbone = forward("image", "backbone")
-    feature_dim = forward("image", "feature_dim")
-    finetune = forward("image", "finetune")
-    image_size = forward("image", "image_size")
-    embed_dim = forward("image", "embed_dim")
-
-    @classmethod
-    def from_dict(cls, config: Mapping[str, Any]) -> DeViSEConfig:
-        """From :meth:`to_dict` or the flat dict of a checkpoint saved before the split."""
-        return from_dict(cls, config)
-
-    def to_dict(self) -> dict[str, Any]:
-        return to_dict(self)
 
 
 @register_model(

@@ -3,7 +3,7 @@ trained with the WARP loss (sampled violators weighted by the estimated rank).""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from vislang.exceptions import InvalidInputError
 from vislang.losses import functional as LF
-from vislang.models._composed import forward, from_dict, split_flat, to_dict
+from vislang.models._composed import ImageEncoderOptions, split_flat
 from vislang.models._label_models import LabelEmbeddingModel, _label_batch
 from vislang.models.image_encoders import ImageEncoder, ImageEncoderConfig
 from vislang.models.registry import register_model
@@ -21,7 +21,7 @@ __all__ = ["WSABIE", "WSABIEConfig"]
 
 
 @dataclass(init=False)
-class WSABIEConfig:
+class WSABIEConfig(ImageEncoderOptions):
     """Options of :class:`WSABIE` (saved in checkpoints): the image encoder's config plus the
     loss options.
 
@@ -50,20 +50,6 @@ class WSABIEConfig:
         self.margin = margin
         self.max_trials = max_trials
         self.seed = seed
-
-    backbone = forward("image", "backbone")
-    feature_dim = forward("image", "feature_dim")
-    finetune = forward("image", "finetune")
-    image_size = forward("image", "image_size")
-    embed_dim = forward("image", "embed_dim")
-
-    @classmethod
-    def from_dict(cls, config: Mapping[str, Any]) -> WSABIEConfig:
-        """From :meth:`to_dict` or the flat dict of a checkpoint saved before the split."""
-        return from_dict(cls, config)
-
-    def to_dict(self) -> dict[str, Any]:
-        return to_dict(self)
 
 
 @register_model(
