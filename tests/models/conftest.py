@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from torch_fixtures import _one_torch_thread, pixel_features
+from torch_fixtures import _one_torch_thread, _pixel_features, pixel_features
 from vislang.data import make_shapes
 
 __all__ = ["_one_torch_thread", "pixel_features"]
