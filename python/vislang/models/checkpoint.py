@@ -153,16 +153,8 @@ def save_checkpoint(
         "rng_python": _jsonable(random.getstate()),
     }
     if optimizer is not None:
-        opt = optimizer.state_dict()
-        plain: dict[str, dict[str, Any]] = {}
-        for pid, pstate in opt["state"].items():
-            plain[str(pid)] = {}
-            for key, value in pstate.items():
-                if isinstance(value, Tensor):
-                    state[f"optim.{pid}.{key}"] = value.detach().cpu().contiguous().clone()
-                else:
-                    plain[str(pid)][key] = value
-        meta["optimizer"] = {"param_groups": opt["param_groups"], "state": plain}
+        tensors_opt, meta["optimizer"] = optimizer_state(optimizer, "optim")
+        state.update(tensors_opt)
     if scheduler is not None:
         meta["scheduler"] = scheduler.state_dict()
     if scaler is not None:
@@ -257,7 +249,15 @@ def load_model(
         )
     if mtype not in types:
         raise CheckpointError(f"{meta_path}: unknown model type {mtype!r}")
-    cls = types[mtype]
+    return build_from_meta(types[mtype], weights, meta_path, meta, device)
+
+
+def build_from_meta(
+    cls: Any, weights: Path, meta_path: Path, meta: dict[str, Any], device: str | torch.device
+) -> Any:
+    """``cls`` rebuilt from a read sidecar: model version checked, config, weights (checked
+    against their sha256), moved to ``device``."""
+    mtype = meta.get("model_type")
     if meta.get("model_version") != cls.format_version:
         raise CheckpointError(
             f"{meta_path}: {mtype} model version {meta.get('model_version')!r}, this vislang "
@@ -269,6 +269,34 @@ def load_model(
         raise CheckpointError(f"{meta_path}: bad model config ({exc})") from None
     _load_weights(model, weights, meta)
     return model.to(device)
+
+
+def optimizer_state(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, Tensor], Any]:
+    """An optimizer's state split for a checkpoint: its tensors (``prefix.<param>.<key>``, for
+    the safetensors file) and the rest (JSON, for the sidecar)."""
+    sd = opt.state_dict()
+    tensors: dict[str, Tensor] = {}
+    plain: dict[str, dict[str, Any]] = {}
+    for pid, pstate in sd["state"].items():
+        plain[str(pid)] = {}
+        for key, value in pstate.items():
+            if isinstance(value, Tensor):
+                tensors[f"{prefix}.{pid}.{key}"] = value.detach().cpu().contiguous().clone()
+            else:
+                plain[str(pid)][key] = value
+    return tensors, {"param_groups": sd["param_groups"], "state": plain}
+
+
+def load_optimizer_state(
+    opt: torch.optim.Optimizer, saved: Any, tensors: dict[str, Tensor], prefix: str
+) -> None:
+    """The inverse of :func:`optimizer_state`."""
+    state: dict[int, dict[str, Any]] = {int(p): dict(v) for p, v in saved["state"].items()}
+    for key, value in tensors.items():
+        if key.startswith(prefix + "."):
+            _, pid, name = key.split(".", 2)
+            state.setdefault(int(pid), {})[name] = value
+    opt.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
 
 
 def _load_weights(model: CrossModalModel, weights: Path, meta: dict[str, Any]) -> None:
@@ -315,15 +343,7 @@ def load_checkpoint(
     state = _read_tensors(state_path, meta)
     try:
         if optimizer is not None:
-            saved = meta["optimizer"]
-            opt_state: dict[int, dict[str, Any]] = {}
-            for pid, plain in saved["state"].items():
-                opt_state[int(pid)] = dict(plain)
-            for key, value in state.items():
-                if key.startswith("optim."):
-                    _, pid, name = key.split(".", 2)
-                    opt_state.setdefault(int(pid), {})[name] = value
-            optimizer.load_state_dict({"state": opt_state, "param_groups": saved["param_groups"]})
+            load_optimizer_state(optimizer, meta["optimizer"], state, "optim")
         if scheduler is not None:
             scheduler.load_state_dict(meta["scheduler"])
         if scaler is not None and "scaler" in meta:

@@ -36,6 +36,9 @@ from vislang.models.checkpoint import (
     _save_tensors,
     _tuples,
     _write_bytes,
+    build_from_meta,
+    load_optimizer_state,
+    optimizer_state,
 )
 from vislang.models.gan import TextToImageGAN, from_uint8
 from vislang.models.image_encoders import resolve_device
@@ -88,31 +91,6 @@ class GANTrainConfig:
             raise InvalidInputError(f"beta1: must be in [0, 1), got {self.beta1}")
 
 
-def _optim_state(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, Tensor], Any]:
-    sd = opt.state_dict()
-    tensors: dict[str, Tensor] = {}
-    plain: dict[str, dict[str, Any]] = {}
-    for pid, pstate in sd["state"].items():
-        plain[str(pid)] = {}
-        for key, value in pstate.items():
-            if isinstance(value, Tensor):
-                tensors[f"{prefix}.{pid}.{key}"] = value.detach().cpu().contiguous().clone()
-            else:
-                plain[str(pid)][key] = value
-    return tensors, {"param_groups": sd["param_groups"], "state": plain}
-
-
-def _load_optim(
-    opt: torch.optim.Optimizer, saved: Any, tensors: dict[str, Tensor], prefix: str
-) -> None:
-    state: dict[int, dict[str, Any]] = {int(p): dict(v) for p, v in saved["state"].items()}
-    for key, value in tensors.items():
-        if key.startswith(prefix + "."):
-            _, pid, name = key.split(".", 2)
-            state.setdefault(int(pid), {})[name] = value
-    opt.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
-
-
 def load_gan(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> TextToImageGAN:
     """Rebuild a :class:`TextToImageGAN` from a checkpoint written by :class:`GANTrainer`.
 
@@ -129,17 +107,8 @@ def load_gan(path: str | os.PathLike[str], *, device: str | torch.device = "cpu"
             f"{meta_path}: checkpoint holds a {mtype!r} model, expected a text-to-image GAN "
             f"({', '.join(sorted(TextToImageGAN.VARIANTS.values()))})"
         )
-    if meta.get("model_version") != TextToImageGAN.format_version:
-        raise CheckpointError(
-            f"{meta_path}: {mtype} model version {meta.get('model_version')!r}, this vislang "
-            f"has version {TextToImageGAN.format_version}"
-        )
-    try:
-        model = TextToImageGAN.from_config_dict(meta["config"])
-    except (KeyError, TypeError, InvalidInputError) as exc:
-        raise CheckpointError(f"{meta_path}: bad model config ({exc})") from None
-    _load_weights(model, weights, meta)  # type: ignore[arg-type]
-    return model.to(device)
+    model: TextToImageGAN = build_from_meta(TextToImageGAN, weights, meta_path, meta, device)
+    return model
 
 
 class GANTrainer:
@@ -241,8 +210,8 @@ class GANTrainer:
             weights, tensors, {"format_version": FORMAT_VERSION, "model_type": m.model_type}
         )
         state: dict[str, Tensor] = {"rng.torch": torch.get_rng_state()}
-        td, pd = _optim_state(self.opt_d, "optim_d")
-        tg, pg = _optim_state(self.opt_g, "optim_g")
+        td, pd = optimizer_state(self.opt_d, "optim_d")
+        tg, pg = optimizer_state(self.opt_g, "optim_g")
         state.update(td)
         state.update(tg)
         meta = {
@@ -282,8 +251,8 @@ class GANTrainer:
         _load_weights(self.model, weights, meta)  # type: ignore[arg-type]
         state = _read_tensors(state_path, meta)
         try:
-            _load_optim(self.opt_d, meta["optim_d"], state, "optim_d")
-            _load_optim(self.opt_g, meta["optim_g"], state, "optim_g")
+            load_optimizer_state(self.opt_d, meta["optim_d"], state, "optim_d")
+            load_optimizer_state(self.opt_g, meta["optim_g"], state, "optim_g")
             self.scaler_d.load_state_dict(meta["scaler_d"])
             self.scaler_g.load_state_dict(meta["scaler_g"])
         except (KeyError, ValueError, RuntimeError) as exc:
