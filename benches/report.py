@@ -630,6 +630,20 @@ def scale_note(group: str, benches: list[Bench], meta: dict[str, Any]) -> list[s
     ]
 
 
+def real_data_sections(benches_dir: Path) -> list[str]:
+    """The hand-run real-data checks: ``real_data.md``, then ``results/*.md`` in name order.
+
+    Each file is written by (or copied from) the example script it names, so the tables that
+    need data the benchmarks cannot ship live beside the generated ones in BENCHMARKS.md.
+    """
+    files = [benches_dir / "real_data.md", *sorted((benches_dir / "results").glob("*.md"))]
+    lines: list[str] = []
+    for path in files:
+        if path.is_file():
+            lines += [path.read_text().rstrip("\n"), ""]
+    return lines
+
+
 def render(data: dict[str, Any], json_path: str, md_path: str) -> str:
     meta = data.get("vislang", {})
     groups: dict[str, list[Bench]] = defaultdict(list)
@@ -730,9 +744,7 @@ def render(data: dict[str, Any], json_path: str, md_path: str) -> str:
     for g, bs in groups.items():
         if g not in mine:
             lines += [f"### {g}", "", *scale_note(g, bs, meta), *generic_table(bs)]
-    real_data = Path(__file__).with_name("real_data.md")
-    if real_data.is_file():
-        lines += [real_data.read_text().rstrip("\n"), ""]
+    lines += real_data_sections(Path(__file__).parent)
     sizes = meta.get("sizes", {})
     lines += [
         "## How each tool is run",

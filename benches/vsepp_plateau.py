@@ -1,6 +1,6 @@
 """VSE++'s plateau at ``2 * B * margin``: before/after numbers on Flickr8k-1k and the shapes world.
 
-Not a pytest test (no ``test_`` prefix): a script that writes ``benches/vsepp_plateau.md``
+Not a pytest test (no ``test_`` prefix): a script that writes ``benches/results/vsepp_plateau.md``
 (or ``--out``) with the validation rsum per epoch, the training loss and the similarity
 spread (``train_gap_mean``: mean over captions of positive minus hardest-negative
 similarity; ``train_sim_std``: std of all batch similarities) of each run.

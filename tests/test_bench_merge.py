@@ -65,3 +65,16 @@ def test_extra_groups_replace_and_extend(tmp_path: Path) -> None:
 def test_usage_without_extra_files(capsys: Any) -> None:
     assert _load("merge").main(["merge.py", "only-main.json"]) == 2
     assert "Usage" in capsys.readouterr().err
+
+
+def test_report_folds_in_real_data_files_in_order(tmp_path: Path) -> None:
+    report = _load("report")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "real_data.md").write_text("## Real data\n\nfirst\n")
+    (tmp_path / "results" / "b.md").write_text("### b\n\nthird\n")
+    (tmp_path / "results" / "a.md").write_text("### a\n\nsecond\n")
+    (tmp_path / "results" / "notes.txt").write_text("not markdown\n")
+    text = "\n".join(report.real_data_sections(tmp_path))
+    assert text.index("first") < text.index("second") < text.index("third")
+    assert "not markdown" not in text
+    assert report.real_data_sections(tmp_path / "missing") == []

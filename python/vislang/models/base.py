@@ -117,7 +117,7 @@ class CaptionPairs:
         training uses them as positives. Off by default: on the shapes world it keeps the
         similarity spread but lowers own-image recall (a generic caption learns to match every
         image it is true of, which recall@K counts as misses), and on Flickr8k only 4 of
-        3,765 training captions are shared; see ``benches/vsepp_plateau.md``.
+        3,765 training captions are shared; see ``benches/results/vsepp_plateau.md``.
         """
         from vislang.data.positives import caption_positives
 

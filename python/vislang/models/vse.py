@@ -40,7 +40,7 @@ class VSEConfig:
     of ``hinge_warmup_steps``. After the warm-up, ``blend_steps`` steps of a linear sum-to-max
     blend; VSE++ keeps half the (per-negative) sum of hinges by default (``blend_to=0.5``):
     with pure hardest negatives, small data collapses to the ``2 * B * margin`` plateau (see
-    :class:`vislang.losses.VSELoss`, ``blend_to``, and ``benches/vsepp_plateau.md``);
+    :class:`vislang.losses.VSELoss`, ``blend_to``, and ``benches/results/vsepp_plateau.md``);
     ``blend_to=1.0`` is the paper's loss.
 
     Examples
