@@ -6,6 +6,8 @@ Importing this package does not import torch; the functions do, when called.
 - :func:`init_process_group`, :func:`is_active`, :func:`rank`, :func:`world_size`: the group;
   collectives time out (``VISLANG_DIST_TIMEOUT`` seconds) and fail with a
   :class:`~vislang.exceptions.DistributedError` naming the ranks that never reached them.
+- :func:`kmeans`: k-means over one shard of rows per rank (k-means|| or gathered-sample
+  seeding, Lloyd or mini-batch), the same as ``VisualVocabulary(..., distributed=True)``.
 - :func:`launch`: run a function on ``n`` local processes (tests, notebooks, benchmarks).
 - The ranking losses (:class:`vislang.losses.VSELoss`, :class:`vislang.losses.InfoNCELoss`)
   gather every rank's embeddings when a group is running: global negatives.
@@ -26,6 +28,7 @@ from vislang._dist import (
     world_size,
 )
 from vislang.distributed._launch import launch
+from vislang.distributed.kmeans import kmeans
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -35,6 +38,7 @@ __all__ = [
     "broadcast_object",
     "init_process_group",
     "is_active",
+    "kmeans",
     "launch",
     "launched_by_torchrun",
     "rank",

@@ -81,7 +81,9 @@ def launch(
     Returns
     -------
     list
-        ``fn``'s return value of each rank, in rank order (picklable values).
+        ``fn``'s return value of each rank, in rank order (picklable values); None for a rank
+        that exited with status 0 without returning (``os._exit(0)``, e.g. a test of a
+        dead rank).
 
     Raises
     ------
@@ -101,8 +103,12 @@ def launch(
             join=True,
             start_method=start_method,
         )
-        out = []
+        out: list[Any] = []
         for r in range(int(nprocs)):
-            with open(Path(folder) / f"result-{r}.pkl", "rb") as f:
+            path = Path(folder) / f"result-{r}.pkl"
+            if not path.is_file():
+                out.append(None)
+                continue
+            with open(path, "rb") as f:
                 out.append(pickle.load(f))
         return out
