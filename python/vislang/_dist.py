@@ -5,7 +5,7 @@ Base layer: imports only NumPy and the standard library at import time. ``torch`
 in ``sys.modules`` (no process group can exist before torch is imported), so asking "is a
 group running?" costs nothing in a process that never imported torch.
 
-Every collective goes through :func:`_collective`, which
+Every collective goes through :func:`collective`, which
 
 - records in the group's key-value store how many collectives this rank has entered, so that
   when one fails (a peer died: gloo fails at once; a peer hangs: the group's timeout fires),
@@ -36,6 +36,7 @@ __all__ = [
     "all_gather_object",
     "barrier",
     "broadcast_object",
+    "collective",
     "init_process_group",
     "is_active",
     "launched_by_torchrun",
@@ -169,7 +170,7 @@ def _behind(d: Any, store: Any, count: int) -> str:
     return "rank " + ", ".join(map(str, late))
 
 
-def _collective(what: str, fn: Callable[[Any, Any], _T]) -> _T:
+def collective(what: str, fn: Callable[[Any, Any], _T]) -> _T:
     """Run ``fn(dist, group)``; turn a failure into a DistributedError naming the late ranks."""
     d = _dist()
     if d is None:
@@ -201,7 +202,7 @@ def all_gather_object(obj: Any, what: str = "all_gather_object") -> list[Any]:
         d.all_gather_object(out, obj, group=group)
         return out
 
-    return _collective(what, run)
+    return collective(what, run)
 
 
 def broadcast_object(obj: Any, src: int = 0, what: str = "broadcast") -> Any:
@@ -214,13 +215,13 @@ def broadcast_object(obj: Any, src: int = 0, what: str = "broadcast") -> Any:
         d.broadcast_object_list(box, src=src, group=group)
         return box[0]
 
-    return _collective(what, run)
+    return collective(what, run)
 
 
 def barrier(what: str = "barrier") -> None:
     """Wait for every rank (bounded by the group's timeout)."""
     if is_active():
-        _collective(what, lambda d, group: d.barrier(group=group))
+        collective(what, lambda d, group: d.barrier(group=group))
 
 
 def sum_float64(arrays: Sequence[NDArray[Any]], what: str = "sum") -> list[NDArray[np.float64]]:
@@ -242,7 +243,7 @@ def sum_float64(arrays: Sequence[NDArray[Any]], what: str = "sum") -> list[NDArr
                 total += p.numpy()
             return total
 
-        flat = _collective(what, run)
+        flat = collective(what, run)
     out, start = [], 0
     for a in arrays:
         size = int(np.asarray(a).size)
