@@ -9,6 +9,8 @@ Importing this package does not import torch; the functions do, when called.
 - :func:`kmeans`: k-means over one shard of rows per rank (k-means|| or gathered-sample
   seeding, Lloyd or mini-batch), the same as ``VisualVocabulary(..., distributed=True)``.
 - :func:`launch`: run a function on ``n`` local processes (tests, notebooks, benchmarks).
+- :mod:`vislang.distributed.shards`: ``vislang encode`` under torchrun writes one shard per
+  rank plus an index; :func:`read_shards` reads them back in the original order.
 - The ranking losses (:class:`vislang.losses.VSELoss`, :class:`vislang.losses.InfoNCELoss`)
   gather every rank's embeddings when a group is running: global negatives.
 """
@@ -29,6 +31,7 @@ from vislang._dist import (
 )
 from vislang.distributed._launch import launch
 from vislang.distributed.kmeans import kmeans
+from vislang.distributed.shards import read_shards
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -42,6 +45,7 @@ __all__ = [
     "launch",
     "launched_by_torchrun",
     "rank",
+    "read_shards",
     "sum_float64",
     "timeout_seconds",
     "world_size",
