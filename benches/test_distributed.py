@@ -28,7 +28,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from vislang.distributed import launch  # noqa: E402
+from vislang.distributed import launch
 
 SCALE = os.environ.get("VISLANG_BENCH_SCALE", "default")
 SMOKE = SCALE == "smoke"
@@ -48,7 +48,7 @@ def _gmm(n: int, d: int, k: int) -> np.ndarray:
 def _kmeans_fit(X: np.ndarray, n_jobs: int) -> float:
     from vislang import VisualVocabulary
 
-    n, d, k, iters = KMEANS
+    k, iters = KMEANS[2], KMEANS[3]
     vocab = VisualVocabulary(
         k, init=X[:k], max_iter=iters, tol=0.0, n_jobs=n_jobs, distributed=True
     )
@@ -102,7 +102,7 @@ def _pairs(n: int, dim: int) -> Any:
 def _vse_epoch(threads: int) -> float:
     import torch
 
-    from vislang.models import VSE, Trainer, TrainConfig
+    from vislang.models import VSE, TrainConfig, Trainer
 
     n, dim, batch = VSE_SIZES
     torch.set_num_threads(threads)
@@ -123,7 +123,7 @@ def test_vse_epoch_two_processes(benchmark: Any) -> None:
     one = benchmark.pedantic(lambda: _vse_epoch(2), rounds=1, iterations=1)
     serial = _vse_epoch(1)
     two = max(launch(_vse_rank, 2, timeout=600.0, start_method="fork"))
-    n, dim, batch = VSE_SIZES
+    n, _, batch = VSE_SIZES
     benchmark.group = "distributed"
     benchmark.extra_info.update(
         pairs=n,
