@@ -81,6 +81,9 @@ def test_written_by_two_resumed_by_one(two_ranks: tuple[Path, list[dict[str, Any
     one = Trainer.resume(folder / "last", data, data, config=_config(3), progress=False)
     assert not one.distributed and one.epoch == 2
     assert _same(dict(one.model.state_dict()), r0["weights"])
+    # Validation sharded over the ranks and gathered = one process evaluating everything.
+    metrics = one.model.evaluate(data)
+    assert r0["history"][-1]["val_rsum"] == pytest.approx(metrics["rsum"])
     one.fit()
     assert one.epoch == 3
 

@@ -343,7 +343,14 @@ class Trainer:
         )
 
     def _evaluate(self) -> dict[str, float]:
-        """Validation metrics: computed on rank 0, the same on every rank."""
+        """Validation metrics, the same on every rank: retrieval models embed a block of the
+        images and captions per rank and gather them; other models evaluate on rank 0."""
+        if (
+            self.world_size > 1
+            and isinstance(self.val_data, CaptionPairs)
+            and getattr(self.model, "evaluates_retrieval", False)
+        ):
+            return self._evaluate_sharded(self.val_data)
         metrics: dict[str, float] | None = None
         if self.rank == 0:
             metrics = dict(self.model.evaluate(self.val_data, device=self.device))
@@ -351,6 +358,22 @@ class Trainer:
             metrics = _dist.broadcast_object(metrics, 0, "trainer: validation metrics")
         assert metrics is not None
         return metrics
+
+    def _evaluate_sharded(self, data: CaptionPairs) -> dict[str, float]:
+        from vislang.eval.retrieval import retrieval_metrics
+        from vislang.models.base import as_image_tensor
+
+        def block(n: int) -> slice:
+            return slice(n * self.rank // self.world_size, n * (self.rank + 1) // self.world_size)
+
+        images = as_image_tensor(data.images)
+        rows, caps = block(len(images)), block(len(data.captions))
+        img = self.model.embed_images(images[rows]).float().cpu().numpy()
+        txt = self.model.embed_texts(data.captions[caps]).float().cpu().numpy()
+        parts = _dist.all_gather_object((img, txt), "trainer: gathering validation embeddings")
+        all_img = np.concatenate([p[0] for p in parts])
+        all_txt = np.concatenate([p[1] for p in parts])
+        return dict(retrieval_metrics(all_img, all_txt, data.text_to_image))
 
     # ---------------------------------------------------------------- loop
     def train_epoch(self) -> float:

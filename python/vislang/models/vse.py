@@ -201,6 +201,9 @@ class VSE(CrossModalModel):
     """
 
     model_type = "vse"
+    #: ``evaluate`` is :func:`~vislang.eval.retrieval.retrieval_metrics` of ``embed_images`` and
+    #: ``embed_texts``, so a data-parallel trainer may embed a block per rank and gather.
+    evaluates_retrieval: bool = True
 
     def __init__(
         self,
