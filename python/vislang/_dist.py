@@ -19,10 +19,11 @@ with bit-identical float64 totals, and one run is repeatable.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -40,6 +41,7 @@ __all__ = [
     "init_process_group",
     "is_active",
     "launched_by_torchrun",
+    "local",
     "rank",
     "sum_float64",
     "timeout_seconds",
@@ -50,7 +52,7 @@ __all__ = [
 DEFAULT_TIMEOUT_S = 600.0
 
 _T = TypeVar("_T")
-_state: dict[str, Any] = {"count": 0, "cpu_group": None, "group_id": None}
+_state: dict[str, Any] = {"count": 0, "cpu_group": None, "group_id": None, "local": 0}
 
 
 def _dist() -> Any | None:
@@ -62,21 +64,35 @@ def _dist() -> Any | None:
 
 
 def is_active() -> bool:
-    """Whether a process group of more than one process is running."""
+    """Whether a process group of more than one process is running (and not set aside by
+    :func:`local`)."""
+    if _state["local"]:
+        return False
     d = _dist()
     return d is not None and int(d.get_world_size()) > 1
 
 
+@contextlib.contextmanager
+def local() -> Iterator[None]:
+    """Within this block, vislang's collectives act as if this process were alone (a fit that
+    was not asked to be distributed, run while a process group exists)."""
+    _state["local"] += 1
+    try:
+        yield
+    finally:
+        _state["local"] -= 1
+
+
 def rank() -> int:
-    """This process's rank (0 without a process group)."""
+    """This process's rank (0 without a process group, or inside :func:`local`)."""
     d = _dist()
-    return 0 if d is None else int(d.get_rank())
+    return 0 if d is None or _state["local"] else int(d.get_rank())
 
 
 def world_size() -> int:
-    """Number of processes in the group (1 without a process group)."""
+    """Number of processes in the group (1 without a process group, or inside :func:`local`)."""
     d = _dist()
-    return 1 if d is None else int(d.get_world_size())
+    return 1 if d is None or _state["local"] else int(d.get_world_size())
 
 
 def launched_by_torchrun() -> bool:

@@ -57,6 +57,9 @@ def _fits(rank: int, folder: str) -> dict[str, Any]:
     dup = np.repeat(_shard(rank, X)[:3], 4, axis=0)
     emp = kmeans(dup, 5, init=np.repeat(X[:1], 5, axis=0), max_iter=10, tol=0.0)
     out["empty"] = emp.cluster_centers_
+    # Not asked to be distributed: a fit in this process alone, even inside a group.
+    alone = vislang.VisualVocabulary(K, init="k-means||", max_iter=3, random_state=0)
+    out["alone"] = alone.fit(_shard(rank, X)).n_samples_total_
     return out
 
 
@@ -114,6 +117,10 @@ def test_empty_clusters_relocated_the_same_on_every_rank(fits: list[dict[str, An
     a, b = fits[0]["empty"], fits[1]["empty"]
     np.testing.assert_array_equal(a, b)
     assert len(np.unique(a, axis=0)) == 5  # 3 + 3 distinct rows: every cluster got one
+
+
+def test_a_fit_not_asked_to_be_distributed_stays_local(fits: list[dict[str, Any]]) -> None:
+    assert [f["alone"] for f in fits] == [SPLIT, 1600 - SPLIT]
 
 
 def _bad(rank: int) -> list[str]:

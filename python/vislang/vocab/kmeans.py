@@ -347,9 +347,14 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
             Bad shape or dtype, NaN/inf (naming the row), ``n_clusters > n_samples``, bad weights.
         """
         if self.distributed or (isinstance(self.init, str) and self.init == "k-means||"):
+            from vislang import _dist
             from vislang.vocab._distributed import fit_distributed
 
-            fitted: VisualVocabulary = fit_distributed(self, X, sample_weight)
+            if self.distributed:
+                fitted: VisualVocabulary = fit_distributed(self, X, sample_weight)
+                return fitted
+            with _dist.local():  # k-means|| in this process only, even if a group is running
+                fitted = fit_distributed(self, X, sample_weight)
             return fitted
         if self.batch_size is not None:
             return self._fit_minibatch(X, sample_weight)
