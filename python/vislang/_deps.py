@@ -9,6 +9,7 @@ that need PyTorch, OpenCV or matplotlib call :func:`require` first, so a user wi
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 from vislang.exceptions import MissingDependencyError
 
@@ -25,6 +26,10 @@ OPTIONAL: dict[str, tuple[str, str, str]] = {
 
 def require(module: str, feature: str) -> None:
     """Raise :class:`MissingDependencyError` naming the extra when ``module`` is missing."""
+    # Already imported: find_spec would raise ValueError for a module whose __spec__ is None
+    # (OpenCV's loader leaves cv2 so when it is imported under torchrun).
+    if sys.modules.get(module) is not None:
+        return
     if importlib.util.find_spec(module) is not None:
         return
     what, dist, extra = OPTIONAL[module]

@@ -19,6 +19,7 @@ with bit-identical float64 totals, and one run is repeatable.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
 import os
@@ -149,7 +150,16 @@ def init_process_group(
     if world_size is not None:
         kwargs["world_size"] = int(world_size)
     dist.init_process_group(backend, init_method=init_method or "env://", **kwargs)
+    # A process that exits with the group still up aborts in gloo's threads ("terminate
+    # called without an active exception"): take down the group we made at exit.
+    atexit.register(_destroy)
     return True
+
+
+def _destroy() -> None:
+    d = _dist()
+    if d is not None:
+        d.destroy_process_group()
 
 
 def _cpu_group(d: Any) -> Any:

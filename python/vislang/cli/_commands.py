@@ -127,7 +127,8 @@ def vocab(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     }
     if args.save_descriptors:
         result["descriptors_file"] = str(args.save_descriptors)
-    emit(args, result)
+    if rank == 0:  # under torchrun: rank 0's images and descriptors, the global inertia
+        emit(args, {**result, "ranks": world} if sharded else result)
     return 0
 
 
