@@ -26,12 +26,13 @@ OPTIONAL: dict[str, tuple[str, str, str]] = {
 
 def require(module: str, feature: str) -> None:
     """Raise :class:`MissingDependencyError` naming the extra when ``module`` is missing."""
-    # Already imported: find_spec would raise ValueError for a module whose __spec__ is None
-    # (OpenCV's loader leaves cv2 so when it is imported under torchrun).
-    if sys.modules.get(module) is not None:
-        return
-    if importlib.util.find_spec(module) is not None:
-        return
+    try:
+        if importlib.util.find_spec(module) is not None:
+            return
+    except ValueError:
+        # Imported already, with __spec__ None (OpenCV's loader leaves cv2 so under torchrun).
+        if sys.modules.get(module) is not None:
+            return
     what, dist, extra = OPTIONAL[module]
     raise MissingDependencyError(
         f'{feature} needs {what} ({dist}): pip install "vislang[{extra}]"', name=module
