@@ -85,3 +85,22 @@ def test_sharded_vocab_fits_over_the_ranks(tmp_path: Path) -> None:
     assert launch(_cli, 2, argv, timeout=60.0, start_method="fork") == [0, 0]
     v = VisualVocabulary.load(out)
     assert v.cluster_centers_.shape == (4, 128)
+
+
+def test_read_shards_refuses_an_unfinished_shard(tmp_path: Path) -> None:
+    from vislang.distributed.shards import inputs_digest, write_index, write_shard
+    from vislang.exceptions import CheckpointError
+
+    out = tmp_path / "codes.npy"
+    for r, rows in enumerate((2, 1)):
+        codes, names = shard_paths(out, r, 2)
+        labels = [f"img{r}-{i}" for i in range(rows)]
+        write_shard(codes, names, np.full((rows, 3), r, np.float32), labels, inputs_digest(labels))
+    write_index(out, 2, [2, 1])
+    codes, names = read_shards(out)
+    assert codes[:, 0].tolist() == [0, 0, 1] and names == ["img0-0", "img0-1", "img1-0"]
+    np.save(shard_paths(out, 1, 2)[0], np.zeros((0, 3), np.float32))  # cut short
+    with pytest.raises(CheckpointError, match="the index says 1"):
+        read_shards(out)
+    with pytest.raises(CheckpointError, match="cannot read the shard index"):
+        read_shards(tmp_path / "other.npy")
