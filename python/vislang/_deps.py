@@ -9,6 +9,7 @@ that need PyTorch, OpenCV or matplotlib call :func:`require` first, so a user wi
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 from vislang.exceptions import MissingDependencyError
 
@@ -25,8 +26,13 @@ OPTIONAL: dict[str, tuple[str, str, str]] = {
 
 def require(module: str, feature: str) -> None:
     """Raise :class:`MissingDependencyError` naming the extra when ``module`` is missing."""
-    if importlib.util.find_spec(module) is not None:
-        return
+    try:
+        if importlib.util.find_spec(module) is not None:
+            return
+    except ValueError:
+        # Imported already, with __spec__ None (OpenCV's loader leaves cv2 so under torchrun).
+        if sys.modules.get(module) is not None:
+            return
     what, dist, extra = OPTIONAL[module]
     raise MissingDependencyError(
         f'{feature} needs {what} ({dist}): pip install "vislang[{extra}]"', name=module

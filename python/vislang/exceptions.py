@@ -10,6 +10,7 @@ __all__ = [
     "CheckpointError",
     "DatasetFormatError",
     "DatasetNotFoundError",
+    "DistributedError",
     "ImageLoadError",
     "InternalError",
     "InvalidInputError",
@@ -59,6 +60,11 @@ class OutOfVocabularyError(VislangError, KeyError):
 class NotFittedError(InvalidInputError, AttributeError):
     """A model used before ``fit``; also an ``AttributeError``, as scikit-learn's
     ``NotFittedError``, so ``hasattr``-style probes and ``except ValueError`` both work."""
+
+
+class DistributedError(VislangError, RuntimeError):
+    """A collective operation across processes failed: a rank died, hung past the timeout or
+    left the group; the message names the ranks that did not reach the operation."""
 
 
 class MissingDependencyError(VislangError, ImportError):

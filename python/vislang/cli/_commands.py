@@ -17,6 +17,7 @@ from vislang.cli._common import (
     CLIError,
     UsageError,
     bundled_pairs_path,
+    collect_images,
     descriptors_from_inputs,
     emit,
     existing_file,
@@ -51,16 +52,49 @@ def vocab(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     t0 = time.perf_counter()
     from_images = not all(is_descriptor_file(p) for p in args.images)
     resolve_extractor(args, None)
-    ds, names, skipped = descriptors_from_inputs(args)
-    if args.save_descriptors:
-        ds.save(_output_file(args.save_descriptors))
-    X = np.ascontiguousarray(ds.descriptors, dtype=np.float32)  # packed ORB bytes -> float
-    if len(X) == 0:
+    sharded = _sharded()
+    rank, world = 0, 1
+    if sharded:
+        # torchrun: each rank describes its block of the images (or its block of the rows
+        # of saved descriptor sets) and k-means runs over the shards (distributed=True).
+        from vislang import _dist
+        from vislang.distributed.shards import shard_range
+
+        _dist.init_process_group("gloo")
+        rank, world = _dist.rank(), _dist.world_size()
+        if from_images:
+            files = [str(f) for f in collect_images(list(args.images))]
+            start, stop = shard_range(len(files), rank, world)
+            args = argparse.Namespace(**{**vars(args), "images": files[start:stop]})
+    if args.images:
+        ds, names, skipped = descriptors_from_inputs(args)
+        X = np.ascontiguousarray(ds.descriptors, dtype=np.float32)  # packed ORB bytes -> float
+    else:  # more ranks than images: an empty shard, which every rank reports
+        names, skipped, X = [], [], np.zeros((0, 0), dtype=np.float32)
+    if args.save_descriptors and args.images:
+        target = Path(args.save_descriptors)
+        if sharded:
+            target = target.with_name(
+                f"{target.stem}.shard-{rank:05d}-of-{world:05d}{target.suffix}"
+            )
+        ds.save(_output_file(str(target)))
+    if sharded and not from_images:
+        from vislang.distributed.shards import shard_range
+
+        start, stop = shard_range(len(X), rank, world)
+        X = X[start:stop]
+    if len(X) == 0 and not sharded:
         more = f" ({len(skipped)} more skipped as unreadable)" if skipped else ""
         raise CLIError(f"no descriptors in the {len(names)} input images{more}")
-    if args.sample is not None and len(X) > args.sample:
-        rng = np.random.default_rng(args.seed)
-        X = X[np.sort(rng.choice(len(X), size=args.sample, replace=False))]
+    sample = args.sample
+    if sharded and sample is not None:
+        from vislang.distributed.shards import shard_range
+
+        lo, hi = shard_range(sample, rank, world)
+        sample = hi - lo
+    if sample is not None and len(X) > sample:
+        rng = np.random.default_rng([args.seed or 0, rank])
+        X = X[np.sort(rng.choice(len(X), size=sample, replace=False))]
     log(args, f"k-means: {len(X)} descriptors of dimension {X.shape[1]} -> {args.n_words} words")
     model = VisualVocabulary(
         n_clusters=args.n_words,
@@ -68,15 +102,21 @@ def vocab(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         batch_size=args.batch_size,
         random_state=args.seed,
         n_jobs=args.threads,
-        verbose=not args.quiet,
+        verbose=not args.quiet and rank == 0,
+        distributed=sharded,
     ).fit(X)
-    model.save(out)
-    if from_images:
-        record_extractor(out, extractor_info(args))
+    if rank == 0:
+        model.save(out)
+        if from_images:
+            record_extractor(out, extractor_info(args))
+    if sharded:
+        from vislang import _dist
+
+        _dist.barrier("vislang vocab: vocabulary written")
     result: dict[str, Any] = {
         "images": len(names),
         "skipped_images": len(skipped),
-        "descriptors": ds.n_descriptors,
+        "descriptors": len(X) if sharded else ds.n_descriptors,
         "descriptors_used": len(X),
         "dim": int(X.shape[1]),
         "n_words": int(model.n_clusters),
@@ -87,7 +127,8 @@ def vocab(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     }
     if args.save_descriptors:
         result["descriptors_file"] = str(args.save_descriptors)
-    emit(args, result)
+    if rank == 0:  # under torchrun: rank 0's images and descriptors, the global inertia
+        emit(args, {**result, "ranks": world} if sharded else result)
     return 0
 
 
@@ -115,6 +156,8 @@ def encode(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     model = VisualVocabulary.load(vocab_path)
     resolve_extractor(args, recorded_extractor(vocab_path), str(vocab_path))
     t0 = time.perf_counter()
+    if _sharded():
+        return _encode_sharded(args, model, vocab_path, out, t0)
     ds, names, skipped = descriptors_from_inputs(args)
     if not names:
         raise CLIError(f"no readable image among the inputs ({len(skipped)} skipped)")
@@ -156,6 +199,100 @@ def encode(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             "image_list": str(names_path),
         },
     )
+    return 0
+
+
+def _sharded() -> bool:
+    """Whether this process is one rank of several (torchrun, or a running process group)."""
+    from vislang import _dist
+
+    return _dist.launched_by_torchrun() or _dist.is_active()
+
+
+def _encode_codes(args: argparse.Namespace, ds: Any, model: Any) -> Any:
+    from vislang import encode as encode_images
+
+    return encode_images(
+        ds,
+        model,
+        encoding=args.encoding,
+        k=args.soft_k,
+        pyramid=args.pyramid,
+        weighting=None if args.weighting == "none" else args.weighting,
+        norm=None if args.norm == "none" else args.norm,
+        n_jobs=args.threads,
+    )
+
+
+def _encode_sharded(
+    args: argparse.Namespace, model: Any, vocab_path: Path, out: Path, t0: float
+) -> int:
+    """``vislang encode`` on one rank of ``W``: its block of the image list -> one shard.
+
+    Writes ``OUT.shard-r-of-W.npy`` / ``.images.txt`` and, on rank 0 once every rank is done,
+    the index ``OUT.shards.json`` (read with :func:`vislang.distributed.shards.read_shards`).
+    A shard finished before from the same inputs and settings is kept (resume).
+    """
+    from vislang import _dist
+    from vislang.distributed import shards
+
+    if args.weighting == "tfidf":
+        raise UsageError(
+            "--weighting tfidf needs the document frequencies of the whole collection: encode "
+            "the shards with --weighting none and weight the concatenated codes"
+        )
+    if any(is_descriptor_file(p) for p in args.images):
+        raise UsageError("a sharded encode (torchrun) takes image files or folders")
+    _dist.init_process_group("gloo")
+    rank, world = _dist.rank(), _dist.world_size()
+    files = [str(f) for f in collect_images(list(args.images))]
+    start, stop = shards.shard_range(len(files), rank, world)
+    mine = files[start:stop]
+    settings = {
+        "vocab": str(vocab_path),
+        "encoding": args.encoding,
+        "k": args.soft_k,
+        "pyramid": list(args.pyramid),
+        "weighting": args.weighting,
+        "norm": args.norm,
+        "extractor": extractor_info(args),
+    }
+    digest = shards.inputs_digest(mine, settings)
+    codes_path, names_path = shards.shard_paths(out, rank, world)
+    resumed = shards.shard_done(codes_path, digest)
+    skipped: list[str] = []
+    if resumed:
+        rows = len(np.load(codes_path, mmap_mode="r"))
+        log(args, f"rank {rank}: shard {codes_path.name} is complete, kept")
+    else:
+        log(args, f"rank {rank}/{world}: encoding images {start}..{stop - 1} of {len(files)}")
+        names: list[str] = []
+        codes = np.zeros((0, 0), dtype=np.float32)
+        if mine:
+            sub = argparse.Namespace(**{**vars(args), "images": mine})
+            ds, names, skipped = descriptors_from_inputs(sub)
+            codes = _encode_codes(args, ds, model) if names else codes
+        shards.write_shard(codes_path, names_path, codes, names, digest)
+        rows = len(codes)
+    counts = _dist.all_gather_object(rows, "vislang encode: shard sizes")
+    index = None
+    if rank == 0:
+        index = shards.write_index(out, world, counts)
+    _dist.barrier("vislang encode: index written")
+    result = {
+        "rank": rank,
+        "world_size": world,
+        "images": rows,
+        "skipped_images": len(skipped),
+        "resumed": resumed,
+        "seconds": round(time.perf_counter() - t0, 3),
+        "shard": str(codes_path),
+        "index": str(shards.index_path(out) if index is None else index),
+    }
+    if rank == 0:
+        emit(args, {**result, "total_images": int(sum(counts))})
+    else:
+        log(args, json.dumps(result))
     return 0
 
 

@@ -160,6 +160,10 @@ def train_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         ) from None
     if not isinstance(metrics, dict):
         raise CLIError(f"{_module_of(args.name)}.run returned {type(metrics).__name__}")
+    from vislang import _dist
+
+    if _dist.rank() != 0:
+        return 0  # data-parallel (torchrun): rank 0 reports
     if args.json_output:
         emit(args, metrics)
         return 0

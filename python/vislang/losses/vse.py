@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from vislang.exceptions import InvalidInputError
+from vislang.losses import _distributed
 from vislang.losses import functional as F
 from vislang.losses._checks import Backend, Direction, Reduction
 from vislang.losses.base import MarginLoss
@@ -63,6 +64,10 @@ class VSELoss(MarginLoss):
         Rust kernel on the CPU (float32/float64), torch ops on CUDA; ``"torch"`` forces torch.
     n_jobs : int, optional
         Threads of the Rust kernel.
+    global_negatives : bool, default True
+        Under a process group (data-parallel training), gather the embeddings of every rank
+        so that the hardest negative is taken over the global batch (see
+        :mod:`vislang.losses._distributed`); no effect in a single process.
 
     Examples
     --------
@@ -89,6 +94,7 @@ class VSELoss(MarginLoss):
         reduction: Reduction = "sum",
         backend: Backend = "auto",
         n_jobs: int | None = None,
+        global_negatives: bool = True,
     ) -> None:
         super().__init__(
             margin, direction=direction, reduction=reduction, backend=backend, n_jobs=n_jobs
@@ -104,6 +110,7 @@ class VSELoss(MarginLoss):
         if blend_steps and not max_violation:
             raise InvalidInputError("blend_steps: needs max_violation=True (sum -> max)")
         self.max_violation = bool(max_violation)
+        self.global_negatives = bool(global_negatives)
         self.warmup_steps = int(warmup_steps)
         self.blend_steps = int(blend_steps)
         self.blend_to = float(blend_to)
@@ -131,9 +138,24 @@ class VSELoss(MarginLoss):
         return self.blend_to * min(1.0, (step + 1) / (self.blend_steps + 1))
 
     def forward(
-        self, image_emb: Tensor, text_emb: Tensor, positives: Tensor | None = None
+        self,
+        image_emb: Tensor,
+        text_emb: Tensor,
+        positives: Tensor | None = None,
+        *,
+        image_ids: Tensor | None = None,
+        text_image_ids: Tensor | None = None,
     ) -> Tensor:
-        """Loss of image_emb (B, D) against text_emb (C, D); positives (B, C), default diagonal."""
+        """Loss of image_emb (B, D) against text_emb (C, D); positives (B, C), default diagonal.
+
+        Under a process group (and ``global_negatives``) the loss is that of the global batch,
+        the same on every rank; ``image_ids`` (B,) / ``text_image_ids`` (C,) then mark an image
+        and a caption of the same image held by different ranks as a positive pair.
+        """
+        if self.global_negatives and _distributed.active():
+            image_emb, text_emb, positives = _distributed.gather_pairs(
+                image_emb, text_emb, positives, image_ids, text_image_ids
+            )
         return self._blend(F.contrastive_ranking_embeddings, image_emb, text_emb, positives)
 
     def forward_scores(self, scores: Tensor, positives: Tensor | None = None) -> Tensor:

@@ -1,5 +1,6 @@
 """One trainer for every model: AdamW, LR schedule, gradient clipping, AMP on CUDA, a progress
-bar with loss and validation recall, early stopping on validation rsum, exact resume."""
+bar with loss and validation recall, early stopping on validation rsum, exact resume, and
+data-parallel training on torch.distributed (launched by torchrun)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
+from vislang import _dist
 from vislang.exceptions import InvalidInputError
-from vislang.models.base import CrossModalModel
+from vislang.models.base import CaptionPairs, CrossModalModel, LabeledImages
 from vislang.models.checkpoint import load_checkpoint, save_checkpoint
 from vislang.models.image_encoders import resolve_device
 
@@ -95,6 +98,18 @@ class Trainer:
     out : path, optional
         Folder for checkpoints: ``last`` after every epoch and ``best`` on a new best
         validation rsum.
+    distributed : bool, optional
+        Data-parallel training over the ranks of a ``torch.distributed`` group (joined from
+        torchrun's environment when none is running). None (default): when torchrun set
+        ``WORLD_SIZE`` > 1 or a group is running. Each epoch every rank trains on its own
+        shard of the training pairs (a permutation seeded by ``seed`` and the epoch, padded
+        to equal shards, as ``DistributedSampler``) with ``batch_size / world_size`` pairs a
+        step, so the global batch stays ``batch_size``; rank 0's initial weights are
+        broadcast, gradients are averaged over ranks after every backward pass, the ranking
+        losses take their negatives from the global batch, the epoch loss is averaged over
+        ranks, rank 0 alone evaluates (its metrics are broadcast, so early stopping agrees),
+        writes checkpoints and shows progress bars. Checkpoints hold nothing per rank: one
+        written by N processes resumes with M.
 
     Examples
     --------
@@ -112,13 +127,26 @@ class Trainer:
         device: str = "auto",
         progress: bool = True,
         out: str | os.PathLike[str] | None = None,
+        distributed: bool | None = None,
     ) -> None:
         self.config = config or TrainConfig()
+        if distributed is None:
+            distributed = _dist.launched_by_torchrun() or _dist.is_active()
+        self.distributed = bool(distributed)
+        if self.distributed and "LOCAL_RANK" in os.environ and device in ("auto", "cuda"):
+            if torch.cuda.is_available():
+                device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
         self.device = resolve_device(device)
+        if self.distributed:
+            _dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+        self.rank = _dist.rank() if self.distributed else 0
+        self.world_size = _dist.world_size() if self.distributed else 1
         self.model = model.to(self.device)
+        if self.world_size > 1:
+            self._broadcast_model()
         self.train_data = train_data
         self.val_data = val_data
-        self.progress = progress
+        self.progress = progress and self.rank == 0
         self.out = None if out is None else Path(out)
         c = self.config
         self.amp = bool(c.amp and self.device.type == "cuda")
@@ -142,9 +170,15 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.epoch_stats: dict[str, float] = {}
 
+    @property
+    def local_batch_size(self) -> int:
+        """Pairs per step on this rank: ``batch_size / world_size`` (rounded up)."""
+        return max(1, math.ceil(self.config.batch_size / self.world_size))
+
     def _count_steps(self) -> int:
         n = len(getattr(self.train_data, "captions", None) or self.train_data.images)
-        steps = math.ceil(n / self.config.batch_size)
+        n = math.ceil(n / self.world_size)  # this rank's shard
+        steps = math.ceil(n / self.local_batch_size)
         if self.config.max_steps_per_epoch:
             steps = min(steps, self.config.max_steps_per_epoch)
         return steps
@@ -213,6 +247,7 @@ class Trainer:
         device: str = "auto",
         progress: bool = True,
         out: str | os.PathLike[str] | None = None,
+        distributed: bool | None = None,
     ) -> Trainer:
         """A trainer for the model in checkpoint ``path`` (config from the checkpoint unless
         given), ready to continue."""
@@ -225,10 +260,120 @@ class Trainer:
             meta = json.loads(_paths(path)[2].read_text())
             config = TrainConfig(**meta["trainer"]["config"])
         trainer = cls(
-            model, train_data, val_data, config, device=device, progress=progress, out=out
+            model,
+            train_data,
+            val_data,
+            config,
+            device=device,
+            progress=progress,
+            out=out,
+            distributed=distributed,
         )
         trainer.load(path)
         return trainer
+
+    # ---------------------------------------------------------------- data parallelism
+    def _broadcast_model(self) -> None:
+        """Rank 0's parameters and buffers on every rank."""
+        tensors = [t for t in self.model.state_dict().values() if isinstance(t, torch.Tensor)]
+
+        def run(d: Any, _group: Any) -> None:
+            for t in tensors:
+                d.broadcast(t, src=0)
+
+        _dist.collective("trainer: broadcasting rank 0's weights", run)
+
+    def _sync_grads(self) -> None:
+        """Average the gradients over ranks (one flat all-reduce; a missing gradient is 0)."""
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        grads = [p.grad for p in params if p.grad is not None]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+
+        def run(d: Any, _group: Any) -> None:
+            d.all_reduce(flat)
+
+        _dist.collective(f"trainer step {self.step}: averaging gradients", run)
+        flat /= self.world_size
+        start = 0
+        for g in grads:
+            g.copy_(flat[start : start + g.numel()].view_as(g))
+            start += g.numel()
+
+    def _mean_over_ranks(self, value: float) -> float:
+        if self.world_size == 1:
+            return value
+        (total,) = _dist.sum_float64([np.array([value])], "trainer: epoch loss")
+        return float(total[0]) / self.world_size
+
+    def _epoch_shard(self) -> Any:
+        """This rank's training pairs this epoch (DistributedSampler: seeded by seed + epoch,
+        padded by wrapping around so every rank has as many)."""
+        data = self.train_data
+        if self.world_size == 1:
+            return data
+        n = len(data.captions) if isinstance(data, CaptionPairs) else len(data.images)
+        rng = np.random.default_rng([self.config.seed, self.epoch])
+        order = rng.permutation(n)
+        per_rank = math.ceil(n / self.world_size)
+        order = np.resize(order, per_rank * self.world_size)
+        idx = np.sort(order[self.rank :: self.world_size])
+        if isinstance(data, CaptionPairs):
+            extra = data.positives
+
+            def positives(images: Any, sel: Any) -> Any:
+                assert extra is not None
+                return extra(images, idx[sel])
+
+            return CaptionPairs(
+                data.images,
+                [data.captions[i] for i in idx],
+                data.text_to_image[idx],
+                None if extra is None else positives,
+            )
+        if isinstance(data, LabeledImages):
+            images = data.images
+            if isinstance(images, torch.Tensor):
+                return LabeledImages(images[torch.from_numpy(idx)], data.targets[idx])
+            return LabeledImages(np.asarray(images)[idx], data.targets[idx])
+        raise InvalidInputError(
+            f"distributed training shards CaptionPairs or LabeledImages, got {type(data).__name__}"
+        )
+
+    def _evaluate(self) -> dict[str, float]:
+        """Validation metrics, the same on every rank: retrieval models embed a block of the
+        images and captions per rank and gather them; other models evaluate on rank 0."""
+        if (
+            self.world_size > 1
+            and isinstance(self.val_data, CaptionPairs)
+            and getattr(self.model, "evaluates_retrieval", False)
+        ):
+            return self._evaluate_sharded(self.val_data)
+        metrics: dict[str, float] | None = None
+        if self.rank == 0:
+            metrics = dict(self.model.evaluate(self.val_data, device=self.device))
+        if self.world_size > 1:
+            metrics = _dist.broadcast_object(metrics, 0, "trainer: validation metrics")
+        assert metrics is not None
+        return metrics
+
+    def _evaluate_sharded(self, data: CaptionPairs) -> dict[str, float]:
+        from vislang.eval.retrieval import retrieval_metrics
+        from vislang.models.base import as_image_tensor
+
+        def block(n: int) -> slice:
+            return slice(n * self.rank // self.world_size, n * (self.rank + 1) // self.world_size)
+
+        images = as_image_tensor(data.images)
+        rows, caps = block(len(images)), block(len(data.captions))
+        img = self.model.embed_images(images[rows]).float().cpu().numpy()
+        txt = self.model.embed_texts(data.captions[caps]).float().cpu().numpy()
+        parts = _dist.all_gather_object((img, txt), "trainer: gathering validation embeddings")
+        all_img = np.concatenate([p[0] for p in parts])
+        all_txt = np.concatenate([p[1] for p in parts])
+        return dict(retrieval_metrics(all_img, all_txt, data.text_to_image))
 
     # ---------------------------------------------------------------- loop
     def train_epoch(self) -> float:
@@ -238,7 +383,7 @@ class Trainer:
         c = self.config
         self.model.train()
         gen = torch.Generator().manual_seed(c.seed * 1_000_003 + self.epoch)
-        batches = self.model.batches(self.train_data, c.batch_size, gen)
+        batches = self.model.batches(self._epoch_shard(), self.local_batch_size, gen)
         bar = tqdm(
             total=self.steps_per_epoch,
             desc=f"epoch {self.epoch + 1}/{c.epochs}",
@@ -256,6 +401,8 @@ class Trainer:
                 raise FloatingPointError(f"loss is {float(loss)} at step {self.step}")
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+            if self.world_size > 1:
+                self._sync_grads()
             if c.grad_clip > 0:
                 self.scaler.unscale_(self.optimizer)
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
@@ -273,7 +420,7 @@ class Trainer:
         self.epoch += 1
         # e.g. VSE's similarity spread: train_sim_std, train_gap_mean (see similarity_spread)
         self.epoch_stats = {f"train_{k}": sum(v) / len(v) for k, v in stats.items()}
-        return total / max(count, 1)
+        return self._mean_over_ranks(total / max(count, 1))
 
     def fit(self, until_epoch: int | None = None) -> list[dict[str, float]]:
         """Train until ``config.epochs`` (or ``until_epoch``, to pause earlier with the same
@@ -289,22 +436,24 @@ class Trainer:
             record: dict[str, float] = {"epoch": float(self.epoch), "loss": loss}
             record.update(self.epoch_stats)
             if self.val_data is not None:
-                metrics = self.model.evaluate(self.val_data, device=self.device)
+                metrics = self._evaluate()
                 record.update({f"val_{k}": v for k, v in metrics.items()})
                 if metrics["rsum"] > self.best_rsum:
                     self.best_rsum = metrics["rsum"]
                     self.best_epoch = self.epoch
                     self.bad_epochs = 0
-                    if self.out is not None:
+                    if self.out is not None and self.rank == 0:
                         self.save(self.out / "best")
                 else:
                     self.bad_epochs += 1
             self.history.append(record)
-            if self.out is not None:
+            if self.out is not None and self.rank == 0:
                 self.save(self.out / "last")
             bar.set_postfix(loss=f"{loss:.4f}", val_rsum=f"{record.get('val_rsum', math.nan):.1f}")
             bar.update(1)
             if c.patience and self.bad_epochs >= c.patience:
                 break
         bar.close()
+        if self.world_size > 1:
+            _dist.barrier("trainer: end of training")  # rank 0's checkpoints are on disk
         return self.history

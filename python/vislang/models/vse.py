@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vislang import _dist
 from vislang.exceptions import InvalidInputError
 from vislang.losses import InfoNCELoss, VSELoss
 from vislang.models._composed import forward, from_dict, renamed, split_flat, to_dict
@@ -200,6 +201,9 @@ class VSE(CrossModalModel):
     """
 
     model_type = "vse"
+    #: ``evaluate`` is :func:`~vislang.eval.retrieval.retrieval_metrics` of ``embed_images`` and
+    #: ``embed_texts``, so a data-parallel trainer may embed a block per rank and gather.
+    evaluates_retrieval: bool = True
 
     def __init__(
         self,
@@ -327,6 +331,10 @@ class VSE(CrossModalModel):
                 "ids": torch.from_numpy(ids[sel, : int(ln.max())]),
                 "lengths": torch.from_numpy(ln),
                 "positives": torch.from_numpy(self._batch_positives(data, uniq, inverse, sel)),
+                # Image indices, so that data-parallel ranks can tell a caption of the same
+                # image on another rank from a negative (global negatives).
+                "image_ids": torch.from_numpy(uniq.astype(np.int64)),
+                "text_image_ids": torch.from_numpy(np.asarray(img_idx, dtype=np.int64)),
             }
 
     @staticmethod
@@ -351,6 +359,9 @@ class VSE(CrossModalModel):
         txt = self.encode_ids(batch["ids"].to(device), batch["lengths"].to(device))  # (B, D)
         positives = batch["positives"].to(device)
         self.batch_stats = similarity_spread(img.detach().float(), txt.detach().float(), positives)
+        if "image_ids" in batch and _dist.is_active():
+            ids = {"image_ids": batch["image_ids"], "text_image_ids": batch["text_image_ids"]}
+            return self.criterion(img.float(), txt.float(), positives, **ids)
         return self.criterion(img.float(), txt.float(), positives)
 
     @torch.no_grad()

@@ -405,7 +405,11 @@ def run(
     if best.with_suffix(".json").is_file():
         best_state = load_checkpoint(best, model, restore_rng=False)
         state["weights_epoch"] = int(best_state.get("epoch", trainer.best_epoch))
-    ckpt = save_checkpoint(out_dir / "model", model, trainer_state=state)
+    # Under torchrun every rank holds the same model; rank 0 alone writes (the trainer too).
+    lead = trainer.rank == 0
+    ckpt = out_dir / "model.safetensors"
+    if lead:
+        ckpt = save_checkpoint(out_dir / "model", model, trainer_state=state)
     metrics: dict[str, Any] = dict(model.evaluate(data["test"], device=trainer.device))
     metrics.update(
         model=name,
@@ -418,11 +422,12 @@ def run(
         device=str(trainer.device),
         history=history,
     )
-    if plots:
+    if plots and lead:
         metrics["plots"] = [
             str(p) for p in _plots(name, model, data, ds, split_idx, history, out_dir)
         ]
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    if lead:
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics
 
 

@@ -169,9 +169,11 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
     ----------
     n_clusters : int, default=8
         Number of visual words ``k``.
-    init : {"k-means++", "random"} or array-like of shape (n_clusters, n_features)
+    init : {"k-means++", "k-means||", "random"} or array-like of shape (n_clusters, n_features)
         Seeding: greedy k-means++ (``2 + ln k`` local trials, pruned with the triangle
-        inequality), ``k`` distinct random rows, or explicit centres.
+        inequality), k-means|| (Bahmani et al. 2012: a few oversampling rounds over all rows,
+        then weighted k-means++ on the candidates; runs the distributed code path, also in one
+        process), ``k`` distinct random rows, or explicit centres.
     n_init : int, default=1
         Independent runs; the lowest inertia wins. Forced to 1 with explicit centres.
     max_iter : int, default=300
@@ -200,6 +202,19 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         Native threads; None uses all cores (or ``RAYON_NUM_THREADS``), -1 all cores.
     verbose : bool, default=False
         Show progress bars: seeds chosen during k-means++, then the iteration and inertia.
+    distributed : bool, default=False
+        Every rank of a ``torch.distributed`` group calls ``fit`` with its own shard of the
+        rows (an array or a slice of a memory-mapped file, read in chunks); per-cluster sums,
+        weights and inertia are summed over the ranks in float64 in rank order, so every rank
+        gets the same centres (see :mod:`vislang.vocab._distributed`). ``labels_`` are those
+        of this rank's rows, ``inertia_`` is global. Ranks that disagree on ``n_clusters``,
+        the number of features or the dtype, or an empty shard, raise ``InvalidInputError`` on
+        every rank. Without a group it fits in this process (the same algorithm). ``n_init``
+        is ignored (one run).
+    oversampling_factor : float, default=2.0
+        ``init="k-means||"``: expected candidates per round, as a multiple of ``n_clusters``.
+    n_rounds : int, default=5
+        ``init="k-means||"``: oversampling rounds (Spark MLlib uses 2, Bahmani et al. 5).
 
     Raises ``InvalidInputError`` when squared distances would overflow the dtype (e.g. float32
     values near 1e19): rescale such data. Warns (``ConvergenceWarning``) when X has fewer
@@ -235,7 +250,7 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
-        "init": [StrOptions({"k-means++", "random"}), "array-like"],
+        "init": [StrOptions({"k-means++", "k-means||", "random"}), "array-like"],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -249,6 +264,9 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         "random_state": ["random_state", np.random.Generator],
         "n_jobs": [None, Integral],
         "verbose": ["boolean"],
+        "distributed": ["boolean"],
+        "oversampling_factor": [Interval(Real, 0, None, closed="neither")],
+        "n_rounds": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -265,6 +283,9 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         random_state: Any = None,
         n_jobs: int | None = None,
         verbose: bool = False,
+        distributed: bool = False,
+        oversampling_factor: float = 2.0,
+        n_rounds: int = 5,
     ) -> None:
         self.n_clusters = n_clusters
         self.init = init
@@ -277,6 +298,9 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.distributed = distributed
+        self.oversampling_factor = oversampling_factor
+        self.n_rounds = n_rounds
 
     # ------------------------------------------------------------------ fitting
     def _validate_X(self, X: Any, reset: bool) -> NDArray[Any]:
@@ -322,6 +346,16 @@ class VisualVocabulary(ClusterMixin, TransformerMixin, BaseEstimator):
         InvalidInputError
             Bad shape or dtype, NaN/inf (naming the row), ``n_clusters > n_samples``, bad weights.
         """
+        if self.distributed or (isinstance(self.init, str) and self.init == "k-means||"):
+            from vislang import _dist
+            from vislang.vocab._distributed import fit_distributed
+
+            if self.distributed:
+                fitted: VisualVocabulary = fit_distributed(self, X, sample_weight)
+                return fitted
+            with _dist.local():  # k-means|| in this process only, even if a group is running
+                fitted = fit_distributed(self, X, sample_weight)
+            return fitted
         if self.batch_size is not None:
             return self._fit_minibatch(X, sample_weight)
         X = self._validate_X(X, reset=True)

@@ -1,0 +1,160 @@
+"""Past one machine, measured on one: 2 processes x 1 thread against 1 process x 2 threads.
+
+Group ``distributed``:
+
+* ``kmeans``: Lloyd iterations of distributed k-means (``VisualVocabulary(distributed=True)``,
+  explicit initial centres, ``tol=0``) on a Gaussian mixture split in 2 shards, against the
+  same code in one process on 2 threads. ``extra_info``: both times and the parallel
+  efficiency ``t(1 x 2) / t(2 x 1)`` (1.0: splitting over processes costs nothing), and the
+  speed-up of 2 processes over 1 process x 1 thread (2.0 ideal).
+* ``vse++ epoch``: one epoch of the shared ``Trainer`` (VSE++ on synthetic caption pairs,
+  global negatives), data-parallel on 2 ranks against one process on 2 threads.
+* ``allreduce``: the communication of one k-means iteration at k = 1,024, d = 128 (the
+  fixed-order float64 sum of ``k * (d + 1) + 1`` values over 2 gloo ranks), in ms.
+
+Times inside the ranks exclude process start-up (timed around the work, slowest rank). The
+processes are forked (torch is imported once) with one torch and rayon thread each.
+``smoke`` scale runs in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from vislang.distributed import launch
+
+SCALE = os.environ.get("VISLANG_BENCH_SCALE", "default")
+SMOKE = SCALE == "smoke"
+#: (n, d, k, iterations) of the k-means comparison
+KMEANS = (4_000, 32, 16, 3) if SMOKE else (400_000, 128, 256, 10)
+#: (caption pairs, feature dim, batch size) of the VSE++ epoch
+VSE_SIZES = (64, 32, 16) if SMOKE else (4_096, 512, 128)
+COMM_REPS = 3 if SMOKE else 50
+
+
+def _gmm(n: int, d: int, k: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=4.0, size=(k, d))
+    return (centres[rng.integers(k, size=n)] + rng.normal(size=(n, d))).astype(np.float32)
+
+
+def _kmeans_fit(X: np.ndarray, n_jobs: int) -> float:
+    from vislang import VisualVocabulary
+
+    k, iters = KMEANS[2], KMEANS[3]
+    vocab = VisualVocabulary(
+        k, init=X[:k], max_iter=iters, tol=0.0, n_jobs=n_jobs, distributed=True
+    )
+    t0 = time.perf_counter()
+    vocab.fit(X)
+    return time.perf_counter() - t0
+
+
+def _kmeans_rank(rank: int) -> float:
+    from vislang import _dist
+
+    n, d, k, _ = KMEANS
+    X = _gmm(n, d, k)
+    lo, hi = (0, n // 2) if rank == 0 else (n // 2, n)
+    _dist.barrier()
+    # Explicit initial centres: rank 0's (its first k rows, as X[:k] in one process).
+    return _kmeans_fit(np.ascontiguousarray(X[lo:hi]), 1)
+
+
+def test_kmeans_two_processes(benchmark: Any) -> None:
+    n, d, k, iters = KMEANS
+    X = _gmm(n, d, k)
+    one = benchmark.pedantic(lambda: _kmeans_fit(X, 2), rounds=1, iterations=1)
+    serial = _kmeans_fit(X, 1)
+    two = max(launch(_kmeans_rank, 2, timeout=600.0, start_method="fork"))
+    benchmark.group = "distributed"
+    benchmark.extra_info.update(
+        n=n,
+        d=d,
+        k=k,
+        iterations=iters,
+        seconds_1x1=serial,
+        seconds_1x2=one,
+        seconds_2x1=two,
+        efficiency=one / two,
+        speedup_2x1=serial / two,
+    )
+    assert one > 0 and two > 0
+
+
+def _pairs(n: int, dim: int) -> Any:
+    from vislang.models import CaptionPairs
+
+    rng = np.random.default_rng(0)
+    words = ["red", "blue", "green", "circle", "square", "small", "large", "two", "a"]
+    captions = [" ".join(rng.choice(words, size=4)) for _ in range(n)]
+    feats = rng.normal(size=(n // 2, dim)).astype(np.float32)
+    return CaptionPairs(feats, captions, np.repeat(np.arange(n // 2), 2))
+
+
+def _vse_epoch(threads: int) -> float:
+    import torch
+
+    from vislang.models import VSE, TrainConfig, Trainer
+
+    n, dim, batch = VSE_SIZES
+    torch.set_num_threads(threads)
+    data = _pairs(n, dim)
+    model = VSE.create(captions=data.captions, feature_dim=dim, word_dim=64, embed_dim=256)
+    cfg = TrainConfig(epochs=1, batch_size=batch, amp=False, seed=0)
+    trainer = Trainer(model, data, None, cfg, device="cpu", progress=False)
+    t0 = time.perf_counter()
+    trainer.train_epoch()
+    return time.perf_counter() - t0
+
+
+def _vse_rank(rank: int) -> float:
+    return _vse_epoch(1)
+
+
+def test_vse_epoch_two_processes(benchmark: Any) -> None:
+    one = benchmark.pedantic(lambda: _vse_epoch(2), rounds=1, iterations=1)
+    serial = _vse_epoch(1)
+    two = max(launch(_vse_rank, 2, timeout=600.0, start_method="fork"))
+    n, _, batch = VSE_SIZES
+    benchmark.group = "distributed"
+    benchmark.extra_info.update(
+        pairs=n,
+        batch_size=batch,
+        seconds_1x1=serial,
+        seconds_1x2=one,
+        seconds_2x1=two,
+        efficiency=one / two,
+        speedup_2x1=serial / two,
+    )
+    assert one > 0 and two > 0
+
+
+def _comm_rank(rank: int, k: int, d: int, reps: int) -> float:
+    from vislang import _dist
+
+    sums, counts = np.ones((k, d)), np.ones(k)
+    _dist.sum_float64([sums, counts, np.ones(1)])  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        _dist.sum_float64([sums, counts, np.ones(1)])
+    return (time.perf_counter() - t0) / reps
+
+
+def test_kmeans_iteration_communication(benchmark: Any) -> None:
+    k, d = 1024, 128
+    per_iter = benchmark.pedantic(
+        lambda: max(launch(_comm_rank, 2, k, d, COMM_REPS, timeout=300.0, start_method="fork")),
+        rounds=1,
+        iterations=1,
+    )
+    benchmark.group = "distributed"
+    benchmark.extra_info.update(k=k, d=d, ms_per_iteration=per_iter * 1e3, reps=COMM_REPS)
+    assert per_iter > 0
