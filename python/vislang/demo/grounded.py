@@ -125,7 +125,8 @@ def report(r: Report, metrics: dict[str, Any], ctx: Context) -> None:
         r.note(f"Grounded sentence representations are {g['note']}.")
         return
     r.text(
-        f"A BiLSTM-max sentence encoder (GloVe 6B 50-d words) trained for {g['epochs']} epochs "
+        f"A BiLSTM-max sentence encoder (GloVe 6B 50-d words) trained for {g['epochs']} "
+        f"epoch{'s' if g['epochs'] != 1 else ''} "
         f"on {g['n_train_captions']} shapes captions to predict the image (Cap2Img), against "
         "the same encoder trained as a text-only caption autoencoder, mean GloVe and "
         "GroundSent, on "
