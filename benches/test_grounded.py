@@ -1,5 +1,7 @@
 """Grounded sentence encoders and the transfer harness (Kiela et al. 2018; SentEval protocol).
 
+All on ``VISLANG_BENCH_THREADS`` threads (default 2; torch included).
+
 - ``encode``: sentences/s of :meth:`vislang.models.SentenceEncoder.encode` (BiLSTM-max, batch
   256, CPU) on Flickr8k-like captions, for the CPU size (50-d words, 256 units per direction)
   and the paper's (300-d words, 1024 units per direction; not at smoke scale).
@@ -13,12 +15,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 
 SCALE = os.environ.get("VISLANG_BENCH_SCALE", "default")
+THREADS = int(os.environ.get("VISLANG_BENCH_THREADS", "2"))
 # (sentences to encode, encoder sizes, harness sentences, outer folds, inner folds)
 SIZES = {
     "smoke": (256, ((50, 32),), 400, 3, 2),
@@ -27,6 +31,17 @@ SIZES = {
 }[SCALE]
 N_ENCODE, ENCODER_SIZES, N_TASK, OUTER, INNER = SIZES
 WORDS = "a man dog woman child runs sits on the in grass red blue ball water beach street".split()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _torch_threads() -> Iterator[None]:
+    """PyTorch on ``VISLANG_BENCH_THREADS`` threads (its pool is not a BLAS threadpool)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    yield
+    torch.set_num_threads(before)
 
 
 def _sentences(n: int, seed: int = 0) -> list[str]:
