@@ -81,6 +81,11 @@ def test_quick_demo_writes_report(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert all(0 <= m["bleu4"] <= 1 for m in cap["metrics"].values())
     # 7. text-to-image: a sample grid and an interpolation strip
     assert metrics["gan"]["available"] is True and metrics["gan"]["n_figures"] == 2
+    # 8. grounded sentence vectors: every encoder scored on both transfer tasks
+    gr = metrics["grounded"]
+    assert gr["available"] is True and {"Cap2Img", "text-only autoencoder"} <= set(gr["rows"])
+    assert all(0.0 <= v <= 100.0 for row in gr["rows"].values() for v in row.values())
+    assert len(gr["neighbours"]["Cap2Img"]) == len(gr["queries"])
 
     report = (out / "report.html").read_text()
     pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', report)
@@ -92,6 +97,7 @@ def test_quick_demo_writes_report(tmp_path: Path, capsys: pytest.CaptureFixture[
         "5. VSE++ cross-modal retrieval",
         "6. Image captioning",
         "7. Text-to-image synthesis",
+        "8. Grounded sentence representations",
     ):
         assert heading in report
     assert "not available in this build" not in report
@@ -143,7 +149,7 @@ def test_demo_sections_are_modules() -> None:
 
     assert [s.KEY for s in demo.SECTIONS] == [
         "shapes", "vocabulary", "bovw_classification", "word_vectors", "vsepp", "captioning",
-        "gan",
+        "gan", "grounded",
     ]  # fmt: skip
     for section in demo.SECTIONS:
         assert callable(section.run) and callable(section.report)

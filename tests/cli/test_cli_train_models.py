@@ -82,3 +82,22 @@ def test_flat_skipgram_overrides_still_work(
         )  # fmt: skip
     assert r.code == 0, r.err
     assert r.json()["config"]["model"]["vector_size"] == 8
+
+
+def test_train_cap2cap_from_the_example_config(
+    vislang_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """The grounded-sentence runner through the CLI (the shapes world instead of Flickr8k)."""
+    out = tmp_path / "cap2cap"
+    r = vislang_cli(
+        "train", "cap2cap", "--config", CONFIGS / "cap2both-flickr8k.toml",
+        "--set", "data.source=shapes", "--set", "data.path=", "--set", "data.word_vectors=",
+        "--set", "data.n_train=16", "--set", "data.n_val=4", "--set", "data.n_test=4",
+        "--set", "model.hidden_dim=8", "--set", "model.word_dim=8",
+        "--set", "model.decoder_dim=8", "--set", "train.epochs=1",
+        "--device", "cpu", "--out", out, "--quiet", "--json",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    metrics = r.json()
+    assert metrics["model"] == "cap2cap" and 0.0 <= metrics["para_r10"] <= 100.0
+    assert (out / "model.safetensors").is_file() and (out / "metrics.json").is_file()

@@ -20,7 +20,10 @@ Runs offline in a few minutes on two CPU cores (``--quick``: seconds, for tests)
    report says it is not available) (:mod:`vislang.demo.vsepp`);
 6. Show-Attend-Tell captioning of the shapes: caption metrics, attention correctness and
    attention strips (:mod:`vislang.demo.captioning`);
-7. a small GAN-INT-CLS text-to-image model of the shapes (:mod:`vislang.demo.gan`).
+7. a small GAN-INT-CLS text-to-image model of the shapes (:mod:`vislang.demo.gan`);
+8. grounded sentence representations (Kiela et al. 2018): a Cap2Img sentence encoder against a
+   text-only control, mean GloVe and GroundSent on transfer tasks of the shapes captions
+   (:mod:`vislang.demo.grounded`).
 
 It writes ``DIR/metrics.json`` and a self-contained ``DIR/report.html`` (PNG plots embedded as
 base64) and prints where they are. The demo is application code (layer 5): it calls only the
@@ -41,7 +44,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from vislang.demo import bovw, captioning, gan, shapes, vocabulary, vsepp, word_vectors
+from vislang.demo import (
+    bovw,
+    captioning,
+    gan,
+    grounded,
+    shapes,
+    vocabulary,
+    vsepp,
+    word_vectors,
+)
 from vislang.demo._common import Context, Section
 from vislang.demo.vocabulary import PHOTO_NAMES, Descriptors, extract_sift, skimage_photos
 from vislang.report import Report
@@ -60,7 +72,16 @@ __all__ = [
 DEFAULT_OUT = "vislang-demo-out"
 
 #: The report's sections, in order: modules following :class:`~vislang.demo._common.Section`.
-SECTIONS: list[Section] = [shapes, vocabulary, bovw, word_vectors, vsepp, captioning, gan]
+SECTIONS: list[Section] = [
+    shapes,
+    vocabulary,
+    bovw,
+    word_vectors,
+    vsepp,
+    captioning,
+    gan,
+    grounded,
+]
 N_STEPS = len(SECTIONS)
 
 

@@ -1,7 +1,8 @@
 """Evaluation: word similarity (Spearman rho with coverage and a bootstrap interval),
 cross-modal retrieval (recall@K, median and mean rank), caption metrics (BLEU, ROUGE-L, CIDEr-D
 as pycocoevalcap computes them, in Rust) and attention, and text-to-image generation (FID, IS,
-R-precision, attribute accuracy).
+R-precision, attribute accuracy), and the SentEval transfer protocol for frozen sentence vectors
+(:mod:`vislang.eval.transfer`).
 
 Each metric lives in its own module and is re-exported here explicitly.
 """
@@ -34,6 +35,12 @@ from vislang.eval.retrieval import (
     topk_search,
 )
 from vislang.eval.retrieval_plot import plot_retrieval_grid
+from vislang.eval.transfer import (
+    cross_validate_classifier,
+    evaluate_encoder,
+    load_senteval_task,
+    paraphrase_retrieval,
+)
 from vislang.eval.word_similarity import (
     WordPairs,
     WordSimilarityResult,
@@ -56,16 +63,20 @@ __all__ = [
     "caption_metrics",
     "coco_retrieval_metrics",
     "compare_models",
+    "cross_validate_classifier",
+    "evaluate_encoder",
     "fid_from_features",
     "format_caption_table",
     "frechet_distance",
     "image_to_text_ranks",
     "inception_score",
     "load_men",
+    "load_senteval_task",
     "load_simlex999",
     "load_word_pairs",
     "load_wordsim353",
     "meteor_status",
+    "paraphrase_retrieval",
     "plot_attention",
     "plot_retrieval_grid",
     "ptb_tokenize",

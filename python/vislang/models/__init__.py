@@ -8,6 +8,8 @@
 - The model registry (timm-style): :func:`create_model`, :func:`list_models` and the
   :func:`register_model` decorator; checkpoints record the registered name.
 - :func:`cnn_visual_vectors`: visual word vectors from CNN features (Kiela & Bottou 2014).
+- Grounded sentence encoders (Kiela et al. 2018): ``cap2img``, ``cap2cap``, ``cap2both``
+  (:mod:`~vislang.models.grounded`), :class:`GroundSent`, :class:`MeanWordVectors`.
 
 The ``vislang train`` runners live in :mod:`vislang.train`; ``run_config``, ``config_help`` and
 ``MODEL_NAMES`` are still reachable here with a :class:`DeprecationWarning`.
@@ -39,6 +41,14 @@ from vislang.models.checkpoint import FORMAT_VERSION, load_checkpoint, load_mode
 from vislang.models.devise import DeViSE, DeViSEConfig
 from vislang.models.gan import GANConfig, TextToImageGAN
 from vislang.models.gan_training import GANTrainConfig, GANTrainer, load_gan
+from vislang.models.grounded import (
+    GroundedConfig,
+    GroundedSentenceModel,
+    GroundSent,
+    MeanWordVectors,
+    SentenceEncoder,
+    SentenceEncoderConfig,
+)
 from vislang.models.image_encoders import (
     BACKBONES,
     ImageEncoder,
@@ -79,11 +89,17 @@ __all__ = [
     "GANConfig",
     "GANTrainConfig",
     "GANTrainer",
+    "GroundSent",
+    "GroundedConfig",
+    "GroundedSentenceModel",
     "ImageEncoder",
     "ImageEncoderConfig",
     "LabeledImages",
     "MeanTextEncoder",
+    "MeanWordVectors",
     "RNNTextEncoder",
+    "SentenceEncoder",
+    "SentenceEncoderConfig",
     "ShowAndTell",
     "ShowAttendTell",
     "TextEncoderConfig",
