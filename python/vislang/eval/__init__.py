@@ -6,6 +6,12 @@ R-precision, attribute accuracy).
 Each metric lives in its own module and is re-exported here explicitly.
 """
 
+from vislang.eval.alignment import (
+    AlignmentCorrectness,
+    alignment_correctness,
+    plot_alignment,
+    score_retrieval_metrics,
+)
 from vislang.eval.caption import (
     CiderD,
     caption_metrics,
@@ -47,10 +53,12 @@ from vislang.eval.word_similarity import (
 )
 
 __all__ = [
+    "AlignmentCorrectness",
     "AttentionCorrectness",
     "CiderD",
     "WordPairs",
     "WordSimilarityResult",
+    "alignment_correctness",
     "attention_correctness",
     "attribute_accuracy",
     "caption_metrics",
@@ -66,12 +74,14 @@ __all__ = [
     "load_word_pairs",
     "load_wordsim353",
     "meteor_status",
+    "plot_alignment",
     "plot_attention",
     "plot_retrieval_grid",
     "ptb_tokenize",
     "r_precision",
     "recall_at_k",
     "retrieval_metrics",
+    "score_retrieval_metrics",
     "spearman",
     "text_to_image_ranks",
     "topk_search",
