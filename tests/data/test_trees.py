@@ -57,7 +57,7 @@ def test_shapes_tree_binds_colours_to_their_nouns() -> None:
 
 
 def test_shapes_tree_rejects_captions_outside_the_grammar() -> None:
-    with pytest.raises(InvalidInputError, match="'a red dog'.*expected a shape"):
+    with pytest.raises(InvalidInputError, match=r"'a red dog'.*expected a shape"):
         shapes_dependency_tree("a red dog")
 
 
@@ -113,10 +113,10 @@ def test_read_conllu(tmp_path: Path) -> None:
 
 def test_conllu_errors_name_the_sentence(tmp_path: Path) -> None:
     short = "# sent_id = bad-7\n1\tA\ta\tDET\t_\t_\n"
-    with pytest.raises(DatasetFormatError, match="line 2 .sentence bad-7.: 6 tab-separated"):
+    with pytest.raises(DatasetFormatError, match=r"line 2 .sentence bad-7.: 6 tab-separated"):
         read_conllu(short)
     cyc = "# sent_id = loop\n1\ta\t_\t_\t_\t_\t2\tx\t_\t_\n2\tb\t_\t_\t_\t_\t1\tx\t_\t_\n\n"
-    with pytest.raises(InvalidInputError, match="sentence loop: .*0 roots"):
+    with pytest.raises(InvalidInputError, match=r"sentence loop: .*0 roots"):
         read_conllu(cyc)
     head = "1\ta\t_\t_\t_\t_\tX\tx\t_\t_\n"
     with pytest.raises(DatasetFormatError, match="HEAD 'X' must be"):

@@ -26,7 +26,7 @@ CAPTIONS = [
 
 
 def _model(**kw: Any) -> Any:
-    vocab = Vocabulary.build(CAPTIONS + ["a blue square left of a red circle"])
+    vocab = Vocabulary.build([*CAPTIONS, "a blue square left of a red circle"])
     torch.manual_seed(0)
     return create_model("dt-rnn", vocab=vocab, feature_dim=6, embed_dim=10, word_dim=7, **kw)
 

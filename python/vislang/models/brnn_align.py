@@ -334,7 +334,7 @@ class BRNNAlign(CrossModalModel):
         s = (words[0, : len(tokens)] @ regions.t()).float().cpu().numpy()  # (T, R)
         best = np.where(s.max(1) > 0, s.argmax(1), -1).astype(np.int64)
         n_cells = regions.shape[0] - int(self.config.global_region)
-        side = int(round(n_cells**0.5))
+        side = round(n_cells**0.5)
         shape = (side, side) if side * side == n_cells else (1, n_cells)
         return Alignment(tokens, s.astype(np.float32), best, shape)
 
