@@ -45,7 +45,7 @@ from vislang.models.image_encoders import ImageEncoderConfig, create_backbone
 from vislang.models.registry import register_model
 from vislang.models.vocabulary import Vocabulary
 
-__all__ = ["Alignment", "BRNNAlign", "BRNNAlignConfig"]
+__all__ = ["Alignment", "BRNNAlign", "BRNNAlignConfig", "pixel_grid"]
 
 _EXAMPLE_CAPTIONS = ("a red circle", "a blue square", "two green triangles", "a small red circle")
 
@@ -113,6 +113,23 @@ class Alignment(NamedTuple):
     scores: NDArray[np.float32]
     best: NDArray[np.int64]
     grid: tuple[int, int]
+
+
+def pixel_grid(images: Any, cells: int = 8, sub: int = 2) -> NDArray[np.float32]:
+    """A non-learned region grid for small images: (n, cells * cells, sub * sub * 3), each
+    cell's pixels (uint8 RGB (n, H, W, 3), H and W divisible by ``cells * sub``) averaged
+    down to ``sub x sub`` in [0, 1]. Fast stand-in for a CNN grid on the shapes world."""
+    x = np.asarray(images)
+    if x.ndim != 4 or x.shape[-1] != 3:
+        raise InvalidInputError(f"images must have shape (n, H, W, 3), got {x.shape}")
+    n, h, w, _ = x.shape
+    if h % (cells * sub) or w % (cells * sub):
+        raise InvalidInputError(f"image size {h}x{w} is not divisible by cells*sub={cells * sub}")
+    kh, kw = h // (cells * sub), w // (cells * sub)
+    g = (x.astype(np.float32) / 255.0).reshape(n, cells, sub, kh, cells, sub, kw, 3)
+    g = g.mean(axis=(3, 6)).transpose(0, 1, 3, 2, 4, 5)  # (n, cy, cx, sy, sx, 3)
+    out: NDArray[np.float32] = np.ascontiguousarray(g.reshape(n, cells * cells, -1))
+    return out
 
 
 @register_model(
