@@ -109,7 +109,8 @@ def test_alignment_beats_chance_on_the_shapes_world(tmp_path: Path) -> None:
     cfg = TrainConfig(epochs=3, batch_size=50, lr=3e-3, seed=0)
     Trainer(model, data["train"], data["val"], cfg, progress=False).fit()
     test = data["test"]
-    al = [model.align(test.images[i], c) for c, i in zip(test.captions, test.text_to_image)]
+    pairs = zip(test.captions, test.text_to_image, strict=True)
+    al = [model.align(test.images[i], c) for c, i in pairs]
     result = alignment_correctness(
         [a.words for a in al],
         [a.scores for a in al],
