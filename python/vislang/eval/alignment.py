@@ -215,7 +215,7 @@ def plot_alignment(
             Rectangle((c * cw, r * ch), cw, ch, fill=False, edgecolor=rgb, linewidth=2)
         )
         axes[0].text(c * cw + 1, r * ch + 6, words[t], color=rgb, fontsize=6)
-        heat = np.kron(pos / pos.max(), np.ones((math.ceil(ch), math.ceil(cw))))[:h, :w]
+        heat = np.kron((pos / pos.max()) ** 2, np.ones((math.ceil(ch), math.ceil(cw))))[:h, :w]
         blend = img.astype(np.float64) * (1 - 0.6 * heat[..., None]) + 255 * rgb * (
             0.6 * heat[..., None]
         )
