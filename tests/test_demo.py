@@ -81,10 +81,14 @@ def test_quick_demo_writes_report(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert all(0 <= m["bleu4"] <= 1 for m in cap["metrics"].values())
     # 7. text-to-image: a sample grid and an interpolation strip
     assert metrics["gan"]["available"] is True and metrics["gan"]["n_figures"] == 2
+    # 8. word-region alignment: correctness against chance and one alignment map
+    al = metrics["alignment"]
+    assert al["available"] is True and al["n_words"] > 0
+    assert 0 < al["alignment_correctness"]["chance"] < 0.5
 
     report = (out / "report.html").read_text()
     pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', report)
-    assert len(pngs) == 7 + 2 + 1 + 2 and all(len(p) > 1000 for p in pngs)
+    assert len(pngs) == 7 + 2 + 1 + 2 + 1 and all(len(p) > 1000 for p in pngs)
     for heading in (
         "1. The shapes world",
         "3. Bag-of-visual-words",
@@ -92,6 +96,7 @@ def test_quick_demo_writes_report(tmp_path: Path, capsys: pytest.CaptureFixture[
         "5. VSE++ cross-modal retrieval",
         "6. Image captioning",
         "7. Text-to-image synthesis",
+        "8. Word-region alignment",
     ):
         assert heading in report
     assert "not available in this build" not in report
@@ -143,7 +148,7 @@ def test_demo_sections_are_modules() -> None:
 
     assert [s.KEY for s in demo.SECTIONS] == [
         "shapes", "vocabulary", "bovw_classification", "word_vectors", "vsepp", "captioning",
-        "gan",
+        "gan", "alignment",
     ]  # fmt: skip
     for section in demo.SECTIONS:
         assert callable(section.run) and callable(section.report)

@@ -41,7 +41,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from vislang.demo import bovw, captioning, gan, shapes, vocabulary, vsepp, word_vectors
+from vislang.demo import (
+    alignment,
+    bovw,
+    captioning,
+    gan,
+    shapes,
+    vocabulary,
+    vsepp,
+    word_vectors,
+)
 from vislang.demo._common import Context, Section
 from vislang.demo.vocabulary import PHOTO_NAMES, Descriptors, extract_sift, skimage_photos
 from vislang.report import Report
@@ -60,7 +69,16 @@ __all__ = [
 DEFAULT_OUT = "vislang-demo-out"
 
 #: The report's sections, in order: modules following :class:`~vislang.demo._common.Section`.
-SECTIONS: list[Section] = [shapes, vocabulary, bovw, word_vectors, vsepp, captioning, gan]
+SECTIONS: list[Section] = [
+    shapes,
+    vocabulary,
+    bovw,
+    word_vectors,
+    vsepp,
+    captioning,
+    gan,
+    alignment,
+]
 N_STEPS = len(SECTIONS)
 
 
