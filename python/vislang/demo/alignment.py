@@ -22,7 +22,11 @@ def run(ctx: Context) -> dict[str, Any]:
         return {"available": False, "note": f"not available in this build ({e})"}
     out = ctx.out / "alignment"
     out.mkdir(parents=True, exist_ok=True)
-    size = {"n_train": 60, "epochs": 1} if ctx.quick else {"n_train": 300, "epochs": 4}
+    size = (
+        {"n_train": 40, "epochs": 1, "n_test": 10}
+        if ctx.quick
+        else {"n_train": 300, "epochs": 3, "n_test": 40}
+    )
     result = shapes_alignment_demo(out, seed=ctx.seed, **size)
     ctx.shared["alignment_figure"] = result["figure"]
     c = result["correctness"]

@@ -224,6 +224,7 @@ def shapes_alignment_demo(
     *,
     n_train: int = 400,
     epochs: int = 4,
+    n_test: int = 60,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Train brnn-align on the shapes world (8 x 8 pixel-cell regions) and draw one test
@@ -231,7 +232,7 @@ def shapes_alignment_demo(
     and the seconds taken."""
     t0 = time.perf_counter()
     torch.manual_seed(seed)
-    data = shapes_alignment_data(n_train, 40, 60, seed=seed)
+    data = shapes_alignment_data(n_train, 20, n_test, seed=seed)
     train = data["train"].pairs
     model = create_model(
         "brnn-align", captions=train.captions, feature_dim=12, embed_dim=32, word_dim=16,
