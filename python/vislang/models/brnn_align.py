@@ -385,7 +385,7 @@ class BRNNAlign(CrossModalModel):
         self.train(was)
         return torch.cat(out)
 
-    def search(  # type: ignore[override]
+    def search(
         self, query: Any, gallery: Any, k: int = 5, *, batch_size: int = 128
     ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
         """Top-``k`` gallery items per query: captions -> images or images -> captions."""
