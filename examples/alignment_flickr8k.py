@@ -62,7 +62,7 @@ def glove_init(model: Any, vocab: Vocabulary, glove: Any) -> int:
     with torch.no_grad():
         for i, w in enumerate(vocab.words):
             if w in glove:
-                model.embedding.weight[i] = torch.from_numpy(np.asarray(glove[w], np.float32))
+                model.embedding.weight[i] = torch.tensor(np.asarray(glove[w], np.float32))
                 found += 1
     return found
 
