@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/vislang-flickr8k-1k-lite0-grid.npy"))
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--models", default="brnn-align,vse,vse++")
+    ap.add_argument("--embed-dim", type=int, default=512)
+    ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--dtrnn", action="store_true", help="also dt-rnn (needs spaCy + pipeline)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-progress", action="store_true")
@@ -108,14 +110,19 @@ def main(argv: list[str] | None = None) -> int:
         lr = 2e-4
         if name == "brnn-align":
             model = create_model(
-                name, vocab=vocab, feature_dim=1280, embed_dim=512, word_dim=50, hidden_dim=512
+                name,
+                vocab=vocab,
+                feature_dim=1280,
+                embed_dim=args.embed_dim,
+                word_dim=50,
+                hidden_dim=args.embed_dim,
             )
             glove_init(model, vocab, glove)
             lr = 1e-4
         elif name == "dt-rnn":
             try:
                 model = create_model(
-                    name, vocab=vocab, feature_dim=1280, embed_dim=512, word_dim=50,
+                    name, vocab=vocab, feature_dim=1280, embed_dim=args.embed_dim, word_dim=50,
                     parser="spacy",
                 )  # fmt: skip
                 model.trees_of(data["train"].captions[:1])
@@ -125,13 +132,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             glove_init(model, vocab, glove)
         else:
+            steps = len(data["train"].captions) // args.batch_size
+            warmup = {"hinge_warmup_steps": steps} if name == "vse++" else {}
             model = create_model(
-                name, vocab=vocab, word_vectors=glove, feature_dim=1280, embed_dim=512,
+                name, vocab=vocab, word_vectors=glove, feature_dim=1280, embed_dim=args.embed_dim,
                 text_encoder="gru",
-                **({"hinge_warmup_steps": len(data["train"].captions) // 128} if name == "vse++"
-                   else {}),
+                **warmup,
             )  # fmt: skip
-        tcfg = TrainConfig(epochs=args.epochs, batch_size=128, lr=lr, seed=args.seed)
+        tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=lr, seed=args.seed)
         out = args.out / name.replace("+", "p")
         trainer = Trainer(
             model, data["train"], data["val"], tcfg, device="auto", progress=progress, out=out
