@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--models", default="brnn-align,vse,vse++")
     ap.add_argument("--embed-dim", type=int, default=512)
+    ap.add_argument("--brnn-lr", type=float, default=1e-3)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--dtrnn", action="store_true", help="also dt-rnn (needs spaCy + pipeline)")
     ap.add_argument("--seed", type=int, default=0)
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                 hidden_dim=args.embed_dim,
             )
             glove_init(model, vocab, glove)
-            lr = 1e-4
+            lr = args.brnn_lr
         elif name == "dt-rnn":
             try:
                 model = create_model(
