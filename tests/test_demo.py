@@ -86,10 +86,14 @@ def test_quick_demo_writes_report(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert gr["available"] is True and {"Cap2Img", "text-only autoencoder"} <= set(gr["rows"])
     assert all(0.0 <= v <= 100.0 for row in gr["rows"].values() for v in row.values())
     assert len(gr["neighbours"]["Cap2Img"]) == len(gr["queries"])
+    # 9. word-region alignment: correctness against chance and one alignment map
+    al = metrics["alignment"]
+    assert al["available"] is True and al["n_words"] > 0
+    assert 0 < al["alignment_correctness"]["chance"] < 0.5
 
     report = (out / "report.html").read_text()
     pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', report)
-    assert len(pngs) == 7 + 2 + 1 + 2 and all(len(p) > 1000 for p in pngs)
+    assert len(pngs) == 7 + 2 + 1 + 2 + 1 and all(len(p) > 1000 for p in pngs)
     for heading in (
         "1. The shapes world",
         "3. Bag-of-visual-words",
@@ -98,6 +102,7 @@ def test_quick_demo_writes_report(tmp_path: Path, capsys: pytest.CaptureFixture[
         "6. Image captioning",
         "7. Text-to-image synthesis",
         "8. Grounded sentence representations",
+        "9. Word-region alignment",
     ):
         assert heading in report
     assert "not available in this build" not in report
@@ -149,7 +154,7 @@ def test_demo_sections_are_modules() -> None:
 
     assert [s.KEY for s in demo.SECTIONS] == [
         "shapes", "vocabulary", "bovw_classification", "word_vectors", "vsepp", "captioning",
-        "gan", "grounded",
+        "gan", "grounded", "alignment",
     ]  # fmt: skip
     for section in demo.SECTIONS:
         assert callable(section.run) and callable(section.report)

@@ -23,7 +23,10 @@ Runs offline in a few minutes on two CPU cores (``--quick``: seconds, for tests)
 7. a small GAN-INT-CLS text-to-image model of the shapes (:mod:`vislang.demo.gan`);
 8. grounded sentence representations (Kiela et al. 2018): a Cap2Img sentence encoder against a
    text-only control, mean GloVe and GroundSent on transfer tasks of the shapes captions
-   (:mod:`vislang.demo.grounded`).
+   (:mod:`vislang.demo.grounded`);
+9. word-region alignment (Karpathy & Fei-Fei 2015): ``brnn-align`` on the shapes world, its
+   alignment correctness against chance and one word-region alignment map
+   (:mod:`vislang.demo.alignment`).
 
 It writes ``DIR/metrics.json`` and a self-contained ``DIR/report.html`` (PNG plots embedded as
 base64) and prints where they are. The demo is application code (layer 5): it calls only the
@@ -45,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from vislang.demo import (
+    alignment,
     bovw,
     captioning,
     gan,
@@ -81,6 +85,7 @@ SECTIONS: list[Section] = [
     captioning,
     gan,
     grounded,
+    alignment,
 ]
 N_STEPS = len(SECTIONS)
 

@@ -7,6 +7,12 @@ R-precision, attribute accuracy), and the SentEval transfer protocol for frozen 
 Each metric lives in its own module and is re-exported here explicitly.
 """
 
+from vislang.eval.alignment import (
+    AlignmentCorrectness,
+    alignment_correctness,
+    plot_alignment,
+    score_retrieval_metrics,
+)
 from vislang.eval.caption import (
     CiderD,
     caption_metrics,
@@ -54,10 +60,12 @@ from vislang.eval.word_similarity import (
 )
 
 __all__ = [
+    "AlignmentCorrectness",
     "AttentionCorrectness",
     "CiderD",
     "WordPairs",
     "WordSimilarityResult",
+    "alignment_correctness",
     "attention_correctness",
     "attribute_accuracy",
     "caption_metrics",
@@ -77,12 +85,14 @@ __all__ = [
     "load_wordsim353",
     "meteor_status",
     "paraphrase_retrieval",
+    "plot_alignment",
     "plot_attention",
     "plot_retrieval_grid",
     "ptb_tokenize",
     "r_precision",
     "recall_at_k",
     "retrieval_metrics",
+    "score_retrieval_metrics",
     "spearman",
     "text_to_image_ranks",
     "topk_search",

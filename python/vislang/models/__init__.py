@@ -36,9 +36,11 @@ if "torch" not in sys.modules:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from vislang.models.base import CaptionPairs, CrossModalModel, LabeledImages
+from vislang.models.brnn_align import Alignment, BRNNAlign, BRNNAlignConfig
 from vislang.models.captioning import CaptionConfig, ShowAndTell, ShowAttendTell
 from vislang.models.checkpoint import FORMAT_VERSION, load_checkpoint, load_model, save_checkpoint
 from vislang.models.devise import DeViSE, DeViSEConfig
+from vislang.models.dtrnn import DTRNN, DTRNNConfig
 from vislang.models.gan import GANConfig, TextToImageGAN
 from vislang.models.gan_training import GANTrainConfig, GANTrainer, load_gan
 from vislang.models.grounded import (
@@ -76,14 +78,19 @@ from vislang.models.wsabie import WSABIE, WSABIEConfig
 
 __all__ = [
     "BACKBONES",
+    "DTRNN",
     "FORMAT_VERSION",
     "PAD",
     "UNK",
     "VSE",
     "WSABIE",
+    "Alignment",
+    "BRNNAlign",
+    "BRNNAlignConfig",
     "CaptionConfig",
     "CaptionPairs",
     "CrossModalModel",
+    "DTRNNConfig",
     "DeViSE",
     "DeViSEConfig",
     "GANConfig",
