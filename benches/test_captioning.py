@@ -2,10 +2,10 @@
 throughput on precomputed grids.
 
 Group ``beam search``: Show-Attend-Tell (soft; random weights, 49 locations x 256 features,
-vocabulary of 1,000 words, hidden 256) decodes ``n`` images at beam 3 (``smoke``: 4,
-otherwise 64; smoke also shrinks the model) batched over images (``model.caption``: n x 3 hypotheses advance as one batch)
-against a loop over the images (one image's 3 beams per call, the usual implementation). Both
-must return the same captions; target: batched >= 5x the loop in images/s.
+vocabulary of 1,000 words, hidden 256) decodes ``n`` images at beam 3 (``smoke``: 4 images
+and a smaller model, otherwise 64) batched over images (``model.caption``: n x 3 hypotheses
+advance as one batch) against a loop over the images (one image's 3 beams per call, the usual
+implementation). Both must return the same captions; target: batched >= 5x the loop in images/s.
 
 Group ``sat training``: one epoch of the shared trainer on precomputed grids (``smoke``: 16
 images x 5 captions, otherwise 512 x 5), reported as caption tokens/s (``extra_info``); with
