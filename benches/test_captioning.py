@@ -8,7 +8,7 @@ advance as one batch) against a loop over the images (one image's 3 beams per ca
 implementation). Both must return the same captions; target: batched >= 5x the loop in images/s.
 
 Group ``sat training``: one epoch of the shared trainer on precomputed grids (``smoke``: 16
-images x 5 captions, otherwise 512 x 5), reported as caption tokens/s (``extra_info``); with
+images x 5 captions, otherwise 128 x 5), reported as caption tokens/s (``extra_info``); with
 ``VISLANG_BENCH_PROFILE=1`` a ``torch.profiler`` summary (top operators by CPU time) goes to
 ``benches/results/captioning_profile.txt``.
 """
@@ -36,7 +36,7 @@ from vislang.models.captioning import (  # noqa: E402
 
 SMOKE = SCALE == "smoke"
 N_BEAM = 4 if SMOKE else 64
-N_TRAIN = 16 if SMOKE else 512
+N_TRAIN = 16 if SMOKE else 128
 L, D, V = (16, 64, 200) if SMOKE else (49, 256, 1000)
 HIDDEN = 64 if SMOKE else 256
 RESULTS = Path(__file__).parent / "results"

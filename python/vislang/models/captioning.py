@@ -161,6 +161,9 @@ class Captioner(CrossModalModel):
 
     model_type: str = ""
     uses_grid: ClassVar[bool] = False
+    #: State entries that stay the same for every step of one image (beam search never
+    #: reorders them: beams only move within their image).
+    static_state: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self, vocab: Vocabulary, config: CaptionConfig | None = None, *, pretrained: Any = None
@@ -423,7 +426,14 @@ class Captioner(CrossModalModel):
                 if beam == 1:
                     i, a = greedy_search(self.step, state, max_length)
                 else:
-                    i, a = beam_search(self.step, state, beam, max_length, length_penalty)
+                    i, a = beam_search(
+                        self.step,
+                        state,
+                        beam,
+                        max_length,
+                        length_penalty,
+                        static=self.static_state,
+                    )
                 ids += i
                 alphas += a
         finally:
@@ -563,12 +573,15 @@ def beam_search(
     beam: int,
     max_length: int,
     length_penalty: float = 0.0,
+    *,
+    static: tuple[str, ...] = (),
 ) -> tuple[list[list[int]], list[NDArray[np.float32] | None]]:
     """Beam search batched over images: ``beam`` hypotheses per image advance together as one
     (n * beam) batch. A hypothesis ends at ``<end>`` (scored by its log-probability over
     ``length ** length_penalty``, the length counting ``<end>``) or after ``max_length`` words;
     when no hypothesis of an image ends, its best unfinished one is returned (never an error).
-    An image stops once it holds ``beam`` finished hypotheses.
+    An image stops once it holds ``beam`` finished hypotheses. ``static``: state entries equal
+    for all steps of an image (e.g. its features), expanded once and never reordered.
     """
     n = next(iter(state.values())).shape[0]
     dev = next(iter(state.values())).device
@@ -633,7 +646,7 @@ def beam_search(
         if all(done):
             break  # seqs/scores still describe the previous step's live beams
         rows = new_rows.reshape(-1)
-        state = _select(state, rows)
+        state = {k: v if k in static else v.index_select(0, rows) for k, v in state.items()}
         seqs = torch.cat([seqs.index_select(0, rows), new_tok.reshape(-1, 1)], dim=1)
         alphas = cur_alphas.index_select(0, rows) if cur_alphas is not None else None
         tokens = new_tok.reshape(-1)
@@ -737,6 +750,7 @@ class ShowAttendTell(Captioner):
 
     model_type = "show-attend-tell"
     uses_grid = True
+    static_state = ("feats", "proj")
 
     def __init__(
         self, vocab: Vocabulary, config: CaptionConfig | None = None, *, pretrained: Any = None
@@ -783,7 +797,7 @@ class ShowAttendTell(Captioner):
         self, tokens: Tensor, state: dict[str, Tensor]
     ) -> tuple[Tensor, dict[str, Tensor], Tensor | None]:
         alpha, beta = self._attend(state)
-        z = beta * (alpha.unsqueeze(-1) * state["feats"]).sum(1)  # (N, D)
+        z = beta * torch.bmm(alpha.unsqueeze(1), state["feats"]).squeeze(1)  # (N, D)
         logits, state = self._advance(tokens, state, z)
         return F.log_softmax(logits, dim=-1), state, alpha
 
@@ -809,7 +823,7 @@ class ShowAttendTell(Captioner):
                 ent.append(dist.entropy() * mask[:, t])  # type: ignore[no-untyped-call]
             else:
                 weights = alpha
-            z = beta * (weights.unsqueeze(-1) * x).sum(1)
+            z = beta * torch.bmm(weights.unsqueeze(1), x).squeeze(1)
             logits, state = self._advance(inputs[:, t], state, z)
             logits_t.append(logits)
             alphas_t.append(alpha)
