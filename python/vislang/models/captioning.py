@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,12 +39,14 @@ __all__ = [
     "START",
     "CaptionConfig",
     "Captioner",
+    "SCSTImages",
     "ShowAndTell",
     "ShowAttendTell",
     "backbone_grid",
     "beam_search",
     "caption_vocabulary",
     "greedy_search",
+    "sample_search",
 ]
 
 START = "<start>"
@@ -85,6 +87,32 @@ def backbone_grid(backbone: nn.Module, x: Tensor) -> Tensor:
         for name in ("layer1", "layer2", "layer3", "layer4"):
             fmap = getattr(b, name)(fmap)
     return fmap.flatten(2).transpose(1, 2)  # (B, L, C)
+
+
+@dataclass
+class SCSTImages:
+    """Training data of self-critical sequence training (Rennie et al. 2017): one row per image
+    and its reference captions; the CIDEr-D document frequencies of ``references`` are computed
+    once (:class:`~vislang.eval.CiderD`). ``samples`` captions are sampled per image, each
+    rewarded by its CIDEr-D minus the greedy caption's. The trainer batches images
+    (``batch_size`` = images per step)."""
+
+    images: Any
+    references: list[list[str]]
+    samples: int = 1
+    scorer: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.references) != len(self.images):
+            raise InvalidInputError(
+                f"SCSTImages: {len(self.images)} images but {len(self.references)} reference lists"
+            )
+        if self.samples < 1:
+            raise InvalidInputError(f"samples: must be >= 1, got {self.samples}")
+        if self.scorer is None:
+            from vislang.eval.caption import CiderD
+
+            self.scorer = CiderD(self.references)
 
 
 @dataclass
@@ -133,6 +161,9 @@ class Captioner(CrossModalModel):
 
     model_type: str = ""
     uses_grid: ClassVar[bool] = False
+    #: State entries that stay the same for every step of one image (beam search never
+    #: reorders them: beams only move within their image).
+    static_state: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self, vocab: Vocabulary, config: CaptionConfig | None = None, *, pretrained: Any = None
@@ -199,6 +230,23 @@ class Captioner(CrossModalModel):
     def embed_dim(self) -> int:
         return self.config.hidden_dim
 
+    def init_word_vectors(self, word_vectors: Any, *, seed: int = 0) -> int:
+        """Initialise the decoder's word embeddings from pre-trained vectors (GloVe, word2vec:
+        a :class:`~vislang.semantics.WordVectors`, a ``(vectors, words)`` pair or a file);
+        vocabulary words they lack get small random vectors, ``<pad>`` zero. Their dimension
+        must equal ``config.word_dim``. Returns the number of vocabulary words found."""
+        from vislang.models.text_encoders import pretrained_embeddings
+
+        weights, found = pretrained_embeddings(self.vocab, word_vectors, seed=seed)
+        if weights.shape[1] != self.config.word_dim:
+            raise InvalidInputError(
+                f"word vectors have dimension {weights.shape[1]} but word_dim is "
+                f"{self.config.word_dim} (set word_dim to the vectors' dimension)"
+            )
+        with torch.no_grad():
+            self.embed.weight.copy_(weights.to(self.embed.weight))
+        return found
+
     # ---------------------------------------------------------------- images
     def features(self, x: Tensor) -> Tensor:
         """(B, F) pooled features or (B, L, F) grids from features / pixels."""
@@ -215,7 +263,8 @@ class Captioner(CrossModalModel):
             raise InvalidInputError(f"images must have shape (n, 3, H, W), got {tuple(x.shape)}")
         if self.uses_grid:
             return backbone_grid(self.backbone, x)
-        return self.backbone(x)
+        pooled: Tensor = self.backbone(x)
+        return pooled
 
     def _image_tensor(self, images: Any) -> Tensor:
         if isinstance(images, Tensor) and images.ndim == 3:
@@ -258,7 +307,11 @@ class Captioner(CrossModalModel):
     def batches(
         self, data: CaptionPairs, batch_size: int, generator: torch.Generator
     ) -> Iterator[dict[str, Any]]:
-        """Shuffled (image, caption) pairs with teacher-forcing targets."""
+        """Shuffled (image, caption) pairs with teacher-forcing targets; for
+        :class:`SCSTImages`, shuffled images with their reference index and a sampling seed."""
+        if isinstance(data, SCSTImages):
+            yield from self._scst_batches(data, batch_size, generator)
+            return
         if not isinstance(data, CaptionPairs):
             raise InvalidInputError(
                 f"{type(self).__name__} trains on CaptionPairs, got {type(data).__name__}"
@@ -276,7 +329,61 @@ class Captioner(CrossModalModel):
             }
 
     def training_loss(self, batch: dict[str, Any], device: torch.device) -> Tensor:
+        if "scorer" in batch:
+            return self.scst_loss(batch, device)
         return self.sequence_loss(batch, device)
+
+    # ---------------------------------------------------------------- self-critical training
+    def _scst_batches(
+        self, data: SCSTImages, batch_size: int, generator: torch.Generator
+    ) -> Iterator[dict[str, Any]]:
+        n = len(data.references)
+        order = torch.randperm(n, generator=generator).numpy()
+        for start in range(0, n, batch_size):
+            sel = order[start : start + batch_size]
+            # The sampling seed comes from the epoch's generator: exact resume, whatever else
+            # used the global RNG.
+            seed = int(torch.randint(2**62, (1,), generator=generator))
+            yield {
+                "images": self._image_tensor(_rows(data.images, sel)),
+                "index": sel,
+                "scorer": data.scorer,
+                "samples": data.samples,
+                "seed": seed,
+            }
+
+    def scst_loss(
+        self, batch: dict[str, Any], device: torch.device, *, max_length: int = 16
+    ) -> Tensor:
+        """Self-critical sequence training (Rennie et al. 2017): sample ``samples`` captions
+        per image, reward each by its CIDEr-D minus the CIDEr-D of the greedy caption (test-time
+        inference as the baseline), loss ``-(reward * log p(sample)).mean()``.
+
+        Sets ``batch_stats`` (mean sampled and greedy CIDEr-D) for the trainer's history."""
+        x = self.features(batch["images"].to(device))
+        k = int(batch["samples"])
+        index = np.asarray(batch["index"])
+        was = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                greedy_ids, _ = greedy_search(self.step, self.encode(x.detach()), max_length)
+        finally:
+            self.train(was)
+        state = self.encode(x)
+        if k > 1:
+            state = _select(state, torch.arange(x.shape[0], device=x.device).repeat_interleave(k))
+        gen = torch.Generator(device=x.device).manual_seed(int(batch["seed"]))
+        ids, logp = sample_search(self.step, state, max_length, generator=gen)
+        scorer = batch["scorer"]
+        greedy = scorer.score([self.decode_ids(i) for i in greedy_ids], index)
+        sampled = scorer.score([self.decode_ids(i) for i in ids], np.repeat(index, k))
+        adv = torch.as_tensor(sampled - np.repeat(greedy, k), dtype=logp.dtype, device=x.device)
+        self.batch_stats = {
+            "scst_sample_cider_d": float(sampled.mean()),
+            "scst_greedy_cider_d": float(greedy.mean()),
+        }
+        return -(adv * logp).mean()
 
     def _teacher_inputs(self, targets: Tensor) -> Tensor:
         """``<start> w1 .. wT`` from targets ``w1 .. wT <end>``."""
@@ -319,7 +426,14 @@ class Captioner(CrossModalModel):
                 if beam == 1:
                     i, a = greedy_search(self.step, state, max_length)
                 else:
-                    i, a = beam_search(self.step, state, beam, max_length, length_penalty)
+                    i, a = beam_search(
+                        self.step,
+                        state,
+                        beam,
+                        max_length,
+                        length_penalty,
+                        static=self.static_state,
+                    )
                 ids += i
                 alphas += a
         finally:
@@ -412,18 +526,62 @@ def greedy_search(
     return out, [torch.stack(a).numpy() if a else None for a in att]
 
 
+def sample_search(
+    step: Any,
+    state: dict[str, Tensor],
+    max_length: int,
+    *,
+    generator: torch.Generator | None = None,
+) -> tuple[list[list[int]], Tensor]:
+    """Sample one caption per row from the model's distribution (``<pad>``/``<start>``
+    excluded); returns the token ids (without ``<end>``) and the summed log-probability of
+    each sampled sequence, ``<end>`` included, differentiable (N,). A caption stops at ``<end>``
+    or after ``max_length`` words (then ``<end>`` is not sampled and not counted)."""
+    n = next(iter(state.values())).shape[0]
+    dev = next(iter(state.values())).device
+    tokens = torch.full((n,), _START, dtype=torch.long, device=dev)
+    alive = torch.ones(n, dtype=torch.bool, device=dev)
+    total = torch.zeros(n, device=dev)
+    steps: list[Tensor] = []
+    for _ in range(max_length + 1):
+        logp, state, _ = step(tokens, state)
+        logp = _mask_special(logp.float())
+        tokens = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
+        if len(steps) == max_length:  # no room left: stop without counting <end>
+            break
+        picked = logp.gather(1, tokens[:, None]).squeeze(1)
+        total = total + torch.where(alive, picked, torch.zeros_like(picked))
+        steps.append(torch.where(alive, tokens, torch.full_like(tokens, _END)))
+        alive = alive & (tokens != _END)
+        if not bool(alive.any()):
+            break
+    out: list[list[int]] = []
+    seq = torch.stack(steps, 1).tolist() if steps else [[] for _ in range(n)]
+    for row in seq:
+        words = []
+        for t in row:
+            if t == _END:
+                break
+            words.append(int(t))
+        out.append(words)
+    return out, total
+
+
 def beam_search(
     step: Any,
     state: dict[str, Tensor],
     beam: int,
     max_length: int,
     length_penalty: float = 0.0,
+    *,
+    static: tuple[str, ...] = (),
 ) -> tuple[list[list[int]], list[NDArray[np.float32] | None]]:
     """Beam search batched over images: ``beam`` hypotheses per image advance together as one
     (n * beam) batch. A hypothesis ends at ``<end>`` (scored by its log-probability over
     ``length ** length_penalty``, the length counting ``<end>``) or after ``max_length`` words;
     when no hypothesis of an image ends, its best unfinished one is returned (never an error).
-    An image stops once it holds ``beam`` finished hypotheses.
+    An image stops once it holds ``beam`` finished hypotheses. ``static``: state entries equal
+    for all steps of an image (e.g. its features), expanded once and never reordered.
     """
     n = next(iter(state.values())).shape[0]
     dev = next(iter(state.values())).device
@@ -488,7 +646,7 @@ def beam_search(
         if all(done):
             break  # seqs/scores still describe the previous step's live beams
         rows = new_rows.reshape(-1)
-        state = _select(state, rows)
+        state = {k: v if k in static else v.index_select(0, rows) for k, v in state.items()}
         seqs = torch.cat([seqs.index_select(0, rows), new_tok.reshape(-1, 1)], dim=1)
         alphas = cur_alphas.index_select(0, rows) if cur_alphas is not None else None
         tokens = new_tok.reshape(-1)
@@ -592,6 +750,7 @@ class ShowAttendTell(Captioner):
 
     model_type = "show-attend-tell"
     uses_grid = True
+    static_state = ("feats", "proj")
 
     def __init__(
         self, vocab: Vocabulary, config: CaptionConfig | None = None, *, pretrained: Any = None
@@ -638,7 +797,7 @@ class ShowAttendTell(Captioner):
         self, tokens: Tensor, state: dict[str, Tensor]
     ) -> tuple[Tensor, dict[str, Tensor], Tensor | None]:
         alpha, beta = self._attend(state)
-        z = beta * (alpha.unsqueeze(-1) * state["feats"]).sum(1)  # (N, D)
+        z = beta * torch.bmm(alpha.unsqueeze(1), state["feats"]).squeeze(1)  # (N, D)
         logits, state = self._advance(tokens, state, z)
         return F.log_softmax(logits, dim=-1), state, alpha
 
@@ -664,7 +823,7 @@ class ShowAttendTell(Captioner):
                 ent.append(dist.entropy() * mask[:, t])  # type: ignore[no-untyped-call]
             else:
                 weights = alpha
-            z = beta * (weights.unsqueeze(-1) * x).sum(1)
+            z = beta * torch.bmm(weights.unsqueeze(1), x).squeeze(1)
             logits, state = self._advance(inputs[:, t], state, z)
             logits_t.append(logits)
             alphas_t.append(alpha)

