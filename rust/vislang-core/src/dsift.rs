@@ -1031,11 +1031,9 @@ mod tests {
     }
     crate::multiversion!(fn plane_rows_isa[](s: &mut Scratch, h: usize, w: usize) = all_plane_rows);
     crate::multiversion!(fn finish_isa[](d: &mut [f32], p: &DsiftParams) = finish);
-    #[allow(clippy::too_many_arguments)]
     fn gather_plain(
         s: &mut Scratch,
-        h: usize,
-        w: usize,
+        (h, w): (usize, usize),
         xs: &[usize],
         ys: &[usize],
         t: &SizeTables,
@@ -1045,8 +1043,7 @@ mod tests {
     }
     crate::multiversion!(fn gather_isa[](
         s: &mut Scratch,
-        h: usize,
-        w: usize,
+        hw: (usize, usize),
         xs: &[usize],
         ys: &[usize],
         t: &SizeTables,
@@ -1109,7 +1106,7 @@ mod tests {
             }
             let t1 = Instant::now();
             for _ in 0..reps {
-                gather_isa(isa, &mut s, h, w, &xs, &ys, &t, &mut block);
+                gather_isa(isa, &mut s, (h, w), &xs, &ys, &t, &mut block);
             }
             let t3 = Instant::now();
             for _ in 0..reps {
