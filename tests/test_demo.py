@@ -33,6 +33,10 @@ def test_quick_demo_writes_report(tmp_path: Path, capsys: pytest.CaptureFixture[
         assert vocab[impl]["fit_seconds"] > 0 and vocab[impl]["inertia"] > 0
     # same data, same settings: the two k-means reach a similar optimum
     assert 0.9 < vocab["inertia_ratio_vislang_over_sklearn"] < 1.1
+    # dense SIFT of 2 crops of 128 x 128 (step 8, 4 sizes), timed for both backends
+    dsift = vocab["dense_sift"]
+    assert dsift["n_images"] == 2 and dsift["n_descriptors"] == 2 * 16 * 16 * 4
+    assert dsift["rust_seconds"] > 0 and dsift["opencv_seconds"] > 0
 
     # 3. BoVW classification: a lone object's shape is learned; the relation task needs the
     # spatial pyramid (an orderless bag cannot tell left from right).

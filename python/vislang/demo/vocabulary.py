@@ -53,12 +53,16 @@ def run(ctx: Context) -> dict[str, Any]:
         "vislang.VisualVocabulary": metrics["vislang"]["fit_seconds"],
         "sklearn KMeans": metrics["sklearn"]["fit_seconds"],
         "SIFT extraction (OpenCV)": metrics["sift_seconds"],
+        "dense SIFT (vislang, Rust)": metrics["dense_sift"]["rust_seconds"],
+        "dense SIFT (OpenCV)": metrics["dense_sift"]["opencv_seconds"],
         **({"shapes generation": shapes} if shapes is not None else {}),
     }
     ctx.figures["timings"] = figure_png(
         timing_bars(
             timings,
-            f"k-means, n={metrics['n_descriptors']}, d=128, k={metrics['n_clusters']}",
+            f"k-means, n={metrics['n_descriptors']}, d=128, k={metrics['n_clusters']}; "
+            f"dense SIFT of {metrics['dense_sift']['n_images']} photos "
+            f"({metrics['dense_sift']['n_descriptors']} descriptors)",
         )
     )
     return metrics
@@ -66,6 +70,7 @@ def run(ctx: Context) -> dict[str, Any]:
 
 def report(r: Report, metrics: dict[str, Any], ctx: Context) -> None:
     vo = metrics["vocabulary"]
+    ds = vo["dense_sift"]
     r.text(
         f"{vo['n_descriptors']} SIFT descriptors ({vo['descriptor_dim']}-d) of {len(vo['photos'])} "
         f"photos bundled with scikit-image ({', '.join(vo['photos'])}), clustered into "
@@ -87,9 +92,16 @@ def report(r: Report, metrics: dict[str, Any], ctx: Context) -> None:
             ),
             ("speed-up", f"{vo['speedup_vs_sklearn']:.1f}×"),
             ("inertia ratio (vislang / sklearn)", vo["inertia_ratio_vislang_over_sklearn"]),
+            (
+                "dense SIFT, PHOW settings "
+                f"({ds['n_images']} crops of {ds['side']} x {ds['side']}, "
+                f"{ds['n_descriptors']} descriptors)",
+                f"vislang (Rust) {ds['rust_seconds']:.2f} s, OpenCV {ds['opencv_seconds']:.2f} s "
+                f"({ds['speedup']:.1f}×)",
+            ),
         ]
     )
-    r.image(ctx.figures["timings"], "k-means timings")
+    r.image(ctx.figures["timings"], "k-means and dense SIFT timings")
     r.image(ctx.figures["visual_words"], "visual words")
 
 
@@ -212,8 +224,41 @@ def _vocab_step(
         },
         "speedup_vs_sklearn": round(t_sklearn / max(t_vislang, 1e-9), 2),
         "inertia_ratio_vislang_over_sklearn": round(float(vocab.inertia_) / float(km.inertia_), 4),
+        "dense_sift": _dense_sift_timing(list(photos.values()), quick, n_jobs),
     }
     return metrics, d, vocab
+
+
+def _dense_sift_timing(
+    photos: list[NDArray[np.uint8]], quick: bool, n_jobs: int | None
+) -> dict[str, Any]:
+    """Dense SIFT at PHOW settings (step 8, bin sizes 4/6/8/10) on centre crops of the photos:
+    vislang's Rust kernel against OpenCV's per-keypoint SIFT (``backend="opencv"``)."""
+    from vislang.features import DenseSIFT
+
+    n, side = (2, 128) if quick else (4, 256)
+    crops = []
+    for img in photos:
+        if min(img.shape[:2]) >= side:
+            y, x = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
+            crops.append(np.ascontiguousarray(img[y : y + side, x : x + side]))
+        if len(crops) == n:
+            break
+    seconds: dict[str, float] = {}
+    n_desc = 0
+    for backend in ("rust", "opencv"):
+        ext = DenseSIFT(step=8, sizes=(4, 6, 8, 10), magnif=6.0, backend=backend, n_jobs=n_jobs)
+        t0 = time.perf_counter()
+        n_desc = ext.transform(crops).n_descriptors
+        seconds[backend] = round(time.perf_counter() - t0, 4)
+    return {
+        "n_images": len(crops),
+        "side": side,
+        "n_descriptors": int(n_desc),
+        "rust_seconds": seconds["rust"],
+        "opencv_seconds": seconds["opencv"],
+        "speedup": round(seconds["opencv"] / max(seconds["rust"], 1e-9), 2),
+    }
 
 
 def _visual_words(d: Descriptors, vocab: Any, n_words: int, n_patches: int) -> Figure:

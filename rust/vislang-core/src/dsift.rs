@@ -248,11 +248,20 @@ pub fn describe_batch(
         rest = tail;
     }
     let level = crate::isa::current();
+    // The tables depend on the extent only through clipping taps that no image can reach, so
+    // one set for the largest image serves the whole batch.
+    let extent = images
+        .iter()
+        .map(|im| im.height.max(im.width))
+        .max()
+        .unwrap_or(1);
+    let tables = batch_tables(params, extent);
+    let tables = &tables;
     parts.into_par_iter().with_min_len(1).for_each(|(im, dst)| {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => describe_into_isa(level, im, params, &mut scratch, dst),
+            Ok(mut scratch) => describe_into_isa(level, im, params, tables, &mut scratch, dst),
             // Re-entered on this thread (rayon work stealing inside a call): fresh buffers.
-            Err(_) => describe_into_isa(level, im, params, &mut Scratch::default(), dst),
+            Err(_) => describe_into_isa(level, im, params, tables, &mut Scratch::default(), dst),
         });
     });
     Ok((out, counts))
@@ -282,8 +291,69 @@ struct Scratch {
     pad: Vec<f64>,
     gx: Vec<f32>,
     gy: Vec<f32>,
-    planes: Vec<f32>,
     rowbuf: Vec<f32>,
+    colvals: Vec<f32>,
+    rows: AxisPlan,
+    cols: AxisPlan,
+    users: Vec<(usize, usize, usize)>,
+    user_start: Vec<usize>,
+    order: Vec<usize>,
+    /// Open vertical accumulators (bin row, `w x 8` sums) and spare ones.
+    active: Vec<(usize, Vec<f32>)>,
+    pool: Vec<Vec<f32>>,
+}
+
+/// One evaluation of a bin's triangular filter along an axis, shared by every (grid point,
+/// bin) pair whose bin centre falls on the same pixel (flat window, integer bin offsets: e.g.
+/// bin size = step, where neighbouring descriptors share three of their four bin rows).
+#[derive(Clone, Copy)]
+struct Centre {
+    /// First pixel, first tap and number of taps after clipping to the image.
+    first: usize,
+    k0: usize,
+    n: usize,
+    /// The bin whose taps are used.
+    bin: usize,
+}
+
+/// The distinct filter evaluations along one axis and, per grid index and bin, which one.
+#[derive(Default)]
+struct AxisPlan {
+    centres: Vec<Centre>,
+    of: Vec<[usize; 4]>,
+    keys: std::collections::HashMap<isize, usize>,
+}
+
+impl AxisPlan {
+    fn build(&mut self, ks: &[usize], t: &SizeTables, n: usize) {
+        self.centres.clear();
+        self.of.clear();
+        self.keys.clear();
+        for &k in ks {
+            let mut idx = [0usize; 4];
+            for (b, slot) in idx.iter_mut().enumerate() {
+                let (first, k0, cnt) = clip(k, &t.bins[b], n);
+                let c = Centre {
+                    first,
+                    k0,
+                    n: cnt,
+                    bin: b,
+                };
+                *slot = match t.shift[b] {
+                    #[allow(clippy::cast_possible_wrap)]
+                    Some(d) => *self.keys.entry(k as isize + d).or_insert_with(|| {
+                        self.centres.push(c);
+                        self.centres.len() - 1
+                    }),
+                    None => {
+                        self.centres.push(c);
+                        self.centres.len() - 1
+                    }
+                };
+            }
+            self.of.push(idx);
+        }
+    }
 }
 
 /// Weights of one spatial bin along one axis: offsets `start..start + w.len()` from the grid
@@ -298,6 +368,18 @@ struct SizeTables {
     gauss: Vec<f64>,
     bins: [Taps; 4],
     flat: [f32; 4],
+    /// Offset of each bin's centre from the grid point where the taps depend only on the
+    /// pixel's offset from that centre (flat window, integer offset): bins of different grid
+    /// points with the same absolute centre then share one filter evaluation.
+    shift: [Option<isize>; 4],
+}
+
+fn batch_tables(params: &DsiftParams, extent: usize) -> Vec<SizeTables> {
+    params
+        .sizes
+        .iter()
+        .map(|&size| size_tables(size, params, extent))
+        .collect()
 }
 
 fn smoothing_sigma(size: f64, magnif: f64) -> f64 {
@@ -351,10 +433,15 @@ fn size_tables(size: f64, params: &DsiftParams, extent: usize) -> SizeTables {
         }
         Window::Gaussian => 1.0,
     });
+    let shift = std::array::from_fn(|b| {
+        let delta = (b as f64 - 1.5) * size;
+        (params.window == Window::Flat && delta.fract() == 0.0).then_some(delta as isize)
+    });
     SizeTables {
         gauss: gaussian_kernel(smoothing_sigma(size, params.magnif)),
         bins: std::array::from_fn(make),
         flat,
+        shift,
     }
 }
 
@@ -364,12 +451,21 @@ crate::multiversion!(
     fn describe_into_isa[](
         img: &Image<'_>,
         params: &DsiftParams,
+        tables: &[SizeTables],
         s: &mut Scratch,
         dst: &mut [f32],
     ) = describe_into
 );
 
-fn describe_into(img: &Image<'_>, params: &DsiftParams, s: &mut Scratch, dst: &mut [f32]) {
+// The stages are `inline(always)` so that each is compiled for the caller's ISA level.
+#[inline(always)]
+fn describe_into(
+    img: &Image<'_>,
+    params: &DsiftParams,
+    tables: &[SizeTables],
+    s: &mut Scratch,
+    dst: &mut [f32],
+) {
     let (h, w, c) = (img.height, img.width, img.channels);
     let xs = grid(w, params.step);
     let ys = grid(h, params.step);
@@ -378,11 +474,6 @@ fn describe_into(img: &Image<'_>, params: &DsiftParams, s: &mut Scratch, dst: &m
         return;
     }
     let dims = DESCRIPTOR_DIMS * c;
-    let tables: Vec<SizeTables> = params
-        .sizes
-        .iter()
-        .map(|&size| size_tables(size, params, h.max(w)))
-        .collect();
     s.gray.resize(h * w, 0.0);
     for ch in 0..c {
         for (g, px) in s.gray.iter_mut().zip(img.data.iter().skip(ch).step_by(c)) {
@@ -390,9 +481,8 @@ fn describe_into(img: &Image<'_>, params: &DsiftParams, s: &mut Scratch, dst: &m
         }
         for (si, t) in tables.iter().enumerate() {
             smooth(s, h, w, &t.gauss);
-            orientation_planes(s, h, w);
             let block = &mut dst[si * per_size * dims..(si + 1) * per_size * dims];
-            gather(s, h, w, &xs, &ys, t, block, dims, ch * DESCRIPTOR_DIMS);
+            planes_and_gather(s, h, w, &xs, &ys, t, block, dims, ch * DESCRIPTOR_DIMS);
         }
     }
     for row in dst.chunks_exact_mut(DESCRIPTOR_DIMS) {
@@ -405,6 +495,7 @@ fn describe_into(img: &Image<'_>, params: &DsiftParams, s: &mut Scratch, dst: &m
 /// In `f64`, as the gradients: their rounding error is then relative to the gradient, not to
 /// the grey level, so near-flat patches keep their (small) orientation histograms exactly
 /// enough for the contrast threshold and the normalisation.
+#[inline(always)]
 fn smooth(s: &mut Scratch, h: usize, w: usize, g: &[f64]) {
     s.smooth.resize(h * w, 0.0);
     if g.len() == 1 {
@@ -483,63 +574,65 @@ fn angle_2pi(y: f32, x: f32) -> f32 {
     }
 }
 
-/// Gradients of `s.smooth` soft-binned into 8 interleaved orientation planes `(h, w, 8)`.
-#[allow(clippy::cast_possible_truncation)]
-fn orientation_planes(s: &mut Scratch, h: usize, w: usize) {
+/// Row `y` of the gradients of `img` (`h x w`) soft-binned into 8 interleaved orientation
+/// planes (`w x 8` values into `out`); `gx`, `gy` are `w`-long scratch rows.
+#[allow(clippy::cast_possible_truncation, clippy::many_single_char_names)]
+#[inline(always)]
+fn plane_row(
+    img: &[f64],
+    h: usize,
+    w: usize,
+    y: usize,
+    gx: &mut [f32],
+    gy: &mut [f32],
+    out: &mut [f32],
+) {
     const BINS_PER_RAD: f32 = 8.0 / std::f32::consts::TAU;
-    s.planes.resize(h * w * ORI, 0.0);
-    s.gx.resize(w, 0.0);
-    s.gy.resize(w, 0.0);
-    let img = &s.smooth;
-    for y in 0..h {
-        let row = &img[y * w..(y + 1) * w];
-        // x gradient: central differences, one-sided at the ends, zero for a single column.
-        if w == 1 {
-            s.gx[0] = 0.0;
+    const LANES: [f32; ORI] = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+    let row = &img[y * w..(y + 1) * w];
+    // x gradient: central differences, one-sided at the ends, zero for a single column.
+    if w == 1 {
+        gx[0] = 0.0;
+    } else {
+        gx[0] = (row[1] - row[0]) as f32;
+        gx[w - 1] = (row[w - 1] - row[w - 2]) as f32;
+        for ((g, &a), &b) in gx[1..w - 1].iter_mut().zip(&row[..w - 2]).zip(&row[2..]) {
+            *g = (0.5 * (b - a)) as f32;
+        }
+    }
+    if h == 1 {
+        gy.fill(0.0);
+    } else {
+        let (up, down, half) = if y == 0 {
+            (0, 1, 1.0)
+        } else if y == h - 1 {
+            (h - 2, h - 1, 1.0)
         } else {
-            s.gx[0] = (row[1] - row[0]) as f32;
-            s.gx[w - 1] = (row[w - 1] - row[w - 2]) as f32;
-            for x in 1..w - 1 {
-                s.gx[x] = (0.5 * (row[x + 1] - row[x - 1])) as f32;
-            }
+            (y - 1, y + 1, 0.5)
+        };
+        let (ru, rd) = (&img[up * w..(up + 1) * w], &img[down * w..(down + 1) * w]);
+        for ((g, &a), &b) in gy.iter_mut().zip(ru).zip(rd) {
+            *g = (half * (b - a)) as f32;
         }
-        if h == 1 {
-            s.gy.fill(0.0);
-        } else {
-            let (up, down, half) = if y == 0 {
-                (0, 1, 1.0)
-            } else if y == h - 1 {
-                (h - 2, h - 1, 1.0)
-            } else {
-                (y - 1, y + 1, 0.5)
-            };
-            let (ru, rd) = (&img[up * w..(up + 1) * w], &img[down * w..(down + 1) * w]);
-            for ((g, &a), &b) in s.gy.iter_mut().zip(ru).zip(rd) {
-                *g = (half * (b - a)) as f32;
-            }
-        }
-        // Magnitude and orientation (in bins) over the row: branch-free, vectorises.
-        for (gx, gy) in s.gx.iter_mut().zip(s.gy.iter_mut()) {
-            let m = (*gx * *gx + *gy * *gy).sqrt();
-            // y grows downwards in the image: -gy makes the angle counter-clockwise (OpenCV).
-            let t = angle_2pi(-*gy, *gx) * BINS_PER_RAD;
-            *gx = m;
-            *gy = t;
-        }
-        // Soft binning: only bins floor(t) and floor(t) + 1 (mod 8) get a share, which is
-        // `m * max(0, 1 - circular |t - o|)` for every o.
-        let out = &mut s.planes[y * w * ORI..(y + 1) * w * ORI];
-        for ((px, &m), &t) in out.chunks_exact_mut(ORI).zip(&s.gx).zip(&s.gy) {
-            let Ok(px): std::result::Result<&mut [f32; ORI], _> = px.try_into() else {
-                continue;
-            };
-            #[allow(clippy::cast_sign_loss)]
-            let b = t as usize; // t in [0, 8]
-            #[allow(clippy::cast_precision_loss)]
-            let f = t - b as f32;
-            *px = [0.0; ORI];
-            px[b & 7] = m * (1.0 - f);
-            px[(b + 1) & 7] = m * f;
+    }
+    // Magnitude and orientation (in bins) over the row: branch-free, vectorises.
+    for (gx, gy) in gx.iter_mut().zip(gy.iter_mut()) {
+        let m = (*gx * *gx + *gy * *gy).sqrt();
+        // y grows downwards in the image: -gy makes the angle counter-clockwise (OpenCV).
+        let t = angle_2pi(-*gy, *gx) * BINS_PER_RAD;
+        *gx = m;
+        *gy = t;
+    }
+    // Soft binning: plane o gets `m * max(0, 1 - circular |t - o|)`, 8 lanes per pixel
+    // without branches or scattered stores (vectorises).
+    for ((px, &m), &t) in out.chunks_exact_mut(ORI).zip(&*gx).zip(&*gy) {
+        for (p, &o) in px.iter_mut().zip(&LANES) {
+            let d = t - o;
+            let d = if d < 0.0 { -d } else { d };
+            let e = 8.0 - d;
+            let d = if e < d { e } else { d };
+            let v = 1.0 - d;
+            *p = m * if v > 0.0 { v } else { 0.0 };
         }
     }
 }
@@ -559,10 +652,19 @@ fn clip(k: usize, taps: &Taps, n: usize) -> (usize, usize, usize) {
     (first as usize, (first - lo) as usize, (hi - first) as usize)
 }
 
-/// Separable triangular filtering evaluated at the bin centres, written into the raw
-/// descriptors of one size and channel (`block` rows of `dims` values, channel offset `col`).
+/// Orientation planes of `s.smooth` and the separable triangular filtering evaluated at the
+/// bin centres, written into the raw descriptors of one size and channel (`block` rows of
+/// `dims` values, channel offset `col`).
+///
+/// One pass down the image: each row of orientation planes is computed once, into a row
+/// buffer, and added into the vertical accumulators of the bin rows whose taps cover it (few
+/// at a time, cache-resident: no full-image plane buffer). When a bin row is complete, its
+/// distinct bin columns (8 orientations at once) are evaluated and copied to every descriptor
+/// that uses them. Distinct means [`AxisPlan`]'s sharing: e.g. with bin size = step,
+/// neighbouring descriptors share three of their four bin rows and columns.
 #[allow(clippy::too_many_arguments)]
-fn gather(
+#[inline(always)]
+fn planes_and_gather(
     s: &mut Scratch,
     h: usize,
     w: usize,
@@ -573,42 +675,121 @@ fn gather(
     dims: usize,
     col: usize,
 ) {
-    s.rowbuf.resize(w * ORI, 0.0);
+    let Scratch {
+        smooth,
+        gx,
+        gy,
+        rowbuf,
+        colvals,
+        rows,
+        cols,
+        users,
+        user_start,
+        order,
+        active,
+        pool,
+        ..
+    } = s;
+    gx.resize(w, 0.0);
+    gy.resize(w, 0.0);
+    rowbuf.resize(w * ORI, 0.0);
+    rows.build(ys, t, h);
+    cols.build(xs, t, w);
+    colvals.resize(cols.centres.len() * ORI, 0.0);
+    // The users (grid row, bin row) of each distinct bin row, grouped by centre.
+    users.clear();
+    for (j, idx) in rows.of.iter().enumerate() {
+        for (by, &r) in idx.iter().enumerate() {
+            users.push((r, j, by));
+        }
+    }
+    users.sort_unstable();
+    user_start.clear();
+    user_start.resize(rows.centres.len() + 1, 0);
+    for &(r, _, _) in users.iter() {
+        user_start[r + 1] += 1;
+    }
+    for r in 0..rows.centres.len() {
+        user_start[r + 1] += user_start[r];
+    }
+    // Bin rows in the order their taps start.
+    order.clear();
+    order.extend(0..rows.centres.len());
+    order.sort_by_key(|&r| (rows.centres[r].first, r));
+    active.clear();
     let nx = xs.len();
-    for (j, &ky) in ys.iter().enumerate() {
-        for (by, tb) in t.bins.iter().enumerate() {
-            // Vertical pass: this bin row of every grid point of grid row j, all columns.
-            let rb = &mut s.rowbuf;
-            rb.fill(0.0);
-            let (y0, k0, n) = clip(ky, tb, h);
-            for (dy, &wy) in tb.w[k0..k0 + n].iter().enumerate() {
-                let yy = y0 + dy;
-                let src = &s.planes[yy * w * ORI..(yy + 1) * w * ORI];
-                for (d, &p) in rb.iter_mut().zip(src) {
-                    *d += wy * p;
+    let mut next = 0;
+    let mut finish_row = |r: usize, acc: &[f32], colvals: &mut [f32]| {
+        // Horizontal pass at each distinct bin column, 8 orientations at a time.
+        for (cc, out) in cols.centres.iter().zip(colvals.chunks_exact_mut(ORI)) {
+            let mut sum = [0.0f32; ORI];
+            for (dx, &wx) in t.bins[cc.bin].w[cc.k0..cc.k0 + cc.n].iter().enumerate() {
+                let p = &acc[(cc.first + dx) * ORI..(cc.first + dx + 1) * ORI];
+                for (a, &v) in sum.iter_mut().zip(p) {
+                    *a += wx * v;
                 }
             }
-            // Horizontal gather at each bin centre, 8 orientations at a time.
-            for (i, &kx) in xs.iter().enumerate() {
+            out.copy_from_slice(&sum);
+        }
+        // Every (grid row, bin row) on this centre, every grid column and bin column.
+        for &(_, j, by) in &users[user_start[r]..user_start[r + 1]] {
+            for (i, cidx) in cols.of.iter().enumerate() {
                 let row = &mut block[(j * nx + i) * dims + col..][..DESCRIPTOR_DIMS];
-                for (bx, txb) in t.bins.iter().enumerate() {
-                    let mut acc = [0.0f32; ORI];
-                    let (x0, k0, n) = clip(kx, txb, w);
-                    for (dx, &wx) in txb.w[k0..k0 + n].iter().enumerate() {
-                        let p = &rb[(x0 + dx) * ORI..(x0 + dx + 1) * ORI];
-                        for (a, &v) in acc.iter_mut().zip(p) {
-                            *a += wx * v;
-                        }
-                    }
+                for (bx, &c) in cidx.iter().enumerate() {
                     let f = t.flat[bx] * t.flat[by];
+                    let src = &colvals[c * ORI..(c + 1) * ORI];
                     let out = &mut row[(by * 4 + bx) * ORI..(by * 4 + bx + 1) * ORI];
-                    for (o, a) in out.iter_mut().zip(acc) {
+                    for (o, &a) in out.iter_mut().zip(src) {
                         *o = a * f;
                     }
                 }
             }
         }
+    };
+    for y in 0..h {
+        // Open the bin rows whose taps start here (empty ones are finished at once).
+        while next < order.len() && rows.centres[order[next]].first <= y {
+            let r = order[next];
+            next += 1;
+            let mut buf = pool.pop().unwrap_or_default();
+            buf.clear();
+            buf.resize(w * ORI, 0.0);
+            if rows.centres[r].n == 0 {
+                finish_row(r, &buf, colvals);
+                pool.push(buf);
+            } else {
+                active.push((r, buf));
+            }
+        }
+        if active.is_empty() {
+            continue;
+        }
+        plane_row(smooth, h, w, y, gx, gy, rowbuf);
+        let mut a = 0;
+        while a < active.len() {
+            let r = active[a].0;
+            let rc = rows.centres[r];
+            let wy = t.bins[rc.bin].w[rc.k0 + (y - rc.first)];
+            for (d, &p) in active[a].1.iter_mut().zip(rowbuf.iter()) {
+                *d += wy * p;
+            }
+            if y + 1 == rc.first + rc.n {
+                let (r, buf) = active.swap_remove(a);
+                finish_row(r, &buf, colvals);
+                pool.push(buf);
+            } else {
+                a += 1;
+            }
+        }
     }
+    // Bin rows that start below the image (none: `clip` empties them) or never closed.
+    while next < order.len() {
+        let r = order[next];
+        next += 1;
+        let buf = vec![0.0f32; w * ORI];
+        finish_row(r, &buf, colvals);
+    }
+    debug_assert!(active.is_empty());
 }
 
 /// Sum of squares (`square`) or sum in 8 interleaved partial sums, added in a fixed order:
@@ -625,6 +806,7 @@ fn sum8(d: &[f32], square: bool) -> f32 {
 }
 
 /// Normalise, clamp at 0.2, renormalise, then optionally quantise and root one descriptor.
+#[inline(always)]
 fn finish(d: &mut [f32], params: &DsiftParams) {
     let norm = sum8(d, true).sqrt();
     #[allow(clippy::cast_possible_truncation)]
@@ -638,12 +820,7 @@ fn finish(d: &mut [f32], params: &DsiftParams) {
         let x = *v * inv;
         *v = if x > 0.2 { 0.2 } else { x };
     }
-    let norm2 = d
-        .iter()
-        .map(|v| v * v)
-        .sum::<f32>()
-        .sqrt()
-        .max(f32::EPSILON);
+    let norm2 = sum8(d, true).sqrt().max(f32::EPSILON);
     let inv2 = 1.0 / norm2;
     for v in d.iter_mut() {
         *v *= inv2;
@@ -712,10 +889,12 @@ mod tests {
             };
             let n = n_descriptors(h, w, &params) * c * 128;
             let mut want = vec![0.0f32; n];
-            describe_into(&img, &params, &mut Scratch::default(), &mut want);
+            let tables = batch_tables(&params, h.max(w));
+            describe_into(&img, &params, &tables, &mut Scratch::default(), &mut want);
             for isa in crate::isa::Isa::ALL {
                 let mut got = vec![0.0f32; n];
-                describe_into_isa(isa, &img, &params, &mut Scratch::default(), &mut got);
+                let mut s = Scratch::default();
+                describe_into_isa(isa, &img, &params, &tables, &mut s, &mut got);
                 assert!(
                     got.iter()
                         .zip(&want)
@@ -841,12 +1020,62 @@ mod tests {
         assert!(e.to_string().contains("image 1"), "{e}");
     }
 
-    /// Phase timings on a 256 x 256 image: `cargo test --release -p vislang-core
+    crate::multiversion!(fn smooth_isa[](s: &mut Scratch, h: usize, w: usize, g: &[f64]) = smooth);
+    fn all_plane_rows(s: &mut Scratch, h: usize, w: usize) {
+        s.gx.resize(w, 0.0);
+        s.gy.resize(w, 0.0);
+        s.rowbuf.resize(w * ORI, 0.0);
+        for y in 0..h {
+            plane_row(&s.smooth, h, w, y, &mut s.gx, &mut s.gy, &mut s.rowbuf);
+        }
+    }
+    crate::multiversion!(fn plane_rows_isa[](s: &mut Scratch, h: usize, w: usize) = all_plane_rows);
+    crate::multiversion!(fn finish_isa[](d: &mut [f32], p: &DsiftParams) = finish);
+    fn gather_plain(
+        s: &mut Scratch,
+        (h, w): (usize, usize),
+        xs: &[usize],
+        ys: &[usize],
+        t: &SizeTables,
+        block: &mut [f32],
+    ) {
+        planes_and_gather(s, h, w, xs, ys, t, block, DESCRIPTOR_DIMS, 0);
+    }
+    crate::multiversion!(fn gather_isa[](
+        s: &mut Scratch,
+        hw: (usize, usize),
+        xs: &[usize],
+        ys: &[usize],
+        t: &SizeTables,
+        block: &mut [f32],
+    ) = gather_plain);
+
+    /// Phase timings (at the ISA level in use) on a 256 x 256 image: `cargo test --release -p vislang-core
     /// dsift::tests::phase_timings -- --ignored --nocapture`.
     #[test]
     #[ignore = "timing, run by hand"]
     fn phase_timings() {
-        use std::time::Instant;
+        // Thread CPU time: the machine may be shared, wall time is then mostly waiting.
+        #[derive(Clone, Copy)]
+        struct Instant(f64);
+        impl Instant {
+            fn now() -> Self {
+                let mut ts = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                // SAFETY: a valid pointer to a timespec.
+                unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+                #[allow(clippy::cast_precision_loss)]
+                Self(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+            }
+        }
+        impl std::ops::Sub for Instant {
+            type Output = f64;
+            fn sub(self, o: Self) -> f64 {
+                self.0 - o.0
+            }
+        }
         let (h, w) = (256, 256);
         let data: Vec<u8> = (0..h * w)
             .map(|i| ((i * 37 + i / 7 + (i / w) * 11) % 251) as u8)
@@ -858,6 +1087,7 @@ mod tests {
             channels: 1,
         };
         let p = DsiftParams::default();
+        let isa = crate::isa::current();
         let reps = 50;
         let mut s = Scratch::default();
         let xs = grid(w, p.step);
@@ -868,39 +1098,42 @@ mod tests {
             let t = size_tables(size, &p, 256);
             let t0 = Instant::now();
             for _ in 0..reps {
-                smooth(&mut s, h, w, &t.gauss);
+                smooth_isa(isa, &mut s, h, w, &t.gauss);
+            }
+            let tp = Instant::now();
+            for _ in 0..reps {
+                plane_rows_isa(isa, &mut s, h, w);
             }
             let t1 = Instant::now();
             for _ in 0..reps {
-                orientation_planes(&mut s, h, w);
-            }
-            let t2 = Instant::now();
-            for _ in 0..reps {
-                gather(&mut s, h, w, &xs, &ys, &t, &mut block, 128, 0);
+                gather_isa(isa, &mut s, (h, w), &xs, &ys, &t, &mut block);
             }
             let t3 = Instant::now();
             for _ in 0..reps {
                 for r in block.chunks_exact_mut(128) {
-                    finish(r, &p);
+                    finish_isa(isa, r, &p);
                 }
             }
             let t4 = Instant::now();
-            let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3 / f64::from(reps);
+            let ms = |a: Instant, b: Instant| (b - a) * 1e3 / f64::from(reps);
             println!(
-                "size {size}: smooth {:.3} ms, planes {:.3} ms, gather {:.3} ms, finish {:.3} ms",
-                ms(t0, t1),
-                ms(t1, t2),
-                ms(t2, t3),
+                "size {size}: smooth {:.3} ms, planes {:.3} ms, planes + gather {:.3} ms, finish {:.3} ms",
+                ms(t0, tp),
+                ms(tp, t1),
+                ms(t1, t3),
                 ms(t3, t4)
             );
         }
+        let tables = batch_tables(&p, h.max(w));
+        let mut out = vec![0.0f32; n_descriptors(h, w, &p) * 128];
         let t0 = Instant::now();
         for _ in 0..reps {
-            let _ = describe(&img, &p);
+            describe_into_isa(isa, &img, &p, &tables, &mut s, &mut out);
         }
         println!(
-            "total {:.3} ms",
-            (Instant::now() - t0).as_secs_f64() * 1e3 / f64::from(reps)
+            "total {:.3} ms CPU ({})",
+            (Instant::now() - t0) * 1e3 / f64::from(reps),
+            isa.name()
         );
     }
 }

@@ -37,6 +37,18 @@ pub enum Error {
         /// Features it should have.
         expected: usize,
     },
+    /// A vector's length disagrees with a count named by another argument.
+    #[error("{name} has length {got}, expected {expected_name}={expected}")]
+    LengthMismatch {
+        /// The argument's name.
+        name: &'static str,
+        /// Its length.
+        got: usize,
+        /// What fixes the length (e.g. `n_clusters`).
+        expected_name: &'static str,
+        /// The expected length.
+        expected: usize,
+    },
     /// The caller stopped the computation (a callback returned `false`).
     #[error("interrupted")]
     Interrupted,

@@ -9,7 +9,8 @@ use crate::accumulate::cluster_sums;
 use crate::assign::nearest_into;
 use crate::{Error, MatRef, Result, Scalar};
 
-/// What one step saw: the batch's labels and squared distances before the update.
+/// What one step saw and produced: the batch's labels and squared distances before the
+/// update, and the updated centres and counts.
 #[derive(Debug, Clone)]
 pub struct BatchStep<T> {
     /// Centre of each batch row before the update.
@@ -18,23 +19,43 @@ pub struct BatchStep<T> {
     pub sq_distances: Vec<T>,
     /// Weighted batch inertia before the update.
     pub inertia: f64,
+    /// The updated centres (`k x d`, row-major).
+    pub centers: Vec<T>,
+    /// The updated weight seen per centre (`k`).
+    pub counts: Vec<f64>,
 }
 
-/// Updates `centers` (`k x d`) and `counts` (`k`) in place with one batch.
+/// One step on `batch` from `centers` (`k x d`) and `counts` (`k`), with every input check of
+/// the public API (matching features and lengths, finite values, valid weights, distances that
+/// fit the dtype).
 pub fn step<T: Scalar>(
     batch: MatRef<'_, T>,
     weights: Option<&[T]>,
-    centers: &mut [T],
-    counts: &mut [f64],
+    centers: MatRef<'_, T>,
+    counts: &[f64],
 ) -> Result<BatchStep<T>> {
-    let (n, d, k) = (batch.rows(), batch.cols(), counts.len());
-    let c = MatRef::new("centers", centers, k, d)?;
-    c.check_non_empty("centers")?;
+    let (n, d, k) = (batch.rows(), batch.cols(), centers.rows());
+    if centers.cols() != d {
+        return Err(Error::DimensionMismatch {
+            name: "X",
+            got: d,
+            expected: centers.cols(),
+        });
+    }
+    if counts.len() != k {
+        return Err(Error::LengthMismatch {
+            name: "counts",
+            got: counts.len(),
+            expected_name: "n_clusters",
+            expected: k,
+        });
+    }
+    centers.check_non_empty("centers")?;
     batch.check_finite("X")?;
     crate::matrix::check_weights(weights, n)?;
-    c.check_finite("centers")?;
+    centers.check_finite("centers")?;
     let mass = weights.map_or(n as f64, |w| w.iter().map(|v| v.as_f64()).sum());
-    crate::kmeans::check_distance_scale("X", &[batch, c], mass)?;
+    crate::kmeans::check_distance_scale("X", &[batch, centers], mass)?;
     if let Some(j) = counts.iter().position(|v| !v.is_finite() || *v < 0.0) {
         return Err(Error::invalid(
             "counts",
@@ -45,8 +66,10 @@ pub fn step<T: Scalar>(
         labels: vec![0; n],
         sq_distances: vec![T::zero(); n],
         inertia: 0.0,
+        centers: centers.as_slice().to_vec(),
+        counts: counts.to_vec(),
     };
-    nearest_into(batch, c, 1, &mut out.labels, &mut out.sq_distances);
+    nearest_into(batch, centers, 1, &mut out.labels, &mut out.sq_distances);
     out.inertia = out
         .sq_distances
         .iter()
@@ -58,14 +81,14 @@ pub fn step<T: Scalar>(
         if wsum[j] <= 0.0 {
             continue;
         }
-        let total = counts[j] + wsum[j];
-        for (cv, s) in centers[j * d..(j + 1) * d]
+        let total = out.counts[j] + wsum[j];
+        for (cv, s) in out.centers[j * d..(j + 1) * d]
             .iter_mut()
             .zip(&sums[j * d..(j + 1) * d])
         {
-            *cv = T::from_f64((cv.as_f64() * counts[j] + s) / total);
+            *cv = T::from_f64((cv.as_f64() * out.counts[j] + s) / total);
         }
-        counts[j] = total;
+        out.counts[j] = total;
     }
     Ok(out)
 }
@@ -82,9 +105,38 @@ mod tests {
         let b2 = [3.0, 11.0, 13.0];
         for b in [&b1[..], &b2[..]] {
             let x = MatRef::new("X", b, 3, 1).unwrap();
-            step(x, None, &mut centers, &mut counts).unwrap();
+            let c = MatRef::new("centers", &centers, 2, 1).unwrap();
+            let s = step(x, None, c, &counts).unwrap();
+            (centers, counts) = (s.centers, s.counts);
         }
         assert_eq!(centers, vec![2.0, 11.0]);
         assert_eq!(counts, vec![3.0, 3.0]);
+    }
+
+    #[test]
+    fn checks_shapes_and_counts() {
+        let x = [0.0f64, 1.0, 2.0, 3.0, 4.0, 5.0];
+        let x = MatRef::new("X", &x, 2, 3).unwrap();
+        let c = [0.0f64; 6];
+        let c3 = MatRef::new("centers", &c, 2, 3).unwrap();
+        let c2 = MatRef::new("centers", &c[..4], 2, 2).unwrap();
+        let msg = |r: Result<BatchStep<f64>>| r.unwrap_err().to_string();
+        assert_eq!(
+            msg(step(x, None, c2, &[0.0; 2])),
+            "X has 3 features, expected 2"
+        );
+        assert_eq!(
+            msg(step(x, None, c3, &[0.0; 3])),
+            "counts has length 3, expected n_clusters=2"
+        );
+        assert_eq!(
+            msg(step(x, None, c3, &[0.0, -1.0])),
+            "counts: must be finite and >= 0, got -1 at 1"
+        );
+        let empty = MatRef::new("centers", &c[..0], 0, 3).unwrap();
+        assert_eq!(
+            msg(step(x, None, empty, &[])),
+            "centers: must be non-empty, got shape (0, 3)"
+        );
     }
 }

@@ -63,6 +63,51 @@ struct Hit<T> {
     d2: T,
 }
 
+/// Options of [`seed_rows`]: what a caller of the public seeding function chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeedParams {
+    /// Number of seeds.
+    pub n_clusters: usize,
+    /// Candidates per centre; `None` is [`default_local_trials`] of `n_clusters`.
+    pub n_local_trials: Option<usize>,
+    /// Seed of the random generator.
+    pub seed: u64,
+}
+
+/// Greedy k-means++ seed rows with every input check of the public API: `x` non-empty and
+/// finite, `1 <= n_clusters <= rows`, `weights` valid with a positive sum, distances that fit
+/// the dtype; then [`kmeans_plus_plus_with_progress`] with the default local trials where
+/// none are given. `progress` as there.
+pub fn seed_rows<T: Scalar>(
+    x: MatRef<'_, T>,
+    weights: Option<&[T]>,
+    params: &SeedParams,
+    progress: &mut dyn FnMut(usize) -> bool,
+) -> Result<Vec<usize>> {
+    let k = params.n_clusters;
+    x.check_non_empty("X")?;
+    x.check_finite("X")?;
+    if k == 0 || k > x.rows() {
+        return Err(Error::TooFewSamples { k, n: x.rows() });
+    }
+    crate::matrix::check_weights(weights, x.rows())?;
+    let mass = match weights {
+        Some(w) => {
+            let s: f64 = w.iter().map(|v| v.as_f64()).sum();
+            if s <= 0.0 {
+                return Err(Error::invalid("sample_weight", "must have a positive sum"));
+            }
+            s
+        }
+        None => x.rows() as f64,
+    };
+    crate::kmeans::check_distance_scale("X", &[x], mass)?;
+    let t = params
+        .n_local_trials
+        .unwrap_or_else(|| default_local_trials(k));
+    kmeans_plus_plus_with_progress(x, weights, k, t, &mut Rng::new(params.seed), progress)
+}
+
 /// Row indices of `k` seeds chosen by greedy k-means++ with `n_trials` candidates per centre.
 ///
 /// `weights` must be non-negative with a positive sum; `k <= x.rows()` (checked by callers).
@@ -567,5 +612,50 @@ mod tests {
         let mut blobs: Vec<usize> = seeds.iter().map(|&s| s / 50).collect();
         blobs.sort_unstable();
         assert_eq!(blobs, vec![0, 1, 2, 3]);
+    }
+
+    fn seed_params(k: usize) -> SeedParams {
+        SeedParams {
+            n_clusters: k,
+            n_local_trials: None,
+            seed: 5,
+        }
+    }
+
+    #[test]
+    fn seed_rows_checks_inputs() {
+        let data = [0.0f64, 1.0, 2.0, 3.0, 4.0, 5.0];
+        let x = MatRef::new("X", &data, 3, 2).unwrap();
+        let run = |k: usize, w: Option<&[f64]>| seed_rows(x, w, &seed_params(k), &mut |_| true);
+        let msg = |r: Result<Vec<usize>>| r.unwrap_err().to_string();
+        assert_eq!(msg(run(0, None)), "n_clusters=0 must be <= n_samples=3");
+        assert_eq!(msg(run(4, None)), "n_clusters=4 must be <= n_samples=3");
+        assert_eq!(
+            msg(run(2, Some(&[0.0, 0.0, 0.0]))),
+            "sample_weight: must have a positive sum"
+        );
+        assert!(msg(run(2, Some(&[1.0, 1.0]))).starts_with("sample_weight: has length 2"));
+        let bad = [0.0f64, f64::NAN, 2.0, 3.0];
+        let xb = MatRef::new("X", &bad, 2, 2).unwrap();
+        let r = seed_rows(xb, None, &seed_params(1), &mut |_| true);
+        assert_eq!(msg(r), "X contains NaN or inf at row 0");
+        let empty = MatRef::new("X", &data[..0], 0, 2).unwrap();
+        let r = seed_rows(empty, None, &seed_params(1), &mut |_| true);
+        assert_eq!(msg(r), "X: must be non-empty, got shape (0, 2)");
+        let huge = [1e300f64, 0.0, 0.0, 0.0];
+        let xh = MatRef::new("X", &huge, 2, 2).unwrap();
+        assert!(seed_rows(xh, None, &seed_params(1), &mut |_| true).is_err());
+    }
+
+    #[test]
+    fn seed_rows_defaults_to_the_local_trials_of_k() {
+        let data: Vec<f64> = (0..400).map(|i| ((i * 37) % 101) as f64).collect();
+        let x = MatRef::new("X", &data, 200, 2).unwrap();
+        let got = seed_rows(x, None, &seed_params(6), &mut |_| true).unwrap();
+        let want = kmeans_plus_plus(x, None, 6, default_local_trials(6), &mut Rng::new(5));
+        assert_eq!(got, want);
+        let mut stopped = |_: usize| false;
+        let r = seed_rows(x, None, &seed_params(6), &mut stopped);
+        assert_eq!(r, Err(Error::Interrupted));
     }
 }

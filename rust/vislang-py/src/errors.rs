@@ -13,7 +13,8 @@ pub fn to_pyerr(e: Error) -> PyErr {
         Error::InvalidInput { .. }
         | Error::NonFinite { .. }
         | Error::TooFewSamples { .. }
-        | Error::DimensionMismatch { .. } => InvalidInputError::new_err(e.to_string()),
+        | Error::DimensionMismatch { .. }
+        | Error::LengthMismatch { .. } => InvalidInputError::new_err(e.to_string()),
         Error::Interrupted => PyKeyboardInterrupt::new_err("interrupted"),
     }
 }

@@ -9,8 +9,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 use vislang_core::assign::Precision;
 use vislang_core::kmeans::{self, Algorithm, Init, IterInfo, KMeansParams};
-use vislang_core::rng::Rng;
-use vislang_core::{assign, minibatch, seeding, Scalar};
+use vislang_core::seeding::{self, SeedParams};
+use vislang_core::{assign, minibatch, Scalar};
 
 use crate::arrays::{mat, to_array2, weights, Floats2};
 use crate::errors::{InternalError, InvalidInputError};
@@ -212,25 +212,10 @@ fn minibatch_typed<'py, T: Scalar + numpy::Element>(
     let c: PyReadonlyArray2<'py, T> = centers.extract().map_err(|_| {
         InvalidInputError::new_err("centers must be a 2-D array of the same dtype as X")
     })?;
-    let xm = mat(x, "X")?;
-    let cm = mat(&c, "centers")?;
-    if cm.cols() != xm.cols() {
-        return Err(InvalidInputError::new_err(format!(
-            "X has {} features, expected {}",
-            xm.cols(),
-            cm.cols()
-        )));
-    }
+    let (xm, cm) = (mat(x, "X")?, mat(&c, "centers")?);
     let counts = counts
         .as_slice()
         .map_err(|_| InvalidInputError::new_err("counts must be C-contiguous"))?;
-    if counts.len() != cm.rows() {
-        return Err(InvalidInputError::new_err(format!(
-            "counts has length {}, expected n_clusters={}",
-            counts.len(),
-            cm.rows()
-        )));
-    }
     let w: Option<PyReadonlyArray1<'py, T>> = match sample_weight {
         Some(w) => Some(w.extract().map_err(|_| {
             InvalidInputError::new_err("sample_weight must be a 1-D array of the same dtype as X")
@@ -238,16 +223,11 @@ fn minibatch_typed<'py, T: Scalar + numpy::Element>(
         None => None,
     };
     let wv = weights(&w)?;
-    let mut new_centers = cm.as_slice().to_vec();
-    let mut new_counts = counts.to_vec();
     let (k, d) = (cm.rows(), cm.cols());
-    let (step, new_centers, new_counts) = run_native(py, n_threads, move || {
-        let s = minibatch::step(xm, wv, &mut new_centers, &mut new_counts)?;
-        Ok((s, new_centers, new_counts))
-    })?;
+    let step = run_native(py, n_threads, move || minibatch::step(xm, wv, cm, counts))?;
     (
-        to_array2(py, new_centers, k, d)?,
-        new_counts.into_pyarray(py),
+        to_array2(py, step.centers, k, d)?,
+        step.counts.into_pyarray(py),
         step.labels.into_pyarray(py),
         step.sq_distances.into_pyarray(py),
         step.inertia,
@@ -294,42 +274,13 @@ fn seeds_typed<'py, T: Scalar + numpy::Element>(
         None => None,
     };
     let wv = weights(&w)?;
-    let n_clusters = opts.n_clusters;
-    let work = move |ask: &(dyn Fn(usize) -> bool + Sync)| -> vislang_core::Result<Vec<usize>> {
-        xm.check_non_empty("X")?;
-        xm.check_finite("X")?;
-        if n_clusters == 0 || n_clusters > xm.rows() {
-            return Err(vislang_core::Error::TooFewSamples {
-                k: n_clusters,
-                n: xm.rows(),
-            });
-        }
-        vislang_core::matrix::check_weights(wv, xm.rows())?;
-        let mass = match wv {
-            Some(w) => {
-                let s: f64 = w.iter().map(|v| v.as_f64()).sum();
-                if s <= 0.0 {
-                    return Err(vislang_core::Error::invalid(
-                        "sample_weight",
-                        "must have a positive sum",
-                    ));
-                }
-                s
-            }
-            None => xm.rows() as f64,
-        };
-        kmeans::check_distance_scale("X", &[xm], mass)?;
-        let t = opts
-            .n_local_trials
-            .unwrap_or_else(|| seeding::default_local_trials(n_clusters));
-        seeding::kmeans_plus_plus_with_progress(
-            xm,
-            wv,
-            n_clusters,
-            t,
-            &mut Rng::new(opts.seed),
-            &mut |m| ask(m),
-        )
+    let params = SeedParams {
+        n_clusters: opts.n_clusters,
+        n_local_trials: opts.n_local_trials,
+        seed: opts.seed,
+    };
+    let work = move |ask: &(dyn Fn(usize) -> bool + Sync)| {
+        seeding::seed_rows(xm, wv, &params, &mut |m| ask(m))
     };
     run_polled(py, opts.n_threads, work, |py, m: usize| {
         match callback.as_ref() {
