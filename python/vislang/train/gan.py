@@ -47,6 +47,13 @@ def _schema(name: str) -> Schema:
             o("data", "n_test", 300, "test images (one caption each is generated)", minimum=2),
             o("data", "image_size", 32, "image size", choices=(32, 64)),
             o("data", "seed", 0, "dataset seed"),
+            o(
+                "text",
+                "encoder",
+                "vse",
+                "GAN text embeddings: vse (trained here) or minilm (all-MiniLM-L6-v2, cached)",
+                choices=("vse", "minilm"),
+            ),
             o("text", "vse_epochs", 4, "epochs of the VSE model giving text embeddings", minimum=1),
             o("text", "embed_dim", 64, "VSE joint-space size = the GAN's text_dim", minimum=2),
             o("text", "word_dim", 32, "VSE word embedding size", minimum=1),
@@ -62,6 +69,14 @@ def _schema(name: str) -> Schema:
                 "bce (the paper's) or hinge (extra)",
                 choices=("bce", "hinge"),
             ),
+            o(
+                "model",
+                "text_scale",
+                0.0,
+                "factor on the text embeddings (0 = sqrt(text_dim), unit variance per dimension)",
+                minimum=0,
+            ),
+            o("model", "d_text_batchnorm", False, "batch norm on D's text projection (reedscot)"),
             o("model", "spectral_norm", False, "extra: spectral norm in D"),
             o("model", "l1_weight", 0.0, "extra: L1 weight between G(z, t) and the real image"),
             o("train", "epochs", 12, "GAN epochs", minimum=1),
@@ -77,6 +92,12 @@ def _schema(name: str) -> Schema:
                 99,
                 "R-precision: random wrong captions per image",
                 minimum=1,
+            ),
+            o(
+                "eval",
+                "style_steps",
+                300,
+                "steps of the style encoder S(x) -> z (0 = no style-transfer figure)",
             ),
             o("eval", "fid", True, "compute FID / IS in Lite0 features (slow on CPU)"),
             o("eval", "is_splits", 3, "Inception Score splits", minimum=1),
@@ -128,11 +149,17 @@ def prepare_shapes(
         progress=progress,
     ).fit()
     vse = vse.cpu().eval()
+    if t["encoder"] == "minilm":
+        from vislang.models.sentence_encoder import cached_sentence_embeddings
+
+        text = cached_sentence_embeddings(captions)  # (n_captions, 384), cached on disk
+    else:
+        text = vse.embed_texts(captions)  # (n_captions, embed_dim): precomputed once
     return {
         "train": train,
         "test": test,
         "vse": vse,
-        "text": vse.embed_texts(captions),  # (n_captions, embed_dim): precomputed once
+        "text": text,
         "caption_image": t2i,
         "vse_s": time.perf_counter() - t0,
     }
@@ -163,8 +190,7 @@ def train_shapes_gan(
     train, test, vse, text, t2i = (p[k] for k in ("train", "test", "vse", "text", "caption_image"))
     timings: dict[str, float] = {"vse_s": p["vse_s"]}
     d = config["data"]
-    gan = TextToImageGAN.from_vse(
-        vse,
+    kwargs: dict[str, Any] = dict(
         image_size=d["image_size"],
         ngf=m["ngf"],
         ndf=m["ndf"],
@@ -174,9 +200,17 @@ def train_shapes_gan(
         loss=m["loss"],
         spectral_norm=m["spectral_norm"],
         l1_weight=m["l1_weight"],
+        text_scale=m["text_scale"] or None,
+        d_text_batchnorm=m["d_text_batchnorm"],
         matching_aware=matching,
         interpolate=interp,
     )
+    if config["text"]["encoder"] == "minilm":
+        from vislang.models.sentence_encoder import MINILM_DIM
+
+        gan = TextToImageGAN.create(text_dim=MINILM_DIM, text_encoder="minilm", **kwargs)
+    else:
+        gan = TextToImageGAN.from_vse(vse, **kwargs)
     trainer = GANTrainer(
         gan,
         np.asarray(train.images),
@@ -208,6 +242,13 @@ def train_shapes_gan(
         save_image_grid(gan.generate(list(PROMPTS), n=8, seed=0), out_dir / "samples.png")
         _plot_prompts(gan, out_dir / "samples_per_caption.png")
         _plot_interpolation(gan, out_dir / "interpolation.png")
+        if config["eval"]["style_steps"]:
+            t3 = time.perf_counter()
+            gan.fit_style_encoder(text, steps=config["eval"]["style_steps"], seed=tr["seed"])
+            queries = np.asarray(test.images[:4])
+            fig = style_transfer_figure(gan, queries, list(PROMPTS[:4]))
+            fig.savefig(out_dir / "style_transfer.png", dpi=100)
+            timings["style_s"] = time.perf_counter() - t3
     if evaluate:
         t2 = time.perf_counter()
         metrics.update(_evaluate(gan, vse, train, test, config))
@@ -329,6 +370,31 @@ def interpolation_figure(gan: Any, pairs: list[tuple[str, str]], steps: int = 8)
             axes[r, k].set_xticks([])
             axes[r, k].set_yticks([])
         axes[r, 0].set_title(f"{a}  ->  {b}", loc="left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def style_transfer_figure(gan: Any, queries: Any, captions: list[str]) -> Any:
+    """A matplotlib figure (§5.4, Figure 6): one row per query image, the query first, then
+    the query's style ``S(x)`` rendered with each caption. ``gan`` needs a fitted style
+    encoder (:meth:`~vislang.models.gan.TextToImageGAN.fit_style_encoder`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    imgs = gan.style_transfer(queries, captions)  # (q, k, S, S, 3)
+    q, k = imgs.shape[:2]
+    fig, axes = plt.subplots(q, k + 1, figsize=((k + 1) * 0.9, q * 1.0), squeeze=False)
+    for r in range(q):
+        row = [queries[r], *imgs[r]]
+        for j, im in enumerate(row):
+            axes[r, j].imshow(im)
+            axes[r, j].set_xticks([])
+            axes[r, j].set_yticks([])
+    axes[0, 0].set_title("query", fontsize=7)
+    for j, cap in enumerate(captions):
+        axes[0, j + 1].set_title(cap, fontsize=6)
     fig.tight_layout()
     return fig
 
