@@ -98,6 +98,11 @@ class GANConfig:
     d_text_batchnorm : bool
         Batch norm on D's compressed text embedding before the leaky ReLU (reedscot/icml2016's
         code has it; the paper does not mention it). Off by default.
+    d_joint_batch : bool
+        Stabiliser (off by default): D scores real/right, real/wrong and fake pairs in one
+        batch, so its batch norm sees real and fake images together. With the paper's separate
+        batches, a batch of near-identical fakes is normalised by its own (tiny) spread, which
+        hides a collapsed generator from D.
     style_encoder : bool
         The model holds the inverse network ``S(x) -> z`` of §5.4 (style transfer); set by
         :meth:`TextToImageGAN.fit_style_encoder`.
@@ -125,6 +130,7 @@ class GANConfig:
     l1_weight: float = 0.0
     text_scale: float | None = None
     d_text_batchnorm: bool = False
+    d_joint_batch: bool = False
     style_encoder: bool = False
     text_encoder: str = "none"
     text_encoder_config: dict[str, Any] | None = None
@@ -542,15 +548,32 @@ class TextToImageGAN(nn.Module):
         c = self.config
         self._check_text(text)
         fake = self.generator(z, text)  # (B, 3, S, S)
-        s_real = self.discriminator(real, text)
-        s_wrong = self.discriminator(real, wrong) if c.matching_aware else None
-        s_fake_d = self.discriminator(fake.detach(), text)
-        d_loss = discriminator_loss(s_real, s_wrong, s_fake_d, c.loss)
-        s_fake = self.discriminator(fake, text)
+        mixed = interpolate_embeddings(text, c.beta) if c.interpolate else None
         s_int = None
-        if c.interpolate:
-            mixed = interpolate_embeddings(text, c.beta)
-            s_int = self.discriminator(self.generator(z, mixed), mixed)
+        if c.d_joint_batch:
+            b = real.shape[0]
+            d = self.discriminator
+            if c.matching_aware:
+                s = d(torch.cat([real, real, fake.detach()]), torch.cat([text, wrong, text]))
+                s_real, s_wrong, s_fake_d = s[:b], s[b : 2 * b], s[2 * b :]
+            else:
+                s = d(torch.cat([real, fake.detach()]), torch.cat([text, text]))
+                s_real, s_wrong, s_fake_d = s[:b], None, s[b:]
+            fakes, texts = [real, fake], [text, text]
+            if mixed is not None:
+                fakes.append(self.generator(z, mixed))
+                texts.append(mixed)
+            s_g = d(torch.cat(fakes), torch.cat(texts))[b:]  # real images only for the BN
+            s_fake = s_g[:b]
+            s_int = s_g[b:] if mixed is not None else None
+        else:
+            s_real = self.discriminator(real, text)
+            s_wrong = self.discriminator(real, wrong) if c.matching_aware else None
+            s_fake_d = self.discriminator(fake.detach(), text)
+            s_fake = self.discriminator(fake, text)
+            if mixed is not None:
+                s_int = self.discriminator(self.generator(z, mixed), mixed)
+        d_loss = discriminator_loss(s_real, s_wrong, s_fake_d, c.loss)
         g_loss = generator_loss(s_fake, s_int, c.loss, c.int_weight)
         if c.l1_weight > 0:
             g_loss = g_loss + c.l1_weight * (fake - real).abs().mean()
