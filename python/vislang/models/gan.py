@@ -103,6 +103,10 @@ class GANConfig:
         batch, so its batch norm sees real and fake images together. With the paper's separate
         batches, a batch of near-identical fakes is normalised by its own (tiny) spread, which
         hides a collapsed generator from D.
+    diversity_weight : float
+        Stabiliser (0 = off, the paper): weight of the mode-seeking term of Mao et al. 2019
+        (MSGAN) for G, ``w / (mean|G(z1, t) - G(z2, t)| / mean|z1 - z2| + 1e-5)`` with a second
+        noise batch at the same text, against a conditional G that ignores ``z``.
     style_encoder : bool
         The model holds the inverse network ``S(x) -> z`` of §5.4 (style transfer); set by
         :meth:`TextToImageGAN.fit_style_encoder`.
@@ -131,6 +135,7 @@ class GANConfig:
     text_scale: float | None = None
     d_text_batchnorm: bool = False
     d_joint_batch: bool = False
+    diversity_weight: float = 0.0
     style_encoder: bool = False
     text_encoder: str = "none"
     text_encoder_config: dict[str, Any] | None = None
@@ -143,7 +148,7 @@ class GANConfig:
                 raise InvalidInputError(f"{name}: must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.beta <= 1.0:
             raise InvalidInputError(f"beta: must be in [0, 1], got {self.beta}")
-        for name in ("int_weight", "l1_weight"):
+        for name in ("int_weight", "l1_weight", "diversity_weight"):
             v = float(getattr(self, name))
             if not (math.isfinite(v) and v >= 0):
                 raise InvalidInputError(f"{name}: must be finite and >= 0, got {v}")
@@ -577,6 +582,10 @@ class TextToImageGAN(nn.Module):
         g_loss = generator_loss(s_fake, s_int, c.loss, c.int_weight)
         if c.l1_weight > 0:
             g_loss = g_loss + c.l1_weight * (fake - real).abs().mean()
+        if c.diversity_weight > 0:
+            z2 = z.roll(1, dims=0)  # another noise per caption (same batch, no extra RNG)
+            ratio = (fake - self.generator(z2, text)).abs().mean() / (z - z2).abs().mean()
+            g_loss = g_loss + c.diversity_weight / (ratio + 1e-5)
         stats = {
             "d_x": torch.sigmoid(s_real.detach()).mean(),
             "d_g_z": torch.sigmoid(s_fake_d.detach()).mean(),

@@ -77,6 +77,13 @@ def _schema(name: str) -> Schema:
                 minimum=0,
             ),
             o("model", "d_text_batchnorm", False, "batch norm on D's text projection (reedscot)"),
+            o(
+                "model",
+                "d_joint_batch",
+                False,
+                "stabiliser: D's batch norm over real and fake pairs together",
+            ),
+            o("model", "diversity_weight", 0.0, "stabiliser: MSGAN mode-seeking weight for G"),
             o("model", "spectral_norm", False, "extra: spectral norm in D"),
             o("model", "l1_weight", 0.0, "extra: L1 weight between G(z, t) and the real image"),
             o("train", "epochs", 12, "GAN epochs", minimum=1),
@@ -202,6 +209,8 @@ def train_shapes_gan(
         l1_weight=m["l1_weight"],
         text_scale=m["text_scale"] or None,
         d_text_batchnorm=m["d_text_batchnorm"],
+        d_joint_batch=m["d_joint_batch"],
+        diversity_weight=m["diversity_weight"],
         matching_aware=matching,
         interpolate=interp,
     )
