@@ -2,6 +2,7 @@
 model, the same data, seed and steps), as a markdown table.
 
     python benches/gan_variants.py --config configs/gan-int-cls-shapes.toml --out /tmp/gan-variants
+    python benches/gan_variants.py --from-dirs --out DIR   # tabulate DIR/gan-cls/metrics.json ...
 
 Prints the table (attribute accuracy per attribute, R-precision, FID / IS in Lite0 features,
 training time) and writes ``OUT/VARIANT/metrics.json`` and ``OUT/table.md``.
@@ -68,7 +69,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("/tmp/vislang-gan-variants"))
     ap.add_argument("--variants", default="gan-cls,gan-int,gan-int-cls")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--from-dirs",
+        action="store_true",
+        help="only tabulate OUT/VARIANT/metrics.json (e.g. of parallel `vislang train` runs)",
+    )
     args = ap.parse_args(argv)
+    if args.from_dirs:
+        results = {
+            v: json.loads((args.out / v / "metrics.json").read_text())
+            for v in args.variants.split(",")
+        }
+        print(table(results))
+        return 0
     torch.set_num_threads(args.threads)
     config = tomllib.loads(args.config.read_text())
     t0 = time.perf_counter()

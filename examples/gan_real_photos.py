@@ -10,8 +10,9 @@ briefly on the CPU; then
 - FID (Lite0 features): generated vs held-out real images in EfficientNet-Lite0 features
   (not comparable to papers' Inception FID), next to the FID of real training vs held-out images.
 
-    python examples/gan_real_photos.py --dataset cifar10 --epochs 8 --out /tmp/gan-cifar10
-    python examples/gan_real_photos.py --dataset fashion-mnist --n-per-class 500 --epochs 8
+    python examples/gan_real_photos.py --dataset cifar10 --epochs 8 --lr 1e-3 --diversity 1
+    python examples/gan_real_photos.py --dataset fashion-mnist --n-per-class 300 --epochs 6 \
+        --lr 1e-3 --diversity 1 --out /tmp/gan-fashion
 
 Writes ``OUT/metrics.json`` and ``OUT/samples.png`` (one row per class).
 """
@@ -148,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--width", type=int, default=32, help="ngf = ndf")
     ap.add_argument("--joint-batch", action="store_true", help="the d_joint_batch stabiliser")
+    ap.add_argument("--diversity", type=float, default=0.0, help="MSGAN mode-seeking weight")
     ap.add_argument("--classifier-epochs", type=int, default=6)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
@@ -179,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         ngf=args.width,
         ndf=args.width,
         d_joint_batch=args.joint_batch,
+        diversity_weight=args.diversity,
     )
     trainer = GANTrainer(
         gan,
@@ -218,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch_size": args.batch_size,
         "lr": args.lr,
         "d_joint_batch": args.joint_batch,
+        "diversity_weight": args.diversity,
         "train_s": round(train_s, 1),
         "train_images_per_s": float(np.mean([h["images_per_s"] for h in history])),
         "class_accuracy_generated": acc_fake,

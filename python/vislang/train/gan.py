@@ -422,13 +422,14 @@ def demo_figures(
     """Train a tiny shapes-world GAN-INT-CLS (under a minute on 2 idle CPU cores; ``quick``: a
     few seconds, for tests) and return two matplotlib figures: samples per caption and text
     interpolation strips."""
-    n_train, epochs = (64, 1) if quick else (500, 3)
+    n_train, epochs = (64, 1) if quick else (640, 10)
     config = SCHEMA.resolve(
         {
             "data": {"n_train": n_train, "n_test": 2, "seed": seed},
             "text": {"vse_epochs": 1},
-            "model": {"ngf": 16, "ndf": 16},
-            "train": {"epochs": epochs, "seed": seed},
+            # configs/gan-int-cls-shapes.toml's departures: lr 1e-3, batch 32, mode seeking.
+            "model": {"ngf": 16, "ndf": 16, "diversity_weight": 1.0},
+            "train": {"epochs": epochs, "seed": seed, "batch_size": 32, "lr": 1e-3},
         }
     )
     gan, _ = train_shapes_gan(config, device=device, progress=progress, evaluate=False)
