@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import time
 from pathlib import Path
 
@@ -36,7 +37,9 @@ from vislang.models.gan_training import save_image_grid
 from vislang.models.sentence_encoder import MINILM_DIM, cached_sentence_embeddings
 
 ROOT = Path(__file__).resolve().parents[1]
-CIFAR = ROOT / ".." / "shared" / "data" / "cifar10-train-5k"
+CIFAR = Path(
+    os.environ.get("VISLANG_CIFAR10", ROOT / ".." / "shared" / "data" / "cifar10-train-5k")
+)
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 FASHION_CLASSES = (
     "t-shirt",
@@ -62,6 +65,8 @@ TEMPLATES = (
 def load_cifar(root: Path, n_per_class: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     import cv2
 
+    if not root.is_dir():
+        raise SystemExit(f"CIFAR-10 folder not found: {root} (--data or $VISLANG_CIFAR10)")
     classes = sorted(d.name for d in root.iterdir() if d.is_dir())
     images, labels = [], []
     for k, c in enumerate(classes):
