@@ -435,3 +435,25 @@ def test_sentence_embeddings_are_cached_and_lazy(tmp_path: Path, monkeypatch: An
         gan.generate(["a red circle"], n=1)
     with pytest.raises(InvalidInputError, match="384"):
         create_model("gan-cls", image_size=32, text_dim=64, text_encoder="minilm")
+
+
+def test_diversity_weight_adds_the_mode_seeking_term() -> None:
+    kw = {"image_size": 32, "text_dim": 6, "ngf": 4, "ndf": 4, "z_dim": 3}
+    torch.manual_seed(3)
+    plain = create_model("gan-cls", **kw).eval()
+    ms = create_model("gan-cls", diversity_weight=0.5, **kw).eval()
+    ms.load_state_dict(plain.state_dict())
+    real, t, w, z = (
+        torch.rand(4, 3, 32, 32) * 2 - 1,
+        torch.randn(4, 6),
+        torch.randn(4, 6),
+        torch.randn(4, 3),
+    )
+    _, g0, _ = plain.losses(real, t, w, z)
+    _, g1, _ = ms.losses(real, t, w, z)
+    with torch.no_grad():
+        z2 = z.roll(1, dims=0)
+        ratio = (ms(z, t) - ms(z2, t)).abs().mean() / (z - z2).abs().mean()
+    assert float((g1 - g0).detach()) == pytest.approx(0.5 / (float(ratio) + 1e-5), rel=1e-4)
+    with pytest.raises(InvalidInputError, match="diversity_weight"):
+        create_model("gan-cls", diversity_weight=-1.0, **kw)
