@@ -16,7 +16,8 @@ def test_missing_module_names_the_extra(module: str, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == module else real(name, *a)
     )
-    with pytest.raises(MissingDependencyError, match=r'pip install "vislang\[vision\]"') as info:
+    extra = _deps.OPTIONAL[module][2]
+    with pytest.raises(MissingDependencyError, match=rf'pip install "vislang\[{extra}\]"') as info:
         _deps.require(module, "vislang.something")
     assert isinstance(info.value, ImportError) and isinstance(info.value, VislangError)
     assert info.value.name == module

@@ -367,7 +367,8 @@ class DTRNN(CrossModalModel):
             ea, eb = edge_bounds[k], edge_bounds[k + 1]
             msg = (h[e_child[ea:eb]] @ self.w_children).view(eb - ea, -1, d)
             msg = msg[torch.arange(eb - ea, device=dev), e_mat[ea:eb]] * e_w[ea:eb]
-            pre = base[lo:hi].index_add(0, e_parent[ea:eb] - lo, msg)
+            # under autocast base is float16/bfloat16 while the weighted messages are float32
+            pre = base[lo:hi].index_add(0, e_parent[ea:eb] - lo, msg.to(base.dtype))
             h = torch.cat([h, torch.tanh(pre * scale[lo:hi])])
         return h[torch.from_numpy(tb.roots).to(dev)]
 

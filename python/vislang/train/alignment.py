@@ -86,7 +86,7 @@ SCHEMAS: dict[str, Schema] = {name: _schema(name) for name in ("dt-rnn", "brnn-a
 @register_runner(
     "dt-rnn",
     schema=SCHEMAS["dt-rnn"],
-    family="sentence",
+    family="alignment",
     description="DT-RNN (Socher et al. 2014): dependency-tree sentence vectors",
 )
 def run_dt_rnn(
