@@ -123,7 +123,10 @@ class EmbeddingRankingFunction(torch.autograd.Function):
     ) -> Tensor:
         # Autograd is off inside forward; autocast is not: without this, AMP on the CPU would
         # turn the product of float32 embeddings into bfloat16, which the kernel cannot read.
-        with torch.autocast(image_emb.device.type, enabled=False):
+        if _autocast_on(image_emb.device.type):
+            with torch.autocast(image_emb.device.type, enabled=False):
+                scores = image_emb @ text_emb.t()
+        else:  # entering the context costs more than a small batch's product
             scores = image_emb @ text_emb.t()
         kernel = _ranking_kernel(margin, max_violation, direction, n_threads)
         loss, grad = kernel(*_numpy_inputs(scores, positives))
@@ -138,6 +141,15 @@ class EmbeddingRankingFunction(torch.autograd.Function):
         want_image, want_text = ctx.needs_input_grad[:2]
         grad_image, grad_text = _embedding_grads(grad, image_emb, text_emb, want_image, want_text)
         return grad_image, grad_text, None, None, None, None, None
+
+
+def _autocast_on(device_type: str) -> bool:
+    try:
+        return bool(torch.is_autocast_enabled(device_type))
+    except TypeError:  # torch < 2.4: no device argument
+        if device_type == "cpu":
+            return bool(torch.is_autocast_cpu_enabled())
+        return bool(torch.is_autocast_enabled())
 
 
 # dS with at most this fraction of non-zeros is multiplied as a sparse matrix. The hardest-

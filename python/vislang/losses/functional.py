@@ -12,6 +12,8 @@ with ``backend="torch"`` they run as torch ops with the same semantics.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -121,7 +123,11 @@ def _square_cpu_scores(scores: object) -> bool:
 def _finite_loss(loss: Tensor, scores: Tensor) -> Tensor:
     """Raise instead of returning an inf/NaN loss from finite scores (overflowing margin
     violations). Checked on CPU only: on a GPU it would cost a device sync per step."""
-    if loss.is_cpu and not bool(torch.isfinite(loss.detach()).all()):
+    if not loss.is_cpu:
+        return loss
+    # A scalar's Python float is checked in about a microsecond; a tensor op costs tens.
+    finite = math.isfinite(loss.item()) if loss.numel() == 1 else bool(torch.isfinite(loss).all())
+    if not finite:
         top = float(scores.detach().abs().max())
         raise InvalidInputError(
             f"the loss is {float(loss.detach().sum())}: margin violations overflow {scores.dtype} "
