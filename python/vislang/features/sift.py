@@ -547,7 +547,8 @@ class DenseSIFT(LocalFeatureExtractor):
 
         ready = self._ready_arrays(items, idx)
         if ready is not None:
-            return ready
+            as_loaded: list[NDArray[np.uint8] | None] = list(ready)
+            return as_loaded
 
         def one(i: int) -> tuple[NDArray[np.uint8] | None, str | None]:
             name = describe_image(items[i], i)
