@@ -176,6 +176,35 @@ def test_estimator_threads_do_not_change_results(photos: list[NDArray[np.uint8]]
     np.testing.assert_array_equal(a.offsets, b.offsets)
 
 
+@pytest.mark.parametrize("color", [None, "rgb", "opponent"])
+def test_ready_arrays_fast_path_equals_general_path(
+    photos: list[NDArray[np.uint8]], color: str | None
+) -> None:
+    # uint8 arrays of the right mode go through one native call (no per-image conversion);
+    # a float copy of one image forces the per-image path: same descriptors, keypoints, sizes.
+    mode = "gray" if color is None else "rgb"
+    imgs = [load_image(p, mode, max_side=48) for p in photos] * 2
+    ext = DenseSIFT(step=8, sizes=(4, 6), color=color, max_side=64, n_jobs=2)
+    fast = ext.transform(imgs)
+    slow = ext.transform([*imgs[:-1], imgs[-1].astype(np.float64)])
+    for attr in ("descriptors", "offsets", "keypoints", "image_sizes"):
+        np.testing.assert_array_equal(getattr(fast, attr), getattr(slow, attr))
+    per_image = [ext.transform([im]) for im in imgs]
+    np.testing.assert_array_equal(
+        fast.descriptors, np.concatenate([d.descriptors for d in per_image])
+    )
+    # a stacked array of same-sized images, and images needing a shrink (max_side)
+    same = np.stack([im[:32, :32] for im in imgs])
+    np.testing.assert_array_equal(
+        ext.transform(same).descriptors, ext.transform([*same[:-1], same[-1] * 1.0]).descriptors
+    )
+    small = DenseSIFT(step=8, sizes=(4,), color=color, max_side=24)
+    np.testing.assert_array_equal(
+        small.transform(imgs).descriptors,
+        small.transform([load_image(im, mode, max_side=24) for im in imgs]).descriptors,
+    )
+
+
 def test_estimator_small_and_flat_images() -> None:
     ds = DenseSIFT(step=8, sizes=(4,)).transform(
         [np.zeros((3, 3)), np.zeros((16, 16)), np.full((1, 1), 255, np.uint8)]

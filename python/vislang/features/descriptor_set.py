@@ -206,6 +206,32 @@ class DescriptorSet:
         self._image_sizes = None if image_sizes is None else _as_image_sizes(image_sizes, n_images)
         self._names = None if names is None else _as_names(names, n_images)
 
+    @classmethod
+    def _from_finite(
+        cls,
+        descriptors: NDArray[np.float32],
+        offsets: Any,
+        keypoints: Any = None,
+        image_sizes: Any = None,
+    ) -> DescriptorSet:
+        """As the constructor, for a C-contiguous float32 matrix known to be finite.
+
+        For extractors whose output is finite by construction (the Rust dense SIFT): skips
+        the finiteness scan over every descriptor value; offsets, keypoints and image sizes
+        are validated as usual.
+        """
+        if descriptors.dtype != np.float32 or descriptors.ndim != 2:
+            return cls(descriptors, offsets, keypoints, image_sizes)
+        self = cls.__new__(cls)
+        self._descriptors = np.ascontiguousarray(descriptors)
+        n = descriptors.shape[0]
+        self._offsets = _as_offsets(offsets, n)
+        self._keypoints = None if keypoints is None else _as_keypoints(keypoints, n)
+        n_images = self._offsets.shape[0] - 1
+        self._image_sizes = None if image_sizes is None else _as_image_sizes(image_sizes, n_images)
+        self._names = None
+        return self
+
     # ------------------------------------------------------------------ builders
     @classmethod
     def from_list(

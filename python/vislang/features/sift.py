@@ -483,10 +483,18 @@ class DenseSIFT(LocalFeatureExtractor):
             from tqdm.auto import tqdm
 
             bar = tqdm(total=n, desc=type(self).__name__, unit="img", leave=False)
+        # Arrays already in memory and ready as they are: one native call for the whole batch
+        # whose output is the result (no per-image conversion, no chunks to concatenate).
+        ready = self._ready_arrays(items, range(n)) if bar is None and n > 0 else None
+        if ready is not None:
+            desc, counts = self._native([self._channels(img) for img in ready], threads)
+            sizes = np.array([img.shape[:2] for img in ready], dtype=np.int64)
+            offsets = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            return DescriptorSet._from_finite(desc, offsets, self._keypoints(sizes), sizes)
         sizes = np.zeros((n, 2), dtype=np.int64)
         parts: list[NDArray[np.float32]] = []
         counts = np.zeros(n, dtype=np.int64)
-        kp_sizes = self.keypoint_sizes
         try:
             for start in range(0, n, _RUST_CHUNK):
                 idx = range(start, min(start + _RUST_CHUNK, n))
@@ -505,26 +513,42 @@ class DenseSIFT(LocalFeatureExtractor):
         finally:
             if bar is not None:
                 bar.close()
-        # One output buffer, filled chunk by chunk (never all descriptors twice at once).
-        data = np.empty((int(counts.sum()), self.n_dims), dtype=np.float32)
-        pos = 0
-        while parts:
-            part = parts.pop(0)
-            data[pos : pos + part.shape[0]] = part
-            pos += part.shape[0]
-            del part
+        if len(parts) == 1 and parts[0].shape[0] == int(counts.sum()):
+            data = parts.pop()  # one chunk: its output is the result
+        else:
+            # One output buffer, filled chunk by chunk (never all descriptors twice at once).
+            data = np.empty((int(counts.sum()), self.n_dims), dtype=np.float32)
+            pos = 0
+            while parts:
+                part = parts.pop(0)
+                data[pos : pos + part.shape[0]] = part
+                pos += part.shape[0]
+                del part
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
-        kps = np.concatenate(
+        return DescriptorSet._from_finite(data, offsets, self._keypoints(sizes), sizes)
+
+    def _keypoints(self, sizes: NDArray[np.int64]) -> NDArray[np.float32]:
+        """The keypoints of every image of ``sizes`` (skipped images, size 0, have none)."""
+        kp_sizes = self.keypoint_sizes
+        step = int(self.step)
+        if len(sizes) and (sizes == sizes[0]).all() and sizes[0, 0] > 0:
+            one = _all_sizes_grid(int(sizes[0, 0]), int(sizes[0, 1]), step, kp_sizes)
+            return np.tile(one, (len(sizes), 1))
+        return np.concatenate(
             [np.empty((0, 3), np.float32)]
-            + [_all_sizes_grid(int(h), int(w), int(self.step), kp_sizes) for h, w in sizes if h > 0]
+            + [_all_sizes_grid(int(h), int(w), step, kp_sizes) for h, w in sizes if h > 0]
         )
-        return DescriptorSet(data, offsets, kps, sizes)
 
     def _load_chunk(
         self, items: list[Any], idx: range, threads: int
     ) -> list[NDArray[np.uint8] | None]:
         """Read the images of ``idx`` (files decode in threads); ``None`` for skipped ones."""
+
+        ready = self._ready_arrays(items, idx)
+        if ready is not None:
+            as_loaded: list[NDArray[np.uint8] | None] = list(ready)
+            return as_loaded
 
         def one(i: int) -> tuple[NDArray[np.uint8] | None, str | None]:
             name = describe_image(items[i], i)
@@ -545,6 +569,29 @@ class DenseSIFT(LocalFeatureExtractor):
             if error is not None:  # warn from the calling thread, in input order
                 warnings.warn(f"skipping {error}", UserWarning, stacklevel=3)
             out.append(img)
+        return out
+
+    def _ready_arrays(self, items: list[Any], idx: range) -> list[NDArray[np.uint8]] | None:
+        """The images of ``idx`` when every one is already what :func:`load_image` returns.
+
+        That is a non-empty uint8 array of the extractor's colour mode ((H, W) gray or
+        (H, W, 3) RGB) within ``max_side``: :func:`load_image` would return it unchanged (as a
+        C-contiguous array), so the per-image conversion and its checks are skipped. ``None``
+        when any image needs the general path.
+        """
+        ndim = 2 if self._color_mode == "gray" else 3
+        limit = self.max_side
+        out = []
+        for i in idx:
+            img = items[i]
+            if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != ndim:
+                return None
+            shape = img.shape
+            if shape[0] == 0 or shape[1] == 0 or (ndim == 3 and shape[2] != 3):
+                return None
+            if limit is not None and max(shape[0], shape[1]) > limit:
+                return None
+            out.append(np.ascontiguousarray(img))
         return out
 
 

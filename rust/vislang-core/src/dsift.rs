@@ -1050,7 +1050,7 @@ mod tests {
         block: &mut [f32],
     ) = gather_plain);
 
-    /// Phase timings (at the ISA level in use) on a 256 x 256 image: `cargo test --release -p vislang-core
+    /// Phase timings (at the ISA level in use) on a 256 x 256 image (`VISLANG_PHASE_SIDE`): `cargo test --release -p vislang-core
     /// dsift::tests::phase_timings -- --ignored --nocapture`.
     #[test]
     #[ignore = "timing, run by hand"]
@@ -1076,7 +1076,12 @@ mod tests {
                 self.0 - o.0
             }
         }
-        let (h, w) = (256, 256);
+        // VISLANG_PHASE_SIDE=32 for CIFAR-sized images.
+        let side = std::env::var("VISLANG_PHASE_SIDE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256usize);
+        let (h, w) = (side, side);
         let data: Vec<u8> = (0..h * w)
             .map(|i| ((i * 37 + i / 7 + (i / w) * 11) % 251) as u8)
             .collect();
@@ -1088,14 +1093,14 @@ mod tests {
         };
         let p = DsiftParams::default();
         let isa = crate::isa::current();
-        let reps = 50;
+        let reps = 50 * u32::try_from((256 * 256 / (h * w)).max(1)).unwrap_or(1);
         let mut s = Scratch::default();
         let xs = grid(w, p.step);
         let ys = grid(h, p.step);
         let mut block = vec![0.0f32; xs.len() * ys.len() * 128];
         s.gray = data.iter().map(|&v| f64::from(v) / 255.0).collect();
         for &size in &p.sizes {
-            let t = size_tables(size, &p, 256);
+            let t = size_tables(size, &p, side);
             let t0 = Instant::now();
             for _ in 0..reps {
                 smooth_isa(isa, &mut s, h, w, &t.gauss);
