@@ -104,3 +104,53 @@ def test_read_shards_refuses_an_unfinished_shard(tmp_path: Path) -> None:
         read_shards(out)
     with pytest.raises(CheckpointError, match="cannot read the shard index"):
         read_shards(tmp_path / "other.npy")
+
+
+def _cli_no_extraction(rank: int, argv: list[str]) -> int:
+    """A rank whose extractor must not run: every shard has to come from its cache."""
+    from vislang.cli import _commands
+
+    def refuse(args: object) -> None:
+        raise AssertionError(f"rank {rank} extracted descriptors again")
+
+    _commands.descriptors_from_inputs = refuse  # type: ignore[assignment]
+    return main(argv)
+
+
+def test_sharded_vocab_resumes_from_cached_descriptor_shards(tmp_path: Path) -> None:
+    from vislang import VisualVocabulary
+    from vislang.distributed.shards import descriptor_cache_path
+
+    (tmp_path / "imgs").mkdir()
+    _images(tmp_path / "imgs")
+    out = tmp_path / "v.safetensors"
+    argv = ["vocab", str(tmp_path / "imgs"), *DENSE, "--n-words", "4", "--seed", "0"]
+    argv += ["--out", str(out)]
+    assert launch(_cli, 2, argv, timeout=60.0, start_method="fork") == [0, 0]
+    first = VisualVocabulary.load(out).cluster_centers_
+    caches = [descriptor_cache_path(out, r, 2) for r in range(2)]
+    assert all(c.is_file() and c.with_suffix(".done").is_file() for c in caches)
+    mtimes = [c.stat().st_mtime_ns for c in caches]
+
+    # The rerun loads both shards (an extraction would fail the rank) and fits the same words.
+    out.unlink()
+    assert launch(_cli_no_extraction, 2, argv, timeout=60.0, start_method="fork") == [0, 0]
+    np.testing.assert_array_equal(VisualVocabulary.load(out).cluster_centers_, first)
+    assert [c.stat().st_mtime_ns for c in caches] == mtimes
+
+    # An interrupted run: rank 1's cache has no marker. Only rank 1 extracts again.
+    caches[1].with_suffix(".done").unlink()
+    with pytest.raises(Exception, match="rank 1 extracted descriptors again"):
+        launch(_cli_no_extraction, 2, argv, timeout=60.0, start_method="fork")
+    assert launch(_cli, 2, argv, timeout=60.0, start_method="fork") == [0, 0]
+    assert caches[0].stat().st_mtime_ns == mtimes[0]
+    assert caches[1].with_suffix(".done").is_file()
+    np.testing.assert_array_equal(VisualVocabulary.load(out).cluster_centers_, first)
+
+    # Other extractor settings: the caches are not reused but extracted again.
+    other = [a if a != "16" else "24" for a in argv]
+    with pytest.raises(Exception, match="extracted descriptors again"):
+        launch(_cli_no_extraction, 2, other, timeout=60.0, start_method="fork")
+    assert launch(_cli, 2, other, timeout=60.0, start_method="fork") == [0, 0]
+    assert caches[0].stat().st_mtime_ns != mtimes[0]
+    assert not np.array_equal(VisualVocabulary.load(out).cluster_centers_, first)

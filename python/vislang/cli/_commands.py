@@ -66,7 +66,11 @@ def vocab(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             files = [str(f) for f in collect_images(list(args.images))]
             start, stop = shard_range(len(files), rank, world)
             args = argparse.Namespace(**{**vars(args), "images": files[start:stop]})
-    if args.images:
+    resumed = False
+    if sharded and from_images and args.images:
+        ds, names, skipped, resumed = _cached_shard_descriptors(args, out, rank, world)
+        X = np.ascontiguousarray(ds.descriptors, dtype=np.float32)
+    elif args.images:
         ds, names, skipped = descriptors_from_inputs(args)
         X = np.ascontiguousarray(ds.descriptors, dtype=np.float32)  # packed ORB bytes -> float
     else:  # more ranks than images: an empty shard, which every rank reports
@@ -127,9 +131,46 @@ def vocab(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     }
     if args.save_descriptors:
         result["descriptors_file"] = str(args.save_descriptors)
+    if sharded and from_images:
+        result["resumed"] = resumed
     if rank == 0:  # under torchrun: rank 0's images and descriptors, the global inertia
         emit(args, {**result, "ranks": world} if sharded else result)
     return 0
+
+
+def _cached_shard_descriptors(
+    args: argparse.Namespace, out: Path, rank: int, world: int
+) -> tuple[Any, list[str], list[str], bool]:
+    """One rank's descriptors for a sharded ``vislang vocab``, cached per shard.
+
+    The descriptors of this rank's images are saved to
+    :func:`~vislang.distributed.shards.descriptor_cache_path` with a ``.done`` marker holding a
+    digest of the image list and the extractor settings. A rerun loads a cache whose marker
+    matches (no extraction); one made from other images or settings is extracted again and
+    overwritten. Returns ``(descriptors, names, skipped, resumed)``.
+    """
+    from vislang.distributed import shards
+    from vislang.features import DescriptorSet
+
+    mine = [str(f) for f in args.images]
+    settings = {"extractor": extractor_info(args), "on_error": getattr(args, "on_error", None)}
+    digest = shards.inputs_digest(mine, settings)
+    cache = shards.descriptor_cache_path(out, rank, world)
+    if shards.shard_done(cache, digest):
+        ds = DescriptorSet.load(cache)
+        skipped = [str(n) for n in shards.read_marker(cache).get("skipped", [])]
+        log(args, f"rank {rank}: descriptors of {len(mine)} images loaded from {cache.name}")
+        return ds, list(ds.names or []), skipped, True
+    if cache.with_suffix(".done").is_file():
+        log(args, f"rank {rank}: {cache.name} was made from other images or settings, redone")
+        cache.with_suffix(".done").unlink()
+    ds, names, skipped = descriptors_from_inputs(args)
+    tmp = cache.with_name(cache.stem + ".tmp.safetensors")
+    ds.save(tmp)
+    cache.unlink(missing_ok=True)
+    tmp.replace(cache)
+    shards.mark_done(cache, digest, images=len(names), skipped=list(skipped))
+    return ds, names, skipped, False
 
 
 # ---------------------------------------------------------------------- encode

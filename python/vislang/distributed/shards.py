@@ -6,6 +6,11 @@
 0 writes the index ``codes.shards.json`` once every rank is done. :func:`read_shards`
 concatenates the shards in rank order, which is the order of the inputs. A rerun after an
 interruption skips every shard whose marker matches its inputs (:func:`shard_done`).
+
+``vislang vocab`` under torchrun caches each rank's extracted descriptors the same way
+(:func:`descriptor_cache_path`, ``vocab.descriptors.shard-r-of-W.safetensors`` plus its
+``.done`` marker): a rerun loads a finished shard instead of extracting again, and re-extracts
+one whose marker records other images or extractor settings.
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ from vislang.exceptions import CheckpointError, InvalidInputError
 
 __all__ = [
     "INDEX_FORMAT",
+    "descriptor_cache_path",
     "index_path",
     "inputs_digest",
+    "mark_done",
+    "read_marker",
     "read_shards",
     "shard_done",
     "shard_paths",
@@ -78,6 +86,29 @@ def shard_done(codes: Path, digest: str) -> bool:
         return bool(json.loads(m.read_text(encoding="utf-8")).get("digest") == digest)
     except (OSError, ValueError):
         return False
+
+
+def read_marker(path: Path) -> dict[str, Any]:
+    """The ``.done`` marker of a finished shard file (``{}`` when missing or unreadable)."""
+    try:
+        info = json.loads(_marker(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def mark_done(path: Path, digest: str, **info: Any) -> None:
+    """Write the ``.done`` marker of ``path`` (after ``path`` itself is complete)."""
+    tmp = _marker(path).with_name(_marker(path).name + ".tmp")
+    tmp.write_text(json.dumps({"digest": digest, **info}), encoding="utf-8")
+    os.replace(tmp, _marker(path))
+
+
+def descriptor_cache_path(out: str | os.PathLike[str], rank: int, world_size: int) -> Path:
+    """The descriptor cache of one rank of a sharded ``vislang vocab --out vocab.safetensors``:
+    ``vocab.descriptors.shard-r-of-W.safetensors``."""
+    p = Path(out)
+    return p.with_name(f"{p.stem}.descriptors.shard-{rank:05d}-of-{world_size:05d}.safetensors")
 
 
 def write_shard(

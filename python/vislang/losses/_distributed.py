@@ -12,6 +12,7 @@ trainer do) gives exactly the gradient of one process on the global batch.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -74,15 +75,41 @@ def all_gather_with_grad(x: Tensor) -> Tensor:
     return out
 
 
-def _gather_plain(x: Tensor, sizes: list[int]) -> Tensor:
-    import torch.distributed as dist
+class _AllGatherPair(torch.autograd.Function):
+    """Both embedding matrices in one all-gather (one flat buffer per rank); the backward pass
+    needs no communication (see ``backward``): one collective a step instead of four."""
 
-    top = max(sizes)
-    padded = x.new_zeros((top, *x.shape[1:]))
-    padded[: x.shape[0]] = x
-    parts = [torch.empty_like(padded) for _ in sizes]
-    dist.all_gather(parts, padded.contiguous())
-    return torch.cat([p[:n] for p, n in zip(parts, sizes, strict=True)])
+    @staticmethod
+    def forward(
+        ctx: Any, a: Tensor, b: Tensor, rows: list[int], cols: list[int]
+    ) -> tuple[Tensor, Tensor]:
+        import torch.distributed as dist
+
+        rank = dist.get_rank()
+        ea, eb = math.prod(a.shape[1:]), math.prod(b.shape[1:])
+        na, nb = max(rows) * ea, max(cols) * eb
+        buf = a.new_zeros(na + nb)
+        buf[: a.numel()] = a.reshape(-1)
+        buf[na : na + b.numel()] = b.reshape(-1)
+        parts = [torch.empty_like(buf) for _ in rows]
+        dist.all_gather(parts, buf)
+        ga = [p[: r * ea].view(r, *a.shape[1:]) for p, r in zip(parts, rows, strict=True)]
+        gb = [p[na : na + c * eb].view(c, *b.shape[1:]) for p, c in zip(parts, cols, strict=True)]
+        ga[rank], gb[rank] = a.detach(), b.detach()  # bit-identical to the local inputs
+        ctx.rows = (sum(rows[:rank]), rows[rank])
+        ctx.cols = (sum(cols[:rank]), cols[rank])
+        ctx.world = len(rows)
+        return torch.cat(ga), torch.cat(gb)
+
+    @staticmethod
+    def backward(ctx: Any, grad_a: Tensor, grad_b: Tensor) -> tuple[Tensor, Tensor, None, None]:
+        # Every rank computed the same global loss from the same gathered tensors (the same
+        # deterministic ops on the same values), so the sum over ranks of the gradient of this
+        # rank's rows is world_size times the local one: exact (a power-of-two multiple when
+        # world_size is 2), and no all-reduce is needed.
+        world = ctx.world
+        (ra, n), (rb, m) = ctx.rows, ctx.cols
+        return grad_a[ra : ra + n] * world, grad_b[rb : rb + m] * world, None, None
 
 
 def gather_pairs(
@@ -98,30 +125,49 @@ def gather_pairs(
     None); with ``image_ids`` (B,) and ``text_image_ids`` (C,) an image and a caption of the
     same image on different ranks are positives too (otherwise they would be false negatives).
     With one square block per rank and no ids the global mask is the diagonal, returned as None.
+
+    At most three collectives a step and none in the backward pass: the batch sizes, both
+    embeddings in one buffer, and the masks and ids in one buffer. The backward pass relies on
+    every rank computing the same loss from the gathered tensors (true of the VSE / VSE++ and
+    InfoNCE losses, which call this): the gradient of this rank's rows summed over the ranks is
+    then ``world_size`` times its own.
     """
+    import torch.distributed as dist
+
     if not active():
         return image_emb, text_emb, positives
     dev = image_emb.device
-    rows = _sizes(int(image_emb.shape[0]), dev)
-    cols = _sizes(int(text_emb.shape[0]), dev)
-    img: Tensor = _AllGather.apply(image_emb, rows)
-    txt: Tensor = _AllGather.apply(text_emb, cols)
+    local = torch.tensor([image_emb.shape[0], text_emb.shape[0]], dtype=torch.long, device=dev)
+    sizes = [torch.empty_like(local) for _ in range(dist.get_world_size())]
+    dist.all_gather(sizes, local)
+    rows, cols = [int(s[0]) for s in sizes], [int(s[1]) for s in sizes]
+    if image_emb.dtype == text_emb.dtype and image_emb.device == text_emb.device:
+        img, txt = _AllGatherPair.apply(image_emb, text_emb, rows, cols)
+    else:
+        img = _AllGather.apply(image_emb, rows)
+        txt = _AllGather.apply(text_emb, cols)
     if positives is None and image_ids is None and rows == cols:
         return img, txt, None
-    local = positives
-    if local is None:
-        local = torch.eye(image_emb.shape[0], text_emb.shape[0], dtype=torch.bool, device=dev)
-    blocks = _gather_plain(
-        local.to(torch.uint8).flatten(), [r * c for r, c in zip(rows, cols, strict=True)]
-    )
-    mask = torch.zeros(sum(rows), sum(cols), dtype=torch.bool, device=dev)
-    r0 = c0 = k = 0
-    for r, c in zip(rows, cols, strict=True):
-        mask[r0 : r0 + r, c0 : c0 + c] = blocks[k : k + r * c].view(r, c).bool()
-        r0, c0, k = r0 + r, c0 + c, k + r * c
+    own = positives
+    if own is None:
+        own = torch.eye(image_emb.shape[0], text_emb.shape[0], dtype=torch.bool, device=dev)
+    blocks = [r * c for r, c in zip(rows, cols, strict=True)]
+    nm, nr, nc = max(blocks), max(rows), max(cols)
+    buf = torch.zeros(nm + (nr + nc if image_ids is not None else 0), dtype=torch.long, device=dev)
+    buf[: own.numel()] = own.flatten().to(torch.long)
     if image_ids is not None:
         tids = image_ids if text_image_ids is None else text_image_ids
-        gi = _gather_plain(image_ids.to(dev, torch.long), rows)
-        gt = _gather_plain(tids.to(dev, torch.long), cols)
+        buf[nm : nm + len(image_ids)] = image_ids.to(dev, torch.long)
+        buf[nm + nr : nm + nr + len(tids)] = tids.to(dev, torch.long)
+    parts = [torch.empty_like(buf) for _ in rows]
+    dist.all_gather(parts, buf)
+    mask = torch.zeros(sum(rows), sum(cols), dtype=torch.bool, device=dev)
+    r0 = c0 = 0
+    for p, r, c in zip(parts, rows, cols, strict=True):
+        mask[r0 : r0 + r, c0 : c0 + c] = p[: r * c].view(r, c).bool()
+        r0, c0 = r0 + r, c0 + c
+    if image_ids is not None:
+        gi = torch.cat([p[nm : nm + r] for p, r in zip(parts, rows, strict=True)])
+        gt = torch.cat([p[nm + nr : nm + nr + c] for p, c in zip(parts, cols, strict=True)])
         mask |= gi[:, None] == gt[None, :]
     return img, txt, mask
