@@ -16,13 +16,13 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vislang.data.shapes import COLOURS, SHAPES, Scene, ShapesWorld
+from vislang.eval._figures import finish_figure
 from vislang.eval.caption_attention import _object_mask
 from vislang.eval.retrieval import recall_at_k
 from vislang.exceptions import InvalidInputError
@@ -224,10 +224,4 @@ def plot_alignment(
     for ax in axes:
         ax.axis("off")
     fig.tight_layout()
-    if path is None:
-        return fig
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return finish_figure(fig, path)

@@ -9,13 +9,13 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vislang.data.shapes import BACKGROUND, COLOURS, SHAPES, Scene, ShapesWorld
+from vislang.eval._figures import finish_figure
 from vislang.exceptions import InvalidInputError
 
 __all__ = ["AttentionCorrectness", "attention_correctness", "pixel_attention", "plot_attention"]
@@ -81,13 +81,7 @@ def plot_attention(
     for ax in axes:
         ax.axis("off")
     fig.tight_layout()
-    if path is None:
-        return fig
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return finish_figure(fig, path)
 
 
 @dataclass

@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vislang._deps import require
+from vislang.eval._figures import finish_figure
 from vislang.exceptions import InvalidInputError
 
 __all__ = ["plot_retrieval_grid"]
@@ -95,7 +96,5 @@ def plot_retrieval_grid(
         title = "\n".join(textwrap.wrap(queries[r], width=18 * k))
         axes[r, 0].set_title(title, loc="left", fontsize=8)
     fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=80)
-    plt.close(fig)
+    out: Path = finish_figure(fig, path, dpi=80)
     return out
