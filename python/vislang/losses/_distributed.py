@@ -75,41 +75,115 @@ def all_gather_with_grad(x: Tensor) -> Tensor:
     return out
 
 
-class _AllGatherPair(torch.autograd.Function):
-    """Both embedding matrices in one all-gather (one flat buffer per rank); the backward pass
-    needs no communication (see ``backward``): one collective a step instead of four."""
+class _WithLocalRows(torch.autograd.Function):
+    """Every rank's rows concatenated (rank order), this rank's own rows being the local
+    tensors, so that they carry the gradient. No communication in the backward pass (see
+    ``backward``)."""
 
     @staticmethod
     def forward(
-        ctx: Any, a: Tensor, b: Tensor, rows: list[int], cols: list[int]
+        ctx: Any,
+        a: Tensor,
+        b: Tensor,
+        parts_a: list[Tensor],
+        parts_b: list[Tensor],
+        rank: int,
     ) -> tuple[Tensor, Tensor]:
-        import torch.distributed as dist
-
-        rank = dist.get_rank()
-        ea, eb = math.prod(a.shape[1:]), math.prod(b.shape[1:])
-        na, nb = max(rows) * ea, max(cols) * eb
-        buf = a.new_zeros(na + nb)
-        buf[: a.numel()] = a.reshape(-1)
-        buf[na : na + b.numel()] = b.reshape(-1)
-        parts = [torch.empty_like(buf) for _ in rows]
-        dist.all_gather(parts, buf)
-        ga = [p[: r * ea].view(r, *a.shape[1:]) for p, r in zip(parts, rows, strict=True)]
-        gb = [p[na : na + c * eb].view(c, *b.shape[1:]) for p, c in zip(parts, cols, strict=True)]
-        ga[rank], gb[rank] = a.detach(), b.detach()  # bit-identical to the local inputs
-        ctx.rows = (sum(rows[:rank]), rows[rank])
-        ctx.cols = (sum(cols[:rank]), cols[rank])
-        ctx.world = len(rows)
-        return torch.cat(ga), torch.cat(gb)
+        parts_a, parts_b = list(parts_a), list(parts_b)
+        parts_a[rank], parts_b[rank] = a.detach(), b.detach()  # bit-identical to the inputs
+        ctx.rows = (sum(len(p) for p in parts_a[:rank]), len(a))
+        ctx.cols = (sum(len(p) for p in parts_b[:rank]), len(b))
+        ctx.world = len(parts_a)
+        return torch.cat(parts_a), torch.cat(parts_b)
 
     @staticmethod
-    def backward(ctx: Any, grad_a: Tensor, grad_b: Tensor) -> tuple[Tensor, Tensor, None, None]:
+    def backward(
+        ctx: Any, grad_a: Tensor, grad_b: Tensor
+    ) -> tuple[Tensor, Tensor, None, None, None]:
         # Every rank computed the same global loss from the same gathered tensors (the same
         # deterministic ops on the same values), so the sum over ranks of the gradient of this
         # rank's rows is world_size times the local one: exact (a power-of-two multiple when
         # world_size is 2), and no all-reduce is needed.
         world = ctx.world
         (ra, n), (rb, m) = ctx.rows, ctx.cols
-        return grad_a[ra : ra + n] * world, grad_b[rb : rb + m] * world, None, None
+        return grad_a[ra : ra + n] * world, grad_b[rb : rb + m] * world, None, None, None
+
+
+#: Per-rank capacity (rows, cols) of the packed all-gather, by group and tensor layout. Every
+#: rank of a group updates it from the same gathered headers, so the ranks always agree.
+_capacity: dict[Any, tuple[int, int]] = {}
+_ALIGN = 8  # bytes: every part of the packed buffer starts aligned for any dtype's view
+
+
+def _nbytes(count: int, dtype: torch.dtype) -> int:
+    size = count * torch.empty((), dtype=dtype).element_size()
+    return -(-size // _ALIGN) * _ALIGN
+
+
+class _Layout:
+    """Byte offsets of the packed buffer for capacity ``(cr, cc)``: a header (both sizes),
+    both embeddings, and optionally the positives block and both id vectors."""
+
+    def __init__(
+        self, cap: tuple[int, int], a: Tensor, b: Tensor, with_mask: bool, with_ids: bool
+    ) -> None:
+        cr, cc = cap
+        self.ea, self.eb = math.prod(a.shape[1:]), math.prod(b.shape[1:])
+        self.tail_a, self.tail_b = tuple(a.shape[1:]), tuple(b.shape[1:])
+        self.dtype_a, self.dtype_b = a.dtype, b.dtype
+        sizes = [
+            ("header", _nbytes(2, torch.long)),
+            ("a", _nbytes(cr * self.ea, a.dtype)),
+            ("b", _nbytes(cc * self.eb, b.dtype)),
+        ]
+        if with_mask:
+            sizes.append(("mask", _nbytes(cr * cc, torch.uint8)))
+        if with_ids:
+            sizes += [("ids_a", _nbytes(cr, torch.long)), ("ids_b", _nbytes(cc, torch.long))]
+        self.offset: dict[str, int] = {}
+        total = 0
+        for name, n in sizes:
+            self.offset[name] = total
+            total += n
+        self.total = total
+
+    def put(self, buf: Tensor, name: str, t: Tensor) -> None:
+        raw = t.contiguous().reshape(-1).view(torch.uint8)
+        o = self.offset[name]
+        buf[o : o + raw.numel()] = raw
+
+    def get(self, buf: Tensor, name: str, dtype: torch.dtype, count: int) -> Tensor:
+        o = self.offset[name]
+        n = count * torch.empty((), dtype=dtype).element_size()
+        return buf[o : o + n].view(dtype)
+
+
+def _exchange(
+    cap: tuple[int, int],
+    a: Tensor,
+    b: Tensor,
+    mask: Tensor | None,
+    ids_a: Tensor | None,
+    ids_b: Tensor | None,
+) -> tuple[_Layout, list[Tensor], list[int], list[int]]:
+    """One all-gather of this rank's packed buffer; every rank's buffer and sizes."""
+    import torch.distributed as dist
+
+    lay = _Layout(cap, a, b, mask is not None, ids_a is not None)
+    buf = torch.zeros(lay.total, dtype=torch.uint8, device=a.device)
+    lay.put(buf, "header", torch.tensor([len(a), len(b)], dtype=torch.long))
+    if len(a) <= cap[0] and len(b) <= cap[1]:  # otherwise only the header is read
+        lay.put(buf, "a", a.detach())
+        lay.put(buf, "b", b.detach())
+        if mask is not None:
+            lay.put(buf, "mask", mask.to(torch.uint8))
+        if ids_a is not None and ids_b is not None:
+            lay.put(buf, "ids_a", ids_a.to(a.device, torch.long))
+            lay.put(buf, "ids_b", ids_b.to(a.device, torch.long))
+    parts = [torch.empty_like(buf) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, buf)
+    heads = [lay.get(p, "header", torch.long, 2).tolist() for p in parts]
+    return lay, parts, [int(h[0]) for h in heads], [int(h[1]) for h in heads]
 
 
 def gather_pairs(
@@ -126,8 +200,10 @@ def gather_pairs(
     same image on different ranks are positives too (otherwise they would be false negatives).
     With one square block per rank and no ids the global mask is the diagonal, returned as None.
 
-    At most three collectives a step and none in the backward pass: the batch sizes, both
-    embeddings in one buffer, and the masks and ids in one buffer. The backward pass relies on
+    One collective a step, none in the backward pass: every rank's sizes, embeddings, and
+    (when given) positives and ids travel in one byte buffer padded to a capacity that every
+    rank knows, the largest batch seen so far. A batch larger than that costs one more
+    all-gather once (the first step, or a larger batch later). The backward pass relies on
     every rank computing the same loss from the gathered tensors (true of the VSE / VSE++ and
     InfoNCE losses, which call this): the gradient of this rank's rows summed over the ranks is
     then ``world_size`` times its own.
@@ -137,37 +213,61 @@ def gather_pairs(
     if not active():
         return image_emb, text_emb, positives
     dev = image_emb.device
-    local = torch.tensor([image_emb.shape[0], text_emb.shape[0]], dtype=torch.long, device=dev)
-    sizes = [torch.empty_like(local) for _ in range(dist.get_world_size())]
-    dist.all_gather(sizes, local)
-    rows, cols = [int(s[0]) for s in sizes], [int(s[1]) for s in sizes]
-    if image_emb.dtype == text_emb.dtype and image_emb.device == text_emb.device:
-        img, txt = _AllGatherPair.apply(image_emb, text_emb, rows, cols)
-    else:
-        img = _AllGather.apply(image_emb, rows)
-        txt = _AllGather.apply(text_emb, cols)
-    if positives is None and image_ids is None and rows == cols:
-        return img, txt, None
-    own = positives
-    if own is None:
-        own = torch.eye(image_emb.shape[0], text_emb.shape[0], dtype=torch.bool, device=dev)
-    blocks = [r * c for r, c in zip(rows, cols, strict=True)]
-    nm, nr, nc = max(blocks), max(rows), max(cols)
-    buf = torch.zeros(nm + (nr + nc if image_ids is not None else 0), dtype=torch.long, device=dev)
-    buf[: own.numel()] = own.flatten().to(torch.long)
+    text_emb = text_emb.to(dev)  # the loss compares them on one device anyway
+    rank = dist.get_rank()
+    n, m = int(image_emb.shape[0]), int(text_emb.shape[0])
+    with_mask = positives is not None or image_ids is not None
+    mask = ids_a = ids_b = None
+    if with_mask:
+        mask = positives if positives is not None else torch.eye(n, m, dtype=torch.bool)
+        mask = mask.to(dev)
     if image_ids is not None:
-        tids = image_ids if text_image_ids is None else text_image_ids
-        buf[nm : nm + len(image_ids)] = image_ids.to(dev, torch.long)
-        buf[nm + nr : nm + nr + len(tids)] = tids.to(dev, torch.long)
-    parts = [torch.empty_like(buf) for _ in rows]
-    dist.all_gather(parts, buf)
-    mask = torch.zeros(sum(rows), sum(cols), dtype=torch.bool, device=dev)
+        ids_a = image_ids
+        ids_b = image_ids if text_image_ids is None else text_image_ids
+    key = (
+        id(dist.group.WORLD),
+        image_emb.dtype,
+        tuple(image_emb.shape[1:]),
+        text_emb.dtype,
+        tuple(text_emb.shape[1:]),
+        with_mask,
+        ids_a is not None,
+    )
+    cap = _capacity.get(key, (0, 0))
+    lay, parts, rows, cols = _exchange(cap, image_emb, text_emb, mask, ids_a, ids_b)
+    if max(rows) > cap[0] or max(cols) > cap[1]:
+        cap = (max(cap[0], *rows), max(cap[1], *cols))
+        lay, parts, rows, cols = _exchange(cap, image_emb, text_emb, mask, ids_a, ids_b)
+    _capacity[key] = cap
+    parts_a = [
+        lay.get(p, "a", lay.dtype_a, r * lay.ea).view(r, *lay.tail_a)
+        for p, r in zip(parts, rows, strict=True)
+    ]
+    parts_b = [
+        lay.get(p, "b", lay.dtype_b, c * lay.eb).view(c, *lay.tail_b)
+        for p, c in zip(parts, cols, strict=True)
+    ]
+    img, txt = _WithLocalRows.apply(image_emb, text_emb, parts_a, parts_b, rank)
+    if not with_mask:
+        if rows == cols:
+            return img, txt, None
+        out = torch.zeros(sum(rows), sum(cols), dtype=torch.bool, device=dev)
+        r0 = c0 = 0
+        for r, c in zip(rows, cols, strict=True):
+            out[r0 : r0 + r, c0 : c0 + c] = torch.eye(r, c, dtype=torch.bool, device=dev)
+            r0, c0 = r0 + r, c0 + c
+        return img, txt, out
+    out = torch.zeros(sum(rows), sum(cols), dtype=torch.bool, device=dev)
     r0 = c0 = 0
     for p, r, c in zip(parts, rows, cols, strict=True):
-        mask[r0 : r0 + r, c0 : c0 + c] = p[: r * c].view(r, c).bool()
+        out[r0 : r0 + r, c0 : c0 + c] = lay.get(p, "mask", torch.uint8, r * c).view(r, c).bool()
         r0, c0 = r0 + r, c0 + c
-    if image_ids is not None:
-        gi = torch.cat([p[nm : nm + r] for p, r in zip(parts, rows, strict=True)])
-        gt = torch.cat([p[nm + nr : nm + nr + c] for p, c in zip(parts, cols, strict=True)])
-        mask |= gi[:, None] == gt[None, :]
-    return img, txt, mask
+    if ids_a is not None:
+        gi = torch.cat(
+            [lay.get(p, "ids_a", torch.long, r) for p, r in zip(parts, rows, strict=True)]
+        )
+        gt = torch.cat(
+            [lay.get(p, "ids_b", torch.long, c) for p, c in zip(parts, cols, strict=True)]
+        )
+        out |= gi[:, None] == gt[None, :]
+    return img, txt, out

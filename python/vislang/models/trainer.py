@@ -15,6 +15,7 @@ import torch
 
 from vislang import _dist
 from vislang.exceptions import InvalidInputError
+from vislang.models._grad_sync import GradientSync
 from vislang.models.base import CaptionPairs, CrossModalModel, LabeledImages
 from vislang.models.checkpoint import load_checkpoint, save_checkpoint
 from vislang.models.image_encoders import resolve_device
@@ -51,6 +52,11 @@ class TrainConfig:
     max_steps_per_epoch : int
         Cut epochs short (0 = full epochs): for smoke runs.
     seed : int
+    grad_bucket_mb : float
+        Data-parallel training only: gradients are averaged over the ranks in buckets of
+        about this many megabytes, each started as soon as the backward pass has produced it
+        (DDP's ``bucket_cap_mb``), so communication overlaps the rest of the backward pass;
+        0 = one all-reduce after the backward pass.
     """
 
     epochs: int = 15
@@ -66,6 +72,7 @@ class TrainConfig:
     patience: int = 0
     max_steps_per_epoch: int = 0
     seed: int = 0
+    grad_bucket_mb: float = 4.0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "step_epochs"):
@@ -74,7 +81,7 @@ class TrainConfig:
         for name in ("warmup_steps", "patience", "max_steps_per_epoch"):
             if int(getattr(self, name)) < 0:
                 raise InvalidInputError(f"{name}: must be >= 0, got {getattr(self, name)}")
-        for name in ("lr", "backbone_lr", "weight_decay", "grad_clip"):
+        for name in ("lr", "backbone_lr", "weight_decay", "grad_clip", "grad_bucket_mb"):
             v = float(getattr(self, name))
             if not (math.isfinite(v) and v >= 0):
                 raise InvalidInputError(f"{name}: must be finite and >= 0, got {v}")
@@ -105,7 +112,8 @@ class Trainer:
         shard of the training pairs (a permutation seeded by ``seed`` and the epoch, padded
         to equal shards, as ``DistributedSampler``) with ``batch_size / world_size`` pairs a
         step, so the global batch stays ``batch_size``; rank 0's initial weights are
-        broadcast, gradients are averaged over ranks after every backward pass, the ranking
+        broadcast, gradients are averaged over ranks during every backward pass (in buckets of
+        ``grad_bucket_mb``, overlapping the communication with the backward pass), the ranking
         losses take their negatives from the global batch, the epoch loss is averaged over
         ranks, rank 0 alone evaluates (its metrics are broadcast, so early stopping agrees),
         writes checkpoints and shows progress bars. Checkpoints hold nothing per rank: one
@@ -142,8 +150,12 @@ class Trainer:
         self.rank = _dist.rank() if self.distributed else 0
         self.world_size = _dist.world_size() if self.distributed else 1
         self.model = model.to(self.device)
+        self._grad_sync: GradientSync | None = None
         if self.world_size > 1:
             self._broadcast_model()
+            self._grad_sync = GradientSync(
+                list(self.model.parameters()), self.world_size, self.config.grad_bucket_mb
+            )
         self.train_data = train_data
         self.val_data = val_data
         self.progress = progress and self.rank == 0
@@ -283,25 +295,6 @@ class Trainer:
 
         _dist.collective("trainer: broadcasting rank 0's weights", run)
 
-    def _sync_grads(self) -> None:
-        """Average the gradients over ranks (one flat all-reduce; a missing gradient is 0)."""
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        for p in params:
-            if p.grad is None:
-                p.grad = torch.zeros_like(p)
-        grads = [p.grad for p in params if p.grad is not None]
-        flat = torch.cat([g.reshape(-1) for g in grads])
-
-        def run(d: Any, _group: Any) -> None:
-            d.all_reduce(flat)
-
-        _dist.collective(f"trainer step {self.step}: averaging gradients", run)
-        flat /= self.world_size
-        start = 0
-        for g in grads:
-            g.copy_(flat[start : start + g.numel()].view_as(g))
-            start += g.numel()
-
     def _mean_over_ranks(self, value: float) -> float:
         if self.world_size == 1:
             return value
@@ -400,9 +393,11 @@ class Trainer:
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss is {float(loss)} at step {self.step}")
             self.optimizer.zero_grad(set_to_none=True)
+            if self._grad_sync is not None:
+                self._grad_sync.arm()  # bucketed all-reduces start during backward
             self.scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
-            if self.world_size > 1:
-                self._sync_grads()
+            if self._grad_sync is not None:
+                self._grad_sync.finish(f"trainer step {self.step}: averaging gradients")
             if c.grad_clip > 0:
                 self.scaler.unscale_(self.optimizer)
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)

@@ -1,0 +1,132 @@
+"""Gradient averaging over the ranks, overlapped with the backward pass (what DDP's reducer does).
+
+The parameters are split into buckets of about ``bucket_mb`` megabytes, in reverse order of
+registration (roughly the order in which the backward pass produces their gradients). A
+post-accumulate-grad hook on every parameter notes when its gradient is final; as soon as every
+gradient of a bucket is, the bucket is copied into one flat buffer and its all-reduce starts
+asynchronously, while autograd goes on with the earlier layers. :meth:`GradientSync.finish`
+launches what is left (a parameter that got no gradient contributes zeros), waits, and writes
+the averages back into ``.grad``.
+
+Buckets start in index order on every rank, whatever order the hooks fire in, so the ranks'
+collectives always match (gloo pairs them by order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from vislang import _dist
+
+__all__ = ["GradientSync"]
+
+
+class GradientSync:
+    """Average the gradients of ``params`` over the ranks, bucket by bucket during backward.
+
+    Parameters
+    ----------
+    params : sequence of Parameter
+        Trainable parameters (every rank passes the same list, in the same order).
+    world_size : int
+    bucket_mb : float
+        Bucket size in megabytes (float32: 1 MB = 262,144 values); 0 puts every parameter
+        in one bucket, reduced after the backward pass (no overlap).
+    """
+
+    def __init__(self, params: Sequence[torch.nn.Parameter], world_size: int, bucket_mb: float):
+        self.world_size = world_size
+        ordered = [p for p in reversed(list(params)) if p.requires_grad]
+        cap = bucket_mb * 2**20
+        self.buckets: list[list[torch.nn.Parameter]] = []
+        size = 0.0
+        for p in ordered:
+            nbytes = p.numel() * p.element_size()
+            last = self.buckets[-1] if self.buckets else None
+            fits = (
+                last is not None
+                and (cap <= 0 or size + nbytes <= cap)
+                and last[0].dtype == p.dtype
+                and last[0].device == p.device
+            )
+            if fits:
+                assert last is not None
+                last.append(p)
+                size += nbytes
+            else:
+                self.buckets.append([p])
+                size = nbytes
+        self._bucket_of = {id(p): i for i, b in enumerate(self.buckets) for p in b}
+        self._armed = False
+        self._pending = [0] * len(self.buckets)
+        self._next = 0
+        self._flat: list[torch.Tensor | None] = [None] * len(self.buckets)
+        self._works: list[Any] = []
+        self._handles = [
+            p.register_post_accumulate_grad_hook(self._ready)  # type: ignore[no-untyped-call]
+            for p in ordered
+        ]
+
+    def remove(self) -> None:
+        """Detach the hooks from the parameters."""
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+    def arm(self) -> None:
+        """Before a backward pass whose gradients should be averaged."""
+        self._armed = True
+        self._pending = [len(b) for b in self.buckets]
+        self._next = 0
+        self._flat = [None] * len(self.buckets)
+        self._works = []
+
+    def _ready(self, p: torch.Tensor) -> None:
+        if not self._armed:
+            return
+        i = self._bucket_of[id(p)]
+        self._pending[i] -= 1
+        while self._next < len(self.buckets) and self._pending[self._next] <= 0:
+            self._launch(self._next)
+            self._next += 1
+
+    def _launch(self, i: int) -> None:
+        grads = []
+        for p in self.buckets[i]:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            grads.append(p.grad.reshape(-1))
+        flat = torch.cat(grads)
+        self._flat[i] = flat
+        d = _dist._dist()
+        self._works.append(None if d is None else d.all_reduce(flat, async_op=True))
+
+    def finish(self, what: str) -> None:
+        """Launch the buckets not started yet, wait for every all-reduce and write the
+        averaged gradients back (a :class:`~vislang.exceptions.DistributedError` naming the
+        late ranks when a peer died or hung)."""
+        self._armed = False
+
+        def run(_d: Any, _group: Any) -> None:
+            while self._next < len(self.buckets):
+                self._launch(self._next)
+                self._next += 1
+            for w in self._works:
+                if w is not None:
+                    w.wait()
+
+        _dist.collective(what, run)
+        for bucket, flat in zip(self.buckets, self._flat, strict=True):
+            assert flat is not None
+            flat /= self.world_size
+            start = 0
+            for p in bucket:
+                assert p.grad is not None
+                n = p.numel()
+                p.grad.copy_(flat[start : start + n].view_as(p.grad))
+                start += n
+        self._flat = [None] * len(self.buckets)
+        self._works = []

@@ -1,0 +1,96 @@
+"""Bucketed gradient averaging during backward equals one all-reduce after it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from vislang.distributed import launch  # noqa: E402
+from vislang.models._grad_sync import GradientSync  # noqa: E402
+
+
+def _model() -> Any:
+    torch.manual_seed(0)
+    return torch.nn.ModuleDict(
+        {
+            "a": torch.nn.Linear(5, 7),
+            "b": torch.nn.Linear(7, 3),
+            "unused": torch.nn.Linear(3, 2),  # gets no gradient: averaged as zeros
+            "frozen": torch.nn.Linear(3, 3).requires_grad_(False),
+        }
+    )
+
+
+def _grads(rank: int, bucket_mb: float, steps: int) -> list[list[np.ndarray]]:
+    import torch.distributed as dist
+
+    model = _model()
+    params = list(model.parameters())
+    sync = GradientSync(params, dist.get_world_size(), bucket_mb) if bucket_mb >= 0 else None
+    out = []
+    for step in range(steps):
+        g = torch.Generator().manual_seed(100 * step + rank)
+        x = torch.randn(4, 5, generator=g)
+        for p in params:
+            p.grad = None
+        if sync is not None:
+            sync.arm()
+        loss = model["b"](torch.tanh(model["a"](x))).square().sum()
+        loss.backward()
+        if sync is not None:
+            sync.finish(f"test step {step}")
+        else:  # the reference: one all-reduce per gradient after the backward pass
+            for p in params:
+                if p.requires_grad:
+                    if p.grad is None:
+                        p.grad = torch.zeros_like(p)
+                    dist.all_reduce(p.grad)
+                    p.grad /= dist.get_world_size()
+        out.append([p.grad.numpy().copy() for p in params if p.requires_grad])
+    if sync is not None:  # not armed, then removed: a later backward is not averaged
+        for p in params:
+            p.grad = None
+        model["a"](torch.full((1, 5), rank + 1.0)).sum().backward()
+        sync.remove()
+        model["a"](torch.full((1, 5), rank + 1.0)).sum().backward()
+        out.append([model["a"].weight.grad.numpy().copy()])
+    return out
+
+
+def _worker(rank: int) -> dict[str, Any]:
+    return {mb: _grads(rank, mb, 3) for mb in (-1.0, 0.0, 1e-5, 4.0)}
+
+
+@pytest.fixture(scope="module")
+def ranks() -> list[dict[str, Any]]:
+    return launch(_worker, 2, timeout=30.0, start_method="fork")
+
+
+@pytest.mark.parametrize("bucket_mb", [0.0, 1e-5, 4.0])
+def test_bucketed_average_equals_reference(ranks: list[dict[str, Any]], bucket_mb: float) -> None:
+    for r in ranks:
+        ref, got = r[-1.0], r[bucket_mb]
+        for step in range(3):
+            for a, b in zip(ref[step], got[step], strict=True):
+                np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+        assert np.all(got[0][-1] == 0) and np.all(got[0][-2] == 0)  # "unused": zeros
+    # both ranks hold the same average, which differs from either rank's own gradient
+    np.testing.assert_array_equal(ranks[0][4.0][0][0], ranks[1][4.0][0][0])
+    for rank, r in enumerate(ranks):  # unarmed, then removed: each rank's own gradient
+        np.testing.assert_array_equal(r[4.0][3][0], np.full((7, 5), 2.0 * (rank + 1)))
+
+
+def test_buckets_follow_size_and_reverse_order() -> None:
+    model = _model()
+    params = list(model.parameters())
+    sync = GradientSync(params, 2, bucket_mb=(7 * 5 + 7) * 4 / 2**20)
+    trainable = [p for p in params if p.requires_grad]
+    flat = [p for b in sync.buckets for p in b]
+    assert [id(p) for p in flat] == [id(p) for p in reversed(trainable)]
+    assert all(sum(p.numel() for p in b) <= 42 or len(b) == 1 for b in sync.buckets)
+    assert len(GradientSync(params, 2, bucket_mb=0).buckets) == 1
+    sync.remove()
