@@ -25,7 +25,9 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor
 
+from vislang import _dist
 from vislang.exceptions import CheckpointError, InvalidInputError
+from vislang.models._data_parallel import GradientSync, broadcast_state, join
 from vislang.models.checkpoint import (
     FORMAT_VERSION,
     _jsonable,
@@ -41,7 +43,6 @@ from vislang.models.checkpoint import (
     optimizer_state,
 )
 from vislang.models.gan import TextToImageGAN, from_uint8
-from vislang.models.image_encoders import resolve_device
 
 __all__ = ["GANTrainConfig", "GANTrainer", "load_gan"]
 
@@ -67,6 +68,9 @@ class GANTrainConfig:
         Save a fixed-noise sample grid every this many epochs (0 = never; needs ``out``).
     seed : int
         Shuffling and noise depend only on the seed, the epoch and the step.
+    grad_bucket_mb : float
+        Data-parallel training only: gradient all-reduce bucket size (see
+        :class:`~vislang.models.TrainConfig`).
     """
 
     epochs: int = 20
@@ -77,6 +81,7 @@ class GANTrainConfig:
     max_steps_per_epoch: int = 0
     sample_every: int = 1
     seed: int = 0
+    grad_bucket_mb: float = 4.0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -87,6 +92,8 @@ class GANTrainConfig:
                 raise InvalidInputError(f"{name}: must be >= 0, got {getattr(self, name)}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise InvalidInputError(f"lr: must be finite and > 0, got {self.lr}")
+        if not (math.isfinite(self.grad_bucket_mb) and self.grad_bucket_mb >= 0):
+            raise InvalidInputError(f"grad_bucket_mb: must be >= 0, got {self.grad_bucket_mb}")
         if not 0 <= self.beta1 < 1:
             raise InvalidInputError(f"beta1: must be in [0, 1), got {self.beta1}")
 
@@ -131,6 +138,18 @@ class GANTrainer:
         Folder for ``last`` checkpoints (after every epoch) and ``samples_epochNNN.png`` grids.
     sample_text : tensor of shape (k, text_dim), optional
         Captions of the fixed-noise sample grids (default: the first 8 captions).
+    distributed : bool, optional
+        Data-parallel training over the ranks of a ``torch.distributed`` group (joined from
+        torchrun's environment when none is running); None (default): when torchrun set
+        ``WORLD_SIZE`` > 1 or a group is running. Every rank draws the same global batch
+        (``batch_size`` images, their captions, wrong captions and noise, from the seed and
+        the step) and trains on rows ``rank::world_size`` of it; rank 0's initial weights are
+        broadcast; each network's gradients are averaged over the ranks while its backward
+        pass runs (as the shared :class:`~vislang.models.Trainer`), so every rank takes the
+        same optimizer steps; batch normalisation uses each rank's own rows (as DDP without
+        SyncBatchNorm) and its running statistics are rank 0's after every epoch; the epoch's
+        losses are averaged over the ranks; rank 0 alone shows the progress bar and writes
+        checkpoints and sample grids. A checkpoint written by N processes resumes with M.
     """
 
     def __init__(
@@ -145,9 +164,10 @@ class GANTrainer:
         progress: bool = True,
         out: str | os.PathLike[str] | None = None,
         sample_text: Tensor | None = None,
+        distributed: bool | None = None,
     ) -> None:
         self.config = c = config or GANTrainConfig()
-        self.device = resolve_device(device)
+        self.device, self.rank, self.world_size = join(distributed, device)
         self.model = model.to(self.device)
         if isinstance(images, np.ndarray):
             if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
@@ -171,7 +191,7 @@ class GANTrainer:
             )
         if int(self.caption_image.min()) < 0 or int(self.caption_image.max()) >= len(self.images):
             raise InvalidInputError(f"caption_image must index images in [0, {len(self.images)})")
-        self.progress = progress
+        self.progress = progress and self.rank == 0
         self.out = None if out is None else Path(out)
         self.amp = bool(c.amp and self.device.type == "cuda")
         betas = (c.beta1, 0.999)
@@ -197,6 +217,15 @@ class GANTrainer:
         self.epoch = 0
         self.step = 0
         self.history: list[dict[str, float]] = []
+        self._sync_d = self._sync_g = None
+        if self.world_size > 1:
+            broadcast_state(model, "GAN trainer: broadcasting rank 0's weights")
+            self._sync_d = GradientSync(
+                list(model.discriminator.parameters()), self.world_size, c.grad_bucket_mb
+            )
+            self._sync_g = GradientSync(
+                list(model.generator.parameters()), self.world_size, c.grad_bucket_mb
+            )
 
     # ---------------------------------------------------------------- checkpoints
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -276,6 +305,7 @@ class GANTrainer:
         progress: bool = True,
         out: str | os.PathLike[str] | None = None,
         sample_text: Tensor | None = None,
+        distributed: bool | None = None,
     ) -> GANTrainer:
         """A trainer for the GAN in checkpoint ``path`` with its saved config, ready to
         continue."""
@@ -292,6 +322,7 @@ class GANTrainer:
             progress=progress,
             out=out,
             sample_text=sample_text,
+            distributed=distributed,
         )
         trainer.load(path)
         return trainer
@@ -314,6 +345,9 @@ class GANTrainer:
             wrong_sel[same] = repl
         g = torch.Generator().manual_seed(c.seed * 1_000_003 + step)
         z = torch.randn(len(sel), self.model.config.z_dim, generator=g)
+        if self.world_size > 1:  # this rank's rows of the global batch
+            part = slice(self.rank, None, self.world_size)
+            img_idx, sel, wrong_sel, z = img_idx[part], sel[part], wrong_sel[part], z[part]
         dev = self.device
         return (
             self.images[img_idx].to(dev),
@@ -346,32 +380,32 @@ class GANTrainer:
         t0 = time.perf_counter()
         for i in range(self.steps_per_epoch):
             sel = order[i * c.batch_size : (i + 1) * c.batch_size]
-            if len(sel) < 2:  # batch norm needs two samples
+            if len(sel) // self.world_size < 2:  # batch norm needs two samples on every rank
                 continue
             real, text, wrong, z = self._batch(sel, self.step)
             with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
                 d_loss, g_loss, stats = m.losses(real, text, wrong, z)
-            for name, value in (("discriminator", d_loss), ("generator", g_loss)):
-                if not torch.isfinite(value):
-                    last = (
-                        "" if self.out is None else f"; last good checkpoint: {self.out / 'last'}"
-                    )
-                    raise FloatingPointError(
-                        f"GAN training: {name} loss is {float(value.detach())} at step {self.step} "
-                        f"(epoch {self.epoch + 1}){last}"
-                    )
+            self._check_finite(d_loss, g_loss)
             self.opt_d.zero_grad(set_to_none=True)
             self.opt_g.zero_grad(set_to_none=True)
             # Algorithm 1: both losses use the same s_f; D's gradient from L_G is not applied.
+            if self._sync_d is not None:
+                self._sync_d.arm()
             self.scaler_d.scale(d_loss).backward(inputs=d_params)  # type: ignore[no-untyped-call]
+            if self._sync_d is not None:
+                self._sync_d.finish(f"GAN step {self.step}: averaging D's gradients")
+            if self._sync_g is not None:
+                self._sync_g.arm()
             self.scaler_g.scale(g_loss).backward(inputs=g_params)  # type: ignore[no-untyped-call]
+            if self._sync_g is not None:
+                self._sync_g.finish(f"GAN step {self.step}: averaging G's gradients")
             self.scaler_d.step(self.opt_d)
             self.scaler_g.step(self.opt_g)
             self.scaler_d.update()
             self.scaler_g.update()
             self.step += 1
             count += 1
-            seen += len(sel)
+            seen += len(real)
             sums["d_loss"] += float(d_loss.detach())
             sums["g_loss"] += float(g_loss.detach())
             sums["d_x"] += float(stats["d_x"])
@@ -387,9 +421,36 @@ class GANTrainer:
         elapsed = time.perf_counter() - t0
         self.epoch += 1
         record = {k: v / max(count, 1) for k, v in sums.items()}
+        if self.world_size > 1:
+            broadcast_state(m, "GAN trainer: rank 0's buffers", buffers_only=True)
+            keys = sorted(record)
+            (total,) = _dist.sum_float64(
+                [np.array([record[k] for k in keys] + [seen])], "GAN trainer: epoch means"
+            )
+            record = {k: float(v) / self.world_size for k, v in zip(keys, total, strict=False)}
+            seen = int(total[-1])  # images of every rank
+            elapsed = max(_dist.all_gather_object(elapsed, "GAN trainer: epoch time"))
         record["epoch"] = float(self.epoch)
         record["images_per_s"] = seen / max(elapsed, 1e-9)
         return record
+
+    def _check_finite(self, d_loss: Tensor, g_loss: Tensor) -> None:
+        """Stop on a NaN / inf loss, naming the step (and, data-parallel, the rank: every rank
+        sees every rank's losses, so all stop together instead of waiting on a dead peer)."""
+        values = [[float(d_loss.detach()), float(g_loss.detach())]]
+        if self.world_size > 1:
+            values = _dist.all_gather_object(values[0], f"GAN step {self.step}: losses")
+        for rank, pair in enumerate(values):
+            for name, value in zip(("discriminator", "generator"), pair, strict=True):
+                if not math.isfinite(value):
+                    where = f" on rank {rank}" if self.world_size > 1 else ""
+                    last = (
+                        "" if self.out is None else f"; last good checkpoint: {self.out / 'last'}"
+                    )
+                    raise FloatingPointError(
+                        f"GAN training: {name} loss is {value}{where} at step {self.step} "
+                        f"(epoch {self.epoch + 1}){last}"
+                    )
 
     def sample_grid(self) -> NDArray[np.uint8]:
         """Fixed-noise samples of the sample captions: uint8 (k, 8, S, S, 3)."""
@@ -402,12 +463,14 @@ class GANTrainer:
         while self.epoch < stop:
             record = self.train_epoch()
             self.history.append(record)
-            if self.out is not None:
+            if self.out is not None and self.rank == 0:
                 if c.sample_every and self.epoch % c.sample_every == 0:
                     save_image_grid(
                         self.sample_grid(), self.out / f"samples_epoch{self.epoch:03d}.png"
                     )
                 self.save(self.out / "last")
+        if self.world_size > 1:
+            _dist.barrier("GAN trainer: end of training")  # rank 0's checkpoint is on disk
         return self.history
 
 

@@ -15,10 +15,9 @@ import torch
 
 from vislang import _dist
 from vislang.exceptions import InvalidInputError
-from vislang.models._grad_sync import GradientSync
+from vislang.models._data_parallel import GradientSync, broadcast_state, join
 from vislang.models.base import CaptionPairs, CrossModalModel, LabeledImages
 from vislang.models.checkpoint import load_checkpoint, save_checkpoint
-from vislang.models.image_encoders import resolve_device
 
 __all__ = ["TrainConfig", "Trainer"]
 
@@ -138,21 +137,12 @@ class Trainer:
         distributed: bool | None = None,
     ) -> None:
         self.config = config or TrainConfig()
-        if distributed is None:
-            distributed = _dist.launched_by_torchrun() or _dist.is_active()
-        self.distributed = bool(distributed)
-        if self.distributed and "LOCAL_RANK" in os.environ and device in ("auto", "cuda"):
-            if torch.cuda.is_available():
-                device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
-        self.device = resolve_device(device)
-        if self.distributed:
-            _dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-        self.rank = _dist.rank() if self.distributed else 0
-        self.world_size = _dist.world_size() if self.distributed else 1
+        self.device, self.rank, self.world_size = join(distributed, device)
+        self.distributed = self.world_size > 1 or bool(distributed)
         self.model = model.to(self.device)
         self._grad_sync: GradientSync | None = None
         if self.world_size > 1:
-            self._broadcast_model()
+            broadcast_state(self.model, "trainer: broadcasting rank 0's weights")
             self._grad_sync = GradientSync(
                 list(self.model.parameters()), self.world_size, self.config.grad_bucket_mb
             )
@@ -285,16 +275,6 @@ class Trainer:
         return trainer
 
     # ---------------------------------------------------------------- data parallelism
-    def _broadcast_model(self) -> None:
-        """Rank 0's parameters and buffers on every rank."""
-        tensors = [t for t in self.model.state_dict().values() if isinstance(t, torch.Tensor)]
-
-        def run(d: Any, _group: Any) -> None:
-            for t in tensors:
-                d.broadcast(t, src=0)
-
-        _dist.collective("trainer: broadcasting rank 0's weights", run)
-
     def _mean_over_ranks(self, value: float) -> float:
         if self.world_size == 1:
             return value
@@ -412,6 +392,8 @@ class Trainer:
             bar.set_postfix(loss=f"{total / count:.4f}")
             bar.update(1)
         bar.close()
+        if self.world_size > 1:  # batch-norm statistics: rank 0's, as in its checkpoint
+            broadcast_state(self.model, "trainer: rank 0's buffers", buffers_only=True)
         self.epoch += 1
         # e.g. VSE's similarity spread: train_sim_std, train_gap_mean (see similarity_spread)
         self.epoch_stats = {f"train_{k}": sum(v) / len(v) for k, v in stats.items()}

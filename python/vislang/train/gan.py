@@ -247,7 +247,9 @@ def train_shapes_gan(
         "history": history,
         "train_images_per_s": float(np.mean([h["images_per_s"] for h in history])),
     }
-    if out_dir is not None:
+    # Under torchrun every rank holds the same GAN; rank 0 alone evaluates and writes.
+    lead = trainer.rank == 0
+    if out_dir is not None and lead:
         save_image_grid(gan.generate(list(PROMPTS), n=8, seed=0), out_dir / "samples.png")
         _plot_prompts(gan, out_dir / "samples_per_caption.png")
         _plot_interpolation(gan, out_dir / "interpolation.png")
@@ -258,12 +260,12 @@ def train_shapes_gan(
             fig = style_transfer_figure(gan, queries, list(PROMPTS[:4]))
             fig.savefig(out_dir / "style_transfer.png", dpi=100)
             timings["style_s"] = time.perf_counter() - t3
-    if evaluate:
+    if evaluate and lead:
         t2 = time.perf_counter()
         metrics.update(_evaluate(gan, vse, train, test, config))
         timings["eval_s"] = time.perf_counter() - t2
     metrics["timings"] = timings
-    if out_dir is not None:
+    if out_dir is not None and lead:
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     return gan, metrics
 

@@ -1,4 +1,10 @@
-"""Gradient averaging over the ranks, overlapped with the backward pass (what DDP's reducer does).
+"""Data parallelism for vislang's trainers: joining the group, equal weights on every rank, and
+gradient averaging overlapped with the backward pass (what DDP's reducer does).
+
+:func:`join` picks the device (``cuda:LOCAL_RANK`` under torchrun) and starts the group
+(NCCL on CUDA, gloo on the CPU); :func:`broadcast_state` copies rank 0's parameters and
+buffers to every rank (at the start, and the batch-norm statistics after each epoch, which
+each rank otherwise updates from its own batches).
 
 The parameters are split into buckets of about ``bucket_mb`` megabytes, in reverse order of
 registration (roughly the order in which the backward pass produces their gradients). A
@@ -14,14 +20,49 @@ collectives always match (gloo pairs them by order).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from vislang import _dist
+from vislang.models.image_encoders import resolve_device
 
-__all__ = ["GradientSync"]
+__all__ = ["GradientSync", "broadcast_state", "join"]
+
+
+def join(distributed: bool | None, device: str) -> tuple[torch.device, int, int]:
+    """``(device, rank, world_size)`` for a trainer; starts the process group when asked.
+
+    ``distributed=None``: data-parallel when torchrun set ``WORLD_SIZE`` or a group is
+    running. Under torchrun with ``device`` "auto" or "cuda", each rank takes
+    ``cuda:LOCAL_RANK``.
+    """
+    if distributed is None:
+        distributed = _dist.launched_by_torchrun() or _dist.is_active()
+    if distributed and "LOCAL_RANK" in os.environ and device in ("auto", "cuda"):
+        if torch.cuda.is_available():
+            device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
+    dev = resolve_device(device)
+    if not distributed:
+        return dev, 0, 1
+    _dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return dev, _dist.rank(), _dist.world_size()
+
+
+def broadcast_state(module: torch.nn.Module, what: str, *, buffers_only: bool = False) -> None:
+    """Rank 0's parameters and buffers (or only its buffers) on every rank."""
+    if buffers_only:
+        tensors = [b for b in module.buffers() if b.is_floating_point()]
+    else:
+        tensors = [t for t in module.state_dict().values() if isinstance(t, torch.Tensor)]
+
+    def run(d: Any, _group: Any) -> None:
+        for t in tensors:
+            d.broadcast(t, src=0)
+
+    _dist.collective(what, run)
 
 
 class GradientSync:

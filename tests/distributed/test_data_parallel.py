@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from vislang.distributed import launch  # noqa: E402
-from vislang.models._grad_sync import GradientSync  # noqa: E402
+from vislang.models._data_parallel import GradientSync  # noqa: E402
 
 
 def _model() -> Any:
