@@ -15,6 +15,7 @@ cv2 = pytest.importorskip("cv2")
 from vislang.cli import main  # noqa: E402
 from vislang.distributed import launch  # noqa: E402
 from vislang.distributed.shards import read_shards, shard_paths, shard_range  # noqa: E402
+from vislang.exceptions import InvalidInputError  # noqa: E402
 
 DENSE = ("--extractor", "dense-sift", "--step", "16", "--quiet")
 
@@ -74,6 +75,63 @@ def test_sharded_encode_matches_one_process_and_resumes(tmp_path: Path) -> None:
     codes, names = read_shards(out.with_name("codes.shards.json"))
     np.testing.assert_array_equal(codes, one)
     assert names == one_names
+
+
+def test_sharded_tfidf_matches_one_process_and_resumes(tmp_path: Path) -> None:
+    """tf-idf over shards: the document counts are added over the ranks, so every rank
+    weights its rows with the idf of the whole collection (not of its own shard)."""
+    _images(tmp_path, n=7)
+    vocab = tmp_path / "v.safetensors"
+    args = ["vocab", str(tmp_path), *DENSE, "--n-words", "6", "--seed", "0", "--out", str(vocab)]
+    assert main(args) == 0
+    common = ["--vocab", str(vocab), "--quiet", "--weighting", "tfidf", "--norm", "l1"]
+    single = tmp_path / "one.npy"
+    assert main(["encode", str(tmp_path), *common, "--out", str(single)]) == 0
+    one = np.load(single)
+    out = tmp_path / "sharded" / "codes.npy"
+    encode = ["encode", str(tmp_path), *common, "--out", str(out)]
+    assert launch(_cli, 2, encode, timeout=60.0, start_method="fork") == [0, 0]
+    codes, names = read_shards(out)
+    np.testing.assert_allclose(codes, one, rtol=1e-6, atol=1e-7)
+    assert names == single.with_name("one.images.txt").read_text().splitlines()
+    idf = np.load(out.with_name("codes.idf.npy"))
+    # the idf of the whole collection, not of a shard: rank 0's counts weighted by their own
+    # document counts give other codes
+    from vislang.bovw.encoding import idf_from_counts, weight_codes
+
+    raw0 = np.load(shard_paths(out.with_name("codes.counts.npy"), 0, 2)[0])
+    own = weight_codes(raw0, idf_from_counts((raw0 > 0).sum(0), len(raw0)), "l1")
+    np.testing.assert_allclose(weight_codes(raw0, idf, "l1"), codes[: len(raw0)], rtol=1e-6)
+    assert not np.allclose(own, codes[: len(raw0)], rtol=1e-3)
+
+    # rank 1's weighted shard was lost: the rerun keeps rank 0's (same idf) and both counts
+    kept, _ = shard_paths(out, 0, 2)
+    lost, _ = shard_paths(out, 1, 2)
+    counts1, _ = shard_paths(out.with_name("codes.counts.npy"), 1, 2)
+    lost.with_suffix(".done").unlink()
+    before = (kept.stat().st_mtime_ns, counts1.stat().st_mtime_ns)
+    assert launch(_cli, 2, encode, timeout=60.0, start_method="fork") == [0, 0]
+    assert (kept.stat().st_mtime_ns, counts1.stat().st_mtime_ns) == before
+    np.testing.assert_array_equal(read_shards(out)[0], codes)
+
+
+def test_idf_from_counts_matches_the_learned_idf() -> None:
+    from vislang.bovw.encoding import encode_with_state, idf_from_counts, weight_codes
+
+    rng = np.random.default_rng(0)
+    sets = [rng.normal(size=(int(n), 3)).astype(np.float32) for n in (5, 0, 9, 2)]
+    centers = rng.normal(size=(6, 3)).astype(np.float32)
+    from vislang import encode
+
+    raw = encode(sets, centers, norm=None)
+    want, _, idf = encode_with_state(sets, centers, weighting="tfidf", norm="l2")
+    got_idf = idf_from_counts((raw > 0).sum(0), len(raw))
+    np.testing.assert_allclose(got_idf, idf, rtol=1e-15)
+    np.testing.assert_allclose(weight_codes(raw, got_idf, "l2"), want, rtol=1e-6)
+    with pytest.raises(InvalidInputError, match="n_images"):
+        idf_from_counts([1, 2], 0)
+    with pytest.raises(InvalidInputError, match="idf must have shape"):
+        weight_codes(raw, got_idf[:2])
 
 
 def test_sharded_vocab_fits_over_the_ranks(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from vislang.exceptions import InvalidInputError
 from vislang.features.descriptor_set import DescriptorSet
 from vislang.vocab.assignment import check_precision
 
-__all__ = ["encode", "n_columns"]
+__all__ = ["encode", "idf_from_counts", "n_columns", "weight_codes"]
 
 ENCODINGS = ("hard", "soft", "vlad")
 NORMS = (None, "l1", "l2", "power")
@@ -82,6 +82,38 @@ def n_columns(n_words: int, n_dims: int, encoding: str = "hard", pyramid: Any = 
     """
     cells = sum(g * g for g in _pyramid(pyramid))
     return n_words * cells * (n_dims if encoding == "vlad" else 1)
+
+
+def idf_from_counts(document_counts: Any, n_images: int) -> NDArray[np.float64]:
+    """``idf_j = log(N / max(df_j, 1))`` from per-column document counts (the numbers of
+    images where each column is positive) of ``N`` images: what ``weighting="tfidf"`` learns,
+    for counts added up elsewhere (e.g. over the ranks of a sharded encode)."""
+    df = np.asarray(document_counts, dtype=np.float64)
+    if df.ndim != 1 or not np.isfinite(df).all() or (df < 0).any():
+        raise InvalidInputError("document_counts must be a 1-D array of finite counts >= 0")
+    if int(n_images) < 1:
+        raise InvalidInputError(f"n_images must be >= 1, got {n_images}")
+    out: NDArray[np.float64] = np.log(float(n_images) / np.maximum(df, 1.0))
+    return out
+
+
+def weight_codes(
+    codes: Any, idf: Any = None, norm: str | None = "l2", n_jobs: int | None = None
+) -> NDArray[np.float32]:
+    """Multiply the columns of unnormalised codes (``encode(..., norm=None)``) by ``idf`` and
+    normalise the rows: the last step of ``encode(..., weighting="tfidf", norm=norm)``."""
+    X = as_float_matrix(codes, "codes", dtype=np.float32)
+    idf_arr = None
+    if idf is not None:
+        idf_arr = np.ascontiguousarray(idf, dtype=np.float64)
+        if idf_arr.shape != (X.shape[1],):
+            raise InvalidInputError(f"idf must have shape ({X.shape[1]},), got {idf_arr.shape}")
+    if norm not in NORMS:
+        raise InvalidInputError(f"norm must be one of {NORMS}, got {norm!r}")
+    out = _core.weight_and_normalize(
+        np.ascontiguousarray(X), idf=idf_arr, norm=norm, n_threads=threads_from(n_jobs)
+    )
+    return cast("NDArray[np.float32]", out)
 
 
 def _check_options(

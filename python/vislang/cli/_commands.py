@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -277,11 +278,6 @@ def _encode_sharded(
     from vislang import _dist
     from vislang.distributed import shards
 
-    if args.weighting == "tfidf":
-        raise UsageError(
-            "--weighting tfidf needs the document frequencies of the whole collection: encode "
-            "the shards with --weighting none and weight the concatenated codes"
-        )
     if any(is_descriptor_file(p) for p in args.images):
         raise UsageError("a sharded encode (torchrun) takes image files or folders")
     _dist.init_process_group("gloo")
@@ -298,8 +294,17 @@ def _encode_sharded(
         "norm": args.norm,
         "extractor": extractor_info(args),
     }
-    digest = shards.inputs_digest(mine, settings)
-    codes_path, names_path = shards.shard_paths(out, rank, world)
+    tfidf = args.weighting == "tfidf"
+    # tf-idf needs the document counts of the whole collection: each rank first encodes
+    # unweighted, unnormalised counts (their own resumable shard, OUT.counts.shard-*), the
+    # counts are added over the ranks, then every rank weights and normalises its rows.
+    stage = out.with_name(out.stem + ".counts.npy") if tfidf else out
+    stage_settings = {**settings, "weighting": "none", "norm": "none"} if tfidf else settings
+    stage_args = argparse.Namespace(
+        **{**vars(args), "weighting": "none", "norm": "none"} if tfidf else vars(args)
+    )
+    digest = shards.inputs_digest(mine, stage_settings)
+    codes_path, names_path = shards.shard_paths(stage, rank, world)
     resumed = shards.shard_done(codes_path, digest)
     skipped: list[str] = []
     if resumed:
@@ -310,11 +315,13 @@ def _encode_sharded(
         names: list[str] = []
         codes = np.zeros((0, 0), dtype=np.float32)
         if mine:
-            sub = argparse.Namespace(**{**vars(args), "images": mine})
+            sub = argparse.Namespace(**{**vars(stage_args), "images": mine})
             ds, names, skipped = descriptors_from_inputs(sub)
-            codes = _encode_codes(args, ds, model) if names else codes
+            codes = _encode_codes(stage_args, ds, model) if names else codes
         shards.write_shard(codes_path, names_path, codes, names, digest)
         rows = len(codes)
+    if tfidf:
+        codes_path = _weight_shard(args, model, out, codes_path, names_path, rank, world, mine)
     counts = _dist.all_gather_object(rows, "vislang encode: shard sizes")
     index = None
     if rank == 0:
@@ -335,6 +342,46 @@ def _encode_sharded(
     else:
         log(args, json.dumps(result))
     return 0
+
+
+def _weight_shard(
+    args: argparse.Namespace,
+    model: Any,
+    out: Path,
+    counts_path: Path,
+    counts_names: Path,
+    rank: int,
+    world: int,
+    mine: list[str],
+) -> Path:
+    """tf-idf of a sharded encode: the document counts of every rank's unweighted shard,
+    added over the ranks, give the idf (written to ``OUT.idf.npy`` by rank 0, for encoding
+    new images with ``encode(..., idf=...)``); this rank's shard of ``OUT`` is its counts
+    weighted and normalised (kept on a rerun when the idf is unchanged)."""
+    from vislang import _dist
+    from vislang.bovw.encoding import idf_from_counts, weight_codes
+    from vislang.distributed import shards
+
+    raw = np.load(counts_path, mmap_mode="r")
+    n_cols = int(model.n_clusters) * sum(g * g for g in args.pyramid)
+    df = (raw > 0).sum(axis=0) if len(raw) else np.zeros(n_cols)
+    if df.shape != (n_cols,):
+        raise CLIError(f"{counts_path}: expected {n_cols} columns, got {raw.shape[1]}")
+    df_all, n_all = _dist.sum_float64([df, np.array([len(raw)])], "vislang encode: idf counts")
+    if n_all[0] < 1:
+        raise CLIError("no readable image among the inputs of any rank")
+    idf = idf_from_counts(df_all, int(n_all[0]))
+    if rank == 0:
+        np.save(out.with_name(out.stem + ".idf.npy"), idf)
+    idf_digest = hashlib.sha256(idf.tobytes()).hexdigest()
+    digest = shards.inputs_digest(mine, {"counts": counts_path.name, "idf": idf_digest})
+    codes_path, names_path = shards.shard_paths(out, rank, world)
+    if not shards.shard_done(codes_path, digest):
+        names = counts_names.read_text(encoding="utf-8").splitlines()
+        norm = None if args.norm == "none" else args.norm
+        codes = weight_codes(raw, idf, norm, args.threads) if len(raw) else np.asarray(raw)
+        shards.write_shard(codes_path, names_path, codes, names, digest)
+    return codes_path
 
 
 # ---------------------------------------------------------------------- train
