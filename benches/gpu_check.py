@@ -251,6 +251,52 @@ def main() -> int:
                 raise AssertionError("no parameter changed after the step")
             return {"loss": float(loss), "parameters_updated": moved}
 
+    @check("data parallel on NCCL (1 rank): bucketed async all-reduce, packed all-gather")
+    def _nccl() -> dict[str, Any]:
+        import tempfile
+
+        import torch.distributed as dist
+
+        from vislang.losses._distributed import _exchange, _WithLocalRows
+        from vislang.models._data_parallel import GradientSync
+
+        backend = "nccl" if TARGET.type == "cuda" else "gloo"
+        with tempfile.TemporaryDirectory() as tmp:
+            dist.init_process_group(backend, init_method=f"file://{tmp}/rdzv", rank=0, world_size=1)
+            try:
+                net = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.Linear(64, 8)).to(
+                    TARGET
+                )
+                sync = GradientSync(list(net.parameters()), 1, bucket_mb=0.001)  # 4+ buckets
+                x = torch.randn(16, 64, device=TARGET)
+                net(x).square().sum().backward()
+                want = [p.grad.clone() for p in net.parameters()]
+                for p in net.parameters():
+                    p.grad = None
+                sync.arm()
+                net(x).square().sum().backward()
+                sync.finish("gpu_check")
+                for a, p in zip(want, net.parameters(), strict=True):
+                    close(p.grad, a, "gradient after the bucketed all-reduce", rtol=1e-6)
+                a = torch.randn(5, 8, device=TARGET, requires_grad=True)
+                b = torch.randn(7, 8, device=TARGET, dtype=torch.float16, requires_grad=True)
+                mask = torch.eye(5, 7, dtype=torch.bool, device=TARGET)
+                ids = torch.arange(5, device=TARGET)
+                lay, parts, rows, cols = _exchange((5, 7), a, b, mask, ids, ids[:3].repeat(3)[:7])
+                pa = [lay.get(parts[0], "a", a.dtype, 40).view(5, 8)]
+                pb = [lay.get(parts[0], "b", b.dtype, 56).view(7, 8)]
+                ga, gb = _WithLocalRows.apply(a, b, pa, pb, 0)
+                close(pa[0], a, "gathered image rows", rtol=0, atol=0)
+                close(pb[0], b, "gathered text rows", rtol=0, atol=0)
+                (ga.sum() + gb.float().sum()).backward()
+                if rows != [5] or cols != [7] or a.grad is None or b.grad is None:
+                    raise AssertionError(f"sizes {rows} {cols} or no gradient")
+                buckets = len(sync.buckets)
+                sync.remove()
+            finally:
+                dist.destroy_process_group()
+        return {"backend": backend, "buckets": buckets}
+
     if not args.quick and TARGET.type == "cuda":
         _timings(F, registered_models())
     _write(args.out)
