@@ -103,25 +103,24 @@ def ranks() -> list[dict[str, Any]]:
     return launch(_worker, 2, timeout=30.0, start_method="fork")
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_two_ranks_match_one_process(ranks: list[dict[str, Any]], case: str) -> None:
+def _assert_each_rank_matches(ranks: list[dict[str, Any]], case: str) -> None:
     loss, gi, gt = _reference(case)
     for r in ranks:
         r_loss, r_gi, r_gt = r[case]
         assert r_loss == pytest.approx(loss, rel=1e-10)
         np.testing.assert_allclose(r_gi, gi, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(r_gt, gt, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_two_ranks_match_one_process(ranks: list[dict[str, Any]], case: str) -> None:
+    _assert_each_rank_matches(ranks, case)
 
 
 @pytest.mark.parametrize("case", ["vse++-uneven", "infonce-ids-uneven", "vse-positives-uneven"])
 def test_uneven_shards_match_one_process(ranks: list[dict[str, Any]], case: str) -> None:
     """3 + 5 captions (a batch larger than any before it) give the 8-caption loss too."""
-    loss, gi, gt = _reference(case)
-    for r in ranks:
-        r_loss, r_gi, r_gt = r[case]
-        assert r_loss == pytest.approx(loss, rel=1e-10)
-        np.testing.assert_allclose(r_gi, gi, rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(r_gt, gt, rtol=1e-9, atol=1e-12)
+    _assert_each_rank_matches(ranks, case)
 
 
 def test_local_loss_differs_from_global() -> None:
