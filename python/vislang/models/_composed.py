@@ -93,6 +93,15 @@ def from_dict(cls: Any, config: Mapping[str, Any], renames: Mapping[str, str] | 
         raise InvalidInputError(f"model config: {exc}") from None
 
 
+def strict_config(cls: Any, data: Mapping[str, Any], what: str = "model config") -> Any:
+    """``cls(**data)`` for a dataclass config; keys it does not have raise
+    :class:`InvalidInputError` naming them."""
+    unknown = sorted(set(data) - {f.name for f in fields(cls)})
+    if unknown:
+        raise InvalidInputError(f"{what}: unknown keys {unknown}")
+    return cls(**dict(data))
+
+
 def to_dict(config: Any) -> dict[str, Any]:
     """The nested dict saved in checkpoints."""
     return {f.name: _plain(getattr(config, f.name)) for f in fields(config)}

@@ -28,7 +28,7 @@ dependency triples; here they are the BRNN's word vectors.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -39,6 +39,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from vislang.exceptions import InvalidInputError
 from vislang.losses import VSELoss
+from vislang.models._composed import ImageEncoderOptions
 from vislang.models._pair_batches import caption_batches
 from vislang.models.base import CaptionPairs, CrossModalModel
 from vislang.models.image_encoders import ImageEncoderConfig, create_backbone
@@ -51,7 +52,7 @@ _EXAMPLE_CAPTIONS = ("a red circle", "a blue square", "two green triangles", "a 
 
 
 @dataclass
-class BRNNAlignConfig:
+class BRNNAlignConfig(ImageEncoderOptions):
     """Options of :class:`BRNNAlign` (saved in checkpoints).
 
     ``image.backbone="precomputed"`` takes grids (n, L, feature_dim) (L cells, row-major);
@@ -87,20 +88,6 @@ class BRNNAlignConfig:
             raise InvalidInputError("embed_dim and feature_dim must be >= 1")
         if self.margin < 0 or self.fragment_weight < 0 or self.smoothing < 0:
             raise InvalidInputError("margin, fragment_weight and smoothing must be >= 0")
-
-    @property
-    def embed_dim(self) -> int:
-        return self.image.embed_dim
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> BRNNAlignConfig:
-        try:
-            return cls(**dict(d))
-        except TypeError as e:
-            raise InvalidInputError(f"model config: {e}") from None
 
 
 class Alignment(NamedTuple):

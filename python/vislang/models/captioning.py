@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 
 from vislang.exceptions import InvalidInputError
+from vislang.models._composed import strict_config
 from vislang.models.base import CaptionPairs, CrossModalModel, _rows
 from vislang.models.image_encoders import create_backbone
 from vislang.models.registry import register_model
@@ -187,11 +188,8 @@ class Captioner(CrossModalModel):
 
     @classmethod
     def from_config_dict(cls, config: dict[str, Any]) -> Captioner:
-        names = {f.name for f in fields(CaptionConfig)}
-        unknown = set(config["model"]) - names
-        if unknown:
-            raise InvalidInputError(f"model config: unknown keys {sorted(unknown)}")
-        return cls(Vocabulary.from_dict(config["vocab"]), CaptionConfig(**config["model"]))
+        vocab = Vocabulary.from_dict(config["vocab"])
+        return cls(vocab, strict_config(CaptionConfig, config["model"]))
 
     @classmethod
     def example(cls, **overrides: Any) -> Captioner:

@@ -24,7 +24,7 @@ compare with).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from vislang.data.trees import DependencyTree, shapes_dependency_tree, spacy_trees
 from vislang.exceptions import InvalidInputError
 from vislang.losses import VSELoss
+from vislang.models._composed import ImageEncoderOptions
 from vislang.models._pair_batches import caption_batches
 from vislang.models.base import CaptionPairs, CrossModalModel, as_image_tensor
 from vislang.models.image_encoders import ImageEncoder, ImageEncoderConfig
@@ -60,7 +61,7 @@ _EXAMPLE_CAPTIONS = (
 
 
 @dataclass
-class DTRNNConfig:
+class DTRNNConfig(ImageEncoderOptions):
     """Options of :class:`DTRNN` (saved in checkpoints).
 
     ``parser``: where the trees of caption strings come from: ``"shapes"`` (exact trees of
@@ -99,20 +100,6 @@ class DTRNNConfig:
             raise InvalidInputError("word_dim, max_position and embed_dim must be >= 1")
         if self.margin < 0:
             raise InvalidInputError(f"margin: must be >= 0, got {self.margin}")
-
-    @property
-    def embed_dim(self) -> int:
-        return self.image.embed_dim
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> DTRNNConfig:
-        try:
-            return cls(**dict(d))
-        except TypeError as e:
-            raise InvalidInputError(f"model config: {e}") from None
 
 
 @dataclass

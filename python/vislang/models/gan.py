@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,6 +39,7 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 
 from vislang.exceptions import InvalidInputError
+from vislang.models._composed import strict_config
 from vislang.models.registry import register_model
 from vislang.models.text_encoders import TextEncoderConfig, create_text_encoder
 from vislang.models.vocabulary import Vocabulary
@@ -434,11 +435,7 @@ class TextToImageGAN(nn.Module):
     def create(cls, **kwargs: Any) -> TextToImageGAN:
         """From :class:`GANConfig` keyword arguments (what :func:`create_model` calls)."""
         vocab = kwargs.pop("vocab", None)
-        names = {f.name for f in fields(GANConfig)}
-        unknown = set(kwargs) - names
-        if unknown:
-            raise InvalidInputError(f"GAN config: unknown keys {sorted(unknown)}")
-        return cls(GANConfig(**kwargs), vocab=vocab)
+        return cls(strict_config(GANConfig, kwargs, "GAN config"), vocab=vocab)
 
     @classmethod
     def from_vse(cls, vse: Any, **kwargs: Any) -> TextToImageGAN:
@@ -473,12 +470,8 @@ class TextToImageGAN(nn.Module):
 
     @classmethod
     def from_config_dict(cls, config: dict[str, Any]) -> TextToImageGAN:
-        names = {f.name for f in fields(GANConfig)}
-        unknown = set(config["model"]) - names
-        if unknown:
-            raise InvalidInputError(f"model config: unknown keys {sorted(unknown)}")
         vocab = Vocabulary.from_dict(config["vocab"]) if "vocab" in config else None
-        return cls(GANConfig(**config["model"]), vocab=vocab)
+        return cls(strict_config(GANConfig, config["model"]), vocab=vocab)
 
     @classmethod
     def example(cls, **overrides: Any) -> TextToImageGAN:

@@ -19,7 +19,7 @@ with :class:`MeanWordVectors`: mean GloVe, a vislang skip-gram average, or any c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from vislang.exceptions import InvalidInputError
 from vislang.losses import VSELoss
+from vislang.models._composed import strict_config
 from vislang.models.base import CaptionPairs, CrossModalModel, _rows
 from vislang.models.registry import register_model
 from vislang.models.text_encoders import pretrained_embeddings
@@ -254,11 +255,8 @@ class GroundedConfig:
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any]) -> GroundedConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise InvalidInputError(f"grounded model config: unknown keys {unknown}")
-        return cls(**dict(config))
+        config_: GroundedConfig = strict_config(cls, config, "grounded model config")
+        return config_
 
 
 class _CaptionDecoder(nn.Module):
