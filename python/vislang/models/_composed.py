@@ -11,11 +11,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from vislang.exceptions import InvalidInputError
 from vislang.models.image_encoders import ImageEncoderConfig
 from vislang.models.text_encoders import TextEncoderConfig
+from vislang.models.vocabulary import Vocabulary
 
 __all__ = ["IMAGE_KEYS", "TEXT_KEYS", "forward", "from_dict", "renamed", "split_flat", "to_dict"]
 
@@ -130,3 +131,19 @@ class ImageEncoderOptions:
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
+
+
+class VocabularyConfigModel:
+    """Checkpoint round trip of a model built as ``cls(vocab, config)`` whose config class
+    (``config_class``) has ``to_dict`` / ``from_dict``: mixed in before
+    :class:`~vislang.models.base.CrossModalModel`."""
+
+    config_class: ClassVar[Any]
+
+    def config_dict(self: Any) -> dict[str, Any]:
+        return {"model": self.config.to_dict(), "vocab": self.vocab.to_dict()}
+
+    @classmethod
+    def from_config_dict(cls, config: dict[str, Any]) -> Any:
+        vocab = Vocabulary.from_dict(config["vocab"])
+        return cls(vocab, cls.config_class.from_dict(config["model"]))  # type: ignore[call-arg]

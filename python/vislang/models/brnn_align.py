@@ -39,7 +39,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from vislang.exceptions import InvalidInputError
 from vislang.losses import VSELoss
-from vislang.models._composed import ImageEncoderOptions
+from vislang.models._composed import ImageEncoderOptions, VocabularyConfigModel
 from vislang.models._pair_batches import caption_batches
 from vislang.models.base import CaptionPairs, CrossModalModel
 from vislang.models.image_encoders import ImageEncoderConfig, create_backbone
@@ -125,7 +125,7 @@ def pixel_grid(images: Any, cells: int = 8, sub: int = 2) -> NDArray[np.float32]
     description="BRNN word-region alignment (Karpathy & Fei-Fei 2015)",
     factory="create",
 )
-class BRNNAlign(CrossModalModel):
+class BRNNAlign(VocabularyConfigModel, CrossModalModel):
     """Image regions and words in one space; a caption's score sums its words' best regions.
 
     Parameters
@@ -145,6 +145,8 @@ class BRNNAlign(CrossModalModel):
     >>> model.scores(grid, ["a red circle", "a blue square", "a red square"]).shape
     torch.Size([2, 3])
     """
+
+    config_class = BRNNAlignConfig
 
     model_type = "brnn-align"
 
@@ -215,15 +217,6 @@ class BRNNAlign(CrossModalModel):
     @property
     def embed_dim(self) -> int:
         return self.config.embed_dim
-
-    def config_dict(self) -> dict[str, Any]:
-        return {"model": self.config.to_dict(), "vocab": self.vocab.to_dict()}
-
-    @classmethod
-    def from_config_dict(cls, config: dict[str, Any]) -> BRNNAlign:
-        return cls(
-            Vocabulary.from_dict(config["vocab"]), BRNNAlignConfig.from_dict(config["model"])
-        )
 
     # ---------------------------------------------------------------- regions
     def grid_input(self, images: Any) -> Tensor:

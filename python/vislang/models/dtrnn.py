@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from vislang.data.trees import DependencyTree, shapes_dependency_tree, spacy_trees
 from vislang.exceptions import InvalidInputError
 from vislang.losses import VSELoss
-from vislang.models._composed import ImageEncoderOptions
+from vislang.models._composed import ImageEncoderOptions, VocabularyConfigModel
 from vislang.models._pair_batches import caption_batches
 from vislang.models.base import CaptionPairs, CrossModalModel, as_image_tensor
 from vislang.models.image_encoders import ImageEncoder, ImageEncoderConfig
@@ -130,7 +130,7 @@ class TreeBatch:
     description="DT-RNN (Socher et al. 2014): dependency-tree composition, ranking loss",
     factory="create",
 )
-class DTRNN(CrossModalModel):
+class DTRNN(VocabularyConfigModel, CrossModalModel):
     """Images and dependency-parsed sentences in one space (Socher et al. 2014).
 
     Parameters
@@ -147,6 +147,8 @@ class DTRNN(CrossModalModel):
     >>> model.embed_texts(["a blue circle left of a red square"]).shape
     torch.Size([1, 6])
     """
+
+    config_class = DTRNNConfig
 
     model_type = "dt-rnn"
 
@@ -214,13 +216,6 @@ class DTRNN(CrossModalModel):
     @property
     def embed_dim(self) -> int:
         return self.config.embed_dim
-
-    def config_dict(self) -> dict[str, Any]:
-        return {"model": self.config.to_dict(), "vocab": self.vocab.to_dict()}
-
-    @classmethod
-    def from_config_dict(cls, config: dict[str, Any]) -> DTRNN:
-        return cls(Vocabulary.from_dict(config["vocab"]), DTRNNConfig.from_dict(config["model"]))
 
     # ---------------------------------------------------------------- trees
     def add_trees(self, trees: Sequence[DependencyTree]) -> None:

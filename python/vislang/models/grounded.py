@@ -31,7 +31,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from vislang.exceptions import InvalidInputError
 from vislang.losses import VSELoss
-from vislang.models._composed import strict_config
+from vislang.models._composed import VocabularyConfigModel, strict_config
 from vislang.models.base import CaptionPairs, CrossModalModel, _rows
 from vislang.models.registry import register_model
 from vislang.models.text_encoders import pretrained_embeddings
@@ -309,7 +309,7 @@ class _CaptionDecoder(nn.Module):
     defaults={"objective": "cap2both"},
     factory="create",
 )
-class GroundedSentenceModel(CrossModalModel):
+class GroundedSentenceModel(VocabularyConfigModel, CrossModalModel):
     """A :class:`SentenceEncoder` with its training heads (image projection, caption decoder).
 
     Trains on :class:`~vislang.models.CaptionPairs` (precomputed image features; ``cap2cap``
@@ -325,6 +325,8 @@ class GroundedSentenceModel(CrossModalModel):
     >>> model.encode(["a red square"]).shape
     (1, 6)
     """
+
+    config_class = GroundedConfig
 
     model_type = "cap2img"
 
@@ -387,13 +389,6 @@ class GroundedSentenceModel(CrossModalModel):
     @property
     def embed_dim(self) -> int:
         return self.encoder.output_dim
-
-    def config_dict(self) -> dict[str, Any]:
-        return {"model": self.config.to_dict(), "vocab": self.vocab.to_dict()}
-
-    @classmethod
-    def from_config_dict(cls, config: dict[str, Any]) -> GroundedSentenceModel:
-        return cls(Vocabulary.from_dict(config["vocab"]), GroundedConfig.from_dict(config["model"]))
 
     # ---------------------------------------------------------------- inference
     def encode(self, sentences: Sequence[str], *, batch_size: int = 256) -> NDArray[np.float32]:
