@@ -54,6 +54,14 @@ def _one_step(rank: int) -> dict[str, Any]:
     return _params(trainer.model)
 
 
+def _too_small_batch(rank: int) -> str:
+    try:
+        GANTrainer(TextToImageGAN.example(), *_data(), GANTrainConfig(batch_size=3), progress=False)
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+    return "no error"
+
+
 def _nan_on_rank_1(rank: int) -> str:
     torch.manual_seed(0)
     trainer = GANTrainer(TextToImageGAN.example(), *_data(), _config(2, 1), progress=False)
@@ -144,3 +152,8 @@ def test_nan_on_one_rank_stops_both_naming_it() -> None:
     messages = launch(_nan_on_rank_1, 2, timeout=60.0, start_method="fork")
     for msg in messages:
         assert "discriminator loss is nan on rank 1 at step 1 (epoch 2)" in msg, msg
+
+
+def test_a_batch_of_fewer_than_2_images_per_rank_is_refused() -> None:
+    for msg in launch(_too_small_batch, 2, timeout=60.0, start_method="fork"):
+        assert msg.startswith("InvalidInputError: batch_size 3 over 2 processes"), msg

@@ -168,6 +168,11 @@ class GANTrainer:
     ) -> None:
         self.config = c = config or GANTrainConfig()
         self.device, self.rank, self.world_size = join(distributed, device)
+        if c.batch_size // self.world_size < 2:
+            raise InvalidInputError(
+                f"batch_size {c.batch_size} over {self.world_size} processes leaves fewer than "
+                "2 images per process (batch normalisation needs 2)"
+            )
         self.model = model.to(self.device)
         if isinstance(images, np.ndarray):
             if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
