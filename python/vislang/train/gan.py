@@ -92,7 +92,7 @@ def _schema(name: str) -> Schema:
             o("train", "beta1", 0.5, "Adam beta1"),
             o("train", "max_steps_per_epoch", 0, "cut epochs short (0 = full)"),
             o("train", "seed", 0, "training seed"),
-            o("eval", "classifier_epochs", 3, "epochs of the attribute classifier", minimum=1),
+            o("eval", "classifier_epochs", 10, "epochs of the attribute classifier", minimum=1),
             o(
                 "eval",
                 "n_distractors",
