@@ -699,17 +699,46 @@ class TextToImageGAN(nn.Module):
         batch_size: int = 64,
         lr: float = 2e-4,
         seed: int = 0,
+        *,
+        images: NDArray[np.uint8] | None = None,
+        image_text: Tensor | None = None,
+        pixel_weight: float = 0.0,
     ) -> list[float]:
         """Train the inverse network ``S(x) -> z`` on generated images (§5.4): draw ``z`` and a
         caption embedding from ``text`` (n, text_dim), minimise ``||z - S(G(z, t))||^2`` with G
         frozen. Creates ``style_encoder`` (and sets ``config.style_encoder``) the first time;
-        returns the loss of every step."""
+        returns the loss of every step.
+
+        ``pixel_weight > 0`` (an extra, not in the paper) adds
+        ``pixel_weight * ||G(S(x), t_x) - x||^2`` on real ``images`` (uint8, (m, S, S, 3)) with
+        their caption embeddings ``image_text`` (m, text_dim): S trained only on generated
+        images maps real queries close to ``z = 0`` (the same output for every query)."""
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise InvalidInputError(f"steps: must be an integer >= 1, got {steps!r}")
         if batch_size < 2:
             raise InvalidInputError(f"batch_size: must be >= 2, got {batch_size}")
+        if not math.isfinite(pixel_weight) or pixel_weight < 0:
+            raise InvalidInputError(f"pixel_weight: must be >= 0, got {pixel_weight!r}")
         text = text.to(self.device, torch.float32)
         self._check_text(text)
+        real: Tensor | None = None
+        real_text: Tensor | None = None
+        if pixel_weight > 0:
+            if images is None or image_text is None:
+                raise InvalidInputError("pixel_weight > 0 needs images and image_text")
+            s = self.config.image_size
+            arr = np.asarray(images)
+            if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[1:] != (s, s, 3):
+                raise InvalidInputError(
+                    f"images must be uint8 (m, {s}, {s}, 3), got {arr.dtype} {arr.shape}"
+                )
+            real_text = image_text.to(self.device, torch.float32)
+            self._check_text(real_text)
+            if len(arr) == 0 or real_text.shape[0] != len(arr):
+                raise InvalidInputError(
+                    f"need one image_text row per image, got {real_text.shape[0]} and {len(arr)}"
+                )
+            real = from_uint8(arr).to(self.device)
         if self.style_encoder is None:
             torch.manual_seed(seed)
             self.style_encoder = StyleEncoder(self.config).to(self.device)
@@ -721,18 +750,29 @@ class TextToImageGAN(nn.Module):
         was = self.training
         self.generator.eval()
         s_net.train()
+        frozen = [p for p in self.generator.parameters() if p.requires_grad]
+        for p in frozen:
+            p.requires_grad_(False)
         losses = []
-        for _ in range(steps):
-            idx = torch.randint(0, text.shape[0], (batch_size,), generator=g)
-            z = torch.randn(batch_size, self.config.z_dim, generator=g).to(self.device)
-            with torch.no_grad():
-                x = self.generator(z, text[idx.to(self.device)])  # (B, 3, S, S)
-            loss = F.mse_loss(s_net(x), z)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
-            losses.append(float(loss.detach()))
-        self.train(was)
+        try:
+            for _ in range(steps):
+                idx = torch.randint(0, text.shape[0], (batch_size,), generator=g)
+                z = torch.randn(batch_size, self.config.z_dim, generator=g).to(self.device)
+                with torch.no_grad():
+                    x = self.generator(z, text[idx.to(self.device)])  # (B, 3, S, S)
+                loss = F.mse_loss(s_net(x), z)
+                if real is not None and real_text is not None:
+                    j = torch.randint(0, len(real), (batch_size,), generator=g).to(self.device)
+                    rec = self.generator(s_net(real[j]), real_text[j])
+                    loss = loss + pixel_weight * F.mse_loss(rec, real[j])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()  # type: ignore[no-untyped-call]
+                opt.step()
+                losses.append(float(loss.detach()))
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
+            self.train(was)
         return losses
 
     @torch.no_grad()
