@@ -13,7 +13,7 @@ import torch
 
 from vislang.exceptions import CheckpointError, InvalidInputError
 from vislang.models import GANTrainConfig, GANTrainer, TextToImageGAN, load_gan
-from vislang.models.gan import discriminator_loss, generator_loss, interpolate_embeddings
+from vislang.models.gan import GANConfig, discriminator_loss, generator_loss, interpolate_embeddings
 from vislang.models.registry import create_model, list_models
 
 
@@ -488,3 +488,28 @@ def test_style_encoder_pixel_term_is_an_option_and_keeps_g_frozen() -> None:
     for k, v in gan.generator.state_dict().items():
         torch.testing.assert_close(v, before[k])
     assert all(p.requires_grad for p in gan.generator.parameters())
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_d_downsample_maxpool_is_an_option_with_the_same_map(size: int) -> None:
+    assert GANConfig().d_downsample == "stride"  # the paper's DCGAN by default
+    paper = create_model("gan-int-cls", image_size=size, text_dim=12, ngf=4, ndf=4)
+    assert not any(isinstance(x, torch.nn.MaxPool2d) for x in paper.discriminator.modules())
+    m = create_model(
+        "gan-int-cls", image_size=size, text_dim=12, ngf=4, ndf=4, d_downsample="maxpool"
+    )
+    convs = [x for x in m.discriminator.features if isinstance(x, torch.nn.Conv2d)]
+    pools = [x for x in m.discriminator.features if isinstance(x, torch.nn.MaxPool2d)]
+    assert len(convs) == len(pools) == m.config.n_stages
+    assert all(c.stride == (1, 1) and c.kernel_size == (3, 3) for c in convs)
+    h = m.discriminator.features(torch.zeros(2, 3, size, size))
+    assert h.shape == paper.discriminator.features(torch.zeros(2, 3, size, size)).shape
+    z, t = torch.randn(3, m.config.z_dim), torch.randn(3, 12)
+    d_loss, g_loss, _ = m.losses(torch.rand(3, 3, size, size) * 2 - 1, t, t.roll(1, 0), z)
+    (d_loss + g_loss).backward()
+    assert torch.isfinite(d_loss) and torch.isfinite(g_loss)
+    again = TextToImageGAN.from_config_dict(m.config_dict())
+    assert again.config.d_downsample == "maxpool"
+    again.load_state_dict(m.state_dict())
+    with pytest.raises(InvalidInputError, match="d_downsample"):
+        GANConfig(d_downsample="avg")

@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 LOSSES = ("bce", "hinge")
+D_DOWNSAMPLE = ("stride", "maxpool")
 TEXT_ENCODERS = ("none", "vse", "minilm")
 
 
@@ -103,6 +104,15 @@ class GANConfig:
         batch, so its batch norm sees real and fake images together. With the paper's separate
         batches, a batch of near-identical fakes is normalised by its own (tiny) spread, which
         hides a collapsed generator from D.
+    d_downsample : {"stride", "maxpool"}
+        How D's image trunk halves the resolution. ``"stride"`` (default, the paper's DCGAN):
+        4x4 convolutions of stride 2. ``"maxpool"`` (an extra): 3x3 convolutions of stride 1,
+        each followed by 2x2 max pooling (same widths, same 4x4 output map; about twice D's
+        compute). On the shapes world (objects 5-12 px across at 32x32) the strided D, trained
+        alone and supervised to tell a real image's caption from the same caption with another
+        shape word, reaches only 0.60 held-out after 740 steps (0.58 at 64x64; 0.91 for
+        colour); the max-pooling D reaches 0.92. A D that cannot check shape gives G no
+        reason to draw it.
     diversity_weight : float
         Stabiliser (0 = off, the paper): weight of the mode-seeking term of Mao et al. 2019
         (MSGAN) for G, ``w / (mean|G(z1, t) - G(z2, t)| / mean|z1 - z2| + 1e-5)`` with a second
@@ -135,6 +145,7 @@ class GANConfig:
     text_scale: float | None = None
     d_text_batchnorm: bool = False
     d_joint_batch: bool = False
+    d_downsample: str = "stride"
     diversity_weight: float = 0.0
     style_encoder: bool = False
     text_encoder: str = "none"
@@ -156,6 +167,10 @@ class GANConfig:
             math.isfinite(self.text_scale) and self.text_scale > 0
         ):
             raise InvalidInputError(f"text_scale: must be finite and > 0, got {self.text_scale}")
+        if self.d_downsample not in D_DOWNSAMPLE:
+            raise InvalidInputError(
+                f"d_downsample: must be one of {D_DOWNSAMPLE}, got {self.d_downsample!r}"
+            )
         if self.loss not in LOSSES:
             raise InvalidInputError(f"loss: must be one of {LOSSES}, got {self.loss!r}")
         if self.text_encoder not in TEXT_ENCODERS:
@@ -292,14 +307,22 @@ class Discriminator(nn.Module):
         )
         if c.spectral_norm:
             self.text.fc = sn(self.text.fc)  # type: ignore[assignment]
-        layers: list[nn.Module] = [sn(nn.Conv2d(3, c.ndf, 4, 2, 1, bias=False))]
-        layers.append(nn.LeakyReLU(0.2, True))
+        pool = c.d_downsample == "maxpool"
+
+        def down(c_in: int, c_out: int) -> list[nn.Module]:
+            if pool:  # extra: 3x3 stride 1, then 2x2 max pooling (after the activation)
+                return [sn(nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False))]
+            return [sn(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False))]  # the paper's DCGAN
+
+        halve: list[nn.Module] = [nn.MaxPool2d(2)] if pool else []
+        layers: list[nn.Module] = [*down(3, c.ndf), nn.LeakyReLU(0.2, True), *halve]
         ch = c.ndf
         for _ in range(c.n_stages - 1):
             layers += [
-                sn(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False)),
+                *down(ch, ch * 2),
                 nn.BatchNorm2d(ch * 2),
                 nn.LeakyReLU(0.2, True),
+                *([nn.MaxPool2d(2)] if pool else []),
             ]
             ch *= 2
         self.features = nn.Sequential(*layers)  # (B, ch, 4, 4)
