@@ -263,7 +263,7 @@ def train_shapes_gan(
         "train_images_per_s": float(np.mean([h["images_per_s"] for h in history])),
     }
     ev = config["eval"]
-    if ev["style_steps"]:
+    if ev["style_steps"] and (evaluate or out_dir is not None):  # not for the demo
         t3 = time.perf_counter()
         # One caption per training image (its first) for the optional pixel term.
         _, first = np.unique(np.asarray(t2i), return_index=True)
