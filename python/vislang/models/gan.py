@@ -111,7 +111,7 @@ class GANConfig:
         compute). On the shapes world (objects 5-12 px across at 32x32) the strided D, trained
         alone and supervised to tell a real image's caption from the same caption with another
         shape word, reaches only 0.60 held-out after 740 steps (0.58 at 64x64; 0.91 for
-        colour); the max-pooling D reaches 0.92. A D that cannot check shape gives G no
+        colour); the max-pooling D reaches 0.94. A D that cannot check shape gives G no
         reason to draw it.
     diversity_weight : float
         Stabiliser (0 = off, the paper): weight of the mode-seeking term of Mao et al. 2019
