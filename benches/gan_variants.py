@@ -3,6 +3,7 @@ model, the same data, seed and steps), as a markdown table.
 
     python benches/gan_variants.py --config configs/gan-int-cls-shapes.toml --out /tmp/gan-variants
     python benches/gan_variants.py --from-dirs --out DIR   # tabulate DIR/gan-cls/metrics.json ...
+    python benches/gan_variants.py --from-dirs --out DIR_SEED0,DIR_SEED1   # mean +- half range
 
 Prints the table (attribute accuracy per attribute, R-precision, FID / IS in Lite0 features,
 training time) and writes ``OUT/VARIANT/metrics.json`` and ``OUT/table.md``.
@@ -59,6 +60,34 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
+def _metric_values(m: dict[str, Any]) -> dict[str, float]:
+    vals = {a: float(v) for a, v in m["attribute_accuracy"].items()}
+    vals["R-prec"] = float(m["r_precision"])
+    vals["FID (Lite0)"] = float(m.get("fid_lite0", float("nan")))
+    vals["IS (Lite0)"] = float(m.get("inception_score_lite0", float("nan")))
+    return vals
+
+
+def seed_table(runs: list[dict[str, dict[str, Any]]]) -> str:
+    """One row per variant: ``mean +- half range`` over the runs (seeds) of each metric."""
+    import numpy as np
+
+    variants = list(runs[0])
+    cols = list(_metric_values(runs[0][variants[0]]))
+    head = ["model", *cols]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for v in variants:
+        per = [_metric_values(r[v]) for r in runs]
+        cells = []
+        for c in cols:
+            x = np.array([p[c] for p in per])
+            digits = 1 if c.startswith("FID") else (3 if c == "R-prec" else 2)
+            half = (x.max() - x.min()) / 2
+            cells.append(f"{x.mean():.{digits}f} ± {half:.{digits}f}")
+        rows.append("| " + " | ".join([v, *cells]) + " |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -66,7 +95,12 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=Path("configs/gan-int-cls-shapes.toml"))
-    ap.add_argument("--out", type=Path, default=Path("/tmp/vislang-gan-variants"))
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path("/tmp/vislang-gan-variants"),
+        help="output folder; with --from-dirs, comma-separated folders (one per seed)",
+    )
     ap.add_argument("--variants", default="gan-cls,gan-int,gan-int-cls")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument(
@@ -76,11 +110,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     if args.from_dirs:
-        results = {
-            v: json.loads((args.out / v / "metrics.json").read_text())
-            for v in args.variants.split(",")
-        }
-        print(table(results))
+        runs = [
+            {
+                v: json.loads((Path(d) / v / "metrics.json").read_text())
+                for v in args.variants.split(",")
+            }
+            for d in str(args.out).split(",")
+        ]
+        for r in runs:
+            print(table(r), end="\n\n")
+        if len(runs) > 1:
+            print(f"mean ± half range over {len(runs)} runs:")
+            print(seed_table(runs))
         return 0
     torch.set_num_threads(args.threads)
     config = tomllib.loads(args.config.read_text())

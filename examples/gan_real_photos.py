@@ -125,16 +125,30 @@ class SmallCNN(nn.Module):
 
 
 def fit_classifier(images: np.ndarray, labels: np.ndarray, epochs: int, seed: int) -> SmallCNN:
+    """Adam with a one-cycle schedule, random horizontal flips and 4-pixel shifts (without
+    them, 4 epochs at a constant lr read only 0.34 of held-out CIFAR-10 images)."""
     torch.manual_seed(seed)
     clf = SmallCNN(int(labels.max()) + 1)
     opt = torch.optim.Adam(clf.parameters(), lr=2e-3)
     x, y = from_uint8(images), torch.from_numpy(labels)
+    per_epoch = len(x) // 64
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=max(1, epochs * per_epoch))
+    g = torch.Generator().manual_seed(seed)
+    padded = nn.functional.pad(x, (4, 4, 4, 4), mode="reflect")
+    s = x.shape[-1]
     for _ in range(epochs):
-        for idx in torch.randperm(len(x)).split(64):
-            loss = nn.functional.cross_entropy(clf(x[idx]), y[idx])
+        order = torch.randperm(len(x), generator=g)
+        for b in range(per_epoch):
+            idx = order[b * 64 : (b + 1) * 64]
+            dx, dy = (int(v) for v in torch.randint(0, 9, (2,), generator=g))
+            xb = padded[idx, :, dy : dy + s, dx : dx + s]
+            flip = torch.rand(len(idx), generator=g) < 0.5
+            xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
+            loss = nn.functional.cross_entropy(clf(xb), y[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
+            sched.step()
     return clf.eval()
 
 
@@ -155,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--width", type=int, default=32, help="ngf = ndf")
     ap.add_argument("--joint-batch", action="store_true", help="the d_joint_batch stabiliser")
     ap.add_argument("--diversity", type=float, default=0.0, help="MSGAN mode-seeking weight")
-    ap.add_argument("--classifier-epochs", type=int, default=6)
+    ap.add_argument("--classifier-epochs", type=int, default=15)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("/tmp/vislang-gan-photos"))

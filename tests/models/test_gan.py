@@ -13,7 +13,7 @@ import torch
 
 from vislang.exceptions import CheckpointError, InvalidInputError
 from vislang.models import GANTrainConfig, GANTrainer, TextToImageGAN, load_gan
-from vislang.models.gan import discriminator_loss, generator_loss, interpolate_embeddings
+from vislang.models.gan import GANConfig, discriminator_loss, generator_loss, interpolate_embeddings
 from vislang.models.registry import create_model, list_models
 
 
@@ -301,6 +301,9 @@ def test_shapes_runner_writes_metrics_json(tmp_path: Path) -> None:
         assert saved[key] == pytest.approx(metrics[key]) and math.isfinite(saved[key])
     assert 0.0 <= saved["r_precision"] <= 1.0 and saved["fid_lite0"] >= 0.0
     assert saved["attribute_chance"]["colour"] == pytest.approx(1 / 6)
+    for key in ("style_transfer_accuracy", "style_transfer_random_z"):
+        assert set(saved[key]) == {"size", "vertical", "horizontal"}
+        assert all(0.0 <= v <= 1.0 for v in saved[key].values())
     names = ("samples.png", "samples_per_caption.png", "interpolation.png", "style_transfer.png")
     for name in (*names, "last.json"):
         assert (tmp_path / name).is_file(), name
@@ -457,3 +460,56 @@ def test_diversity_weight_adds_the_mode_seeking_term() -> None:
     assert float((g1 - g0).detach()) == pytest.approx(0.5 / (float(ratio) + 1e-5), rel=1e-4)
     with pytest.raises(InvalidInputError, match="diversity_weight"):
         create_model("gan-cls", diversity_weight=-1.0, **kw)
+
+
+def test_style_encoder_pixel_term_is_an_option_and_keeps_g_frozen() -> None:
+    torch.manual_seed(0)
+    gan = TextToImageGAN.example()
+    text = gan.encode_text(["a red circle", "a blue square"])
+    real = gan.generate(["a red circle", "a blue square"], n=4, seed=7).reshape(8, 32, 32, 3)
+    real_text = text[[0, 0, 0, 0, 1, 1, 1, 1]]
+    before = {k: v.clone() for k, v in gan.generator.state_dict().items()}
+    with pytest.raises(InvalidInputError, match="needs images and image_text"):
+        gan.fit_style_encoder(text, steps=2, pixel_weight=1.0)
+    with pytest.raises(InvalidInputError, match="one image_text row per image"):
+        gan.fit_style_encoder(text, steps=2, images=real, image_text=text, pixel_weight=1.0)
+    with pytest.raises(InvalidInputError, match="pixel_weight"):
+        gan.fit_style_encoder(text, steps=2, pixel_weight=-1.0)
+    z_only = TextToImageGAN.example()
+    z_only.load_state_dict(gan.state_dict())
+    base = z_only.fit_style_encoder(text, steps=30, batch_size=8, lr=2e-3)
+    losses = gan.fit_style_encoder(
+        text, steps=30, batch_size=8, lr=2e-3, images=real, image_text=real_text, pixel_weight=5.0
+    )
+    # The pixel term is added (same seed, same z-term batches) and the loss goes down.
+    assert losses[0] > base[0]
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    # G stays frozen and trainable afterwards.
+    for k, v in gan.generator.state_dict().items():
+        torch.testing.assert_close(v, before[k])
+    assert all(p.requires_grad for p in gan.generator.parameters())
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_d_downsample_maxpool_is_an_option_with_the_same_map(size: int) -> None:
+    assert GANConfig().d_downsample == "stride"  # the paper's DCGAN by default
+    paper = create_model("gan-int-cls", image_size=size, text_dim=12, ngf=4, ndf=4)
+    assert not any(isinstance(x, torch.nn.MaxPool2d) for x in paper.discriminator.modules())
+    m = create_model(
+        "gan-int-cls", image_size=size, text_dim=12, ngf=4, ndf=4, d_downsample="maxpool"
+    )
+    convs = [x for x in m.discriminator.features if isinstance(x, torch.nn.Conv2d)]
+    pools = [x for x in m.discriminator.features if isinstance(x, torch.nn.MaxPool2d)]
+    assert len(convs) == len(pools) == m.config.n_stages
+    assert all(c.stride == (1, 1) and c.kernel_size == (3, 3) for c in convs)
+    h = m.discriminator.features(torch.zeros(2, 3, size, size))
+    assert h.shape == paper.discriminator.features(torch.zeros(2, 3, size, size)).shape
+    z, t = torch.randn(3, m.config.z_dim), torch.randn(3, 12)
+    d_loss, g_loss, _ = m.losses(torch.rand(3, 3, size, size) * 2 - 1, t, t.roll(1, 0), z)
+    (d_loss + g_loss).backward()
+    assert torch.isfinite(d_loss) and torch.isfinite(g_loss)
+    again = TextToImageGAN.from_config_dict(m.config_dict())
+    assert again.config.d_downsample == "maxpool"
+    again.load_state_dict(m.state_dict())
+    with pytest.raises(InvalidInputError, match="d_downsample"):
+        GANConfig(d_downsample="avg")

@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 LOSSES = ("bce", "hinge")
+D_DOWNSAMPLE = ("stride", "maxpool")
 TEXT_ENCODERS = ("none", "vse", "minilm")
 
 
@@ -104,6 +105,15 @@ class GANConfig:
         batch, so its batch norm sees real and fake images together. With the paper's separate
         batches, a batch of near-identical fakes is normalised by its own (tiny) spread, which
         hides a collapsed generator from D.
+    d_downsample : {"stride", "maxpool"}
+        How D's image trunk halves the resolution. ``"stride"`` (default, the paper's DCGAN):
+        4x4 convolutions of stride 2. ``"maxpool"`` (an extra): 3x3 convolutions of stride 1,
+        each followed by 2x2 max pooling (same widths, same 4x4 output map; about twice D's
+        compute). On the shapes world (objects 5-12 px across at 32x32) the strided D, trained
+        alone and supervised to tell a real image's caption from the same caption with another
+        shape word, reaches only 0.60 held-out after 740 steps (0.58 at 64x64; 0.91 for
+        colour); the max-pooling D reaches 0.94. A D that cannot check shape gives G no
+        reason to draw it.
     diversity_weight : float
         Stabiliser (0 = off, the paper): weight of the mode-seeking term of Mao et al. 2019
         (MSGAN) for G, ``w / (mean|G(z1, t) - G(z2, t)| / mean|z1 - z2| + 1e-5)`` with a second
@@ -136,6 +146,7 @@ class GANConfig:
     text_scale: float | None = None
     d_text_batchnorm: bool = False
     d_joint_batch: bool = False
+    d_downsample: str = "stride"
     diversity_weight: float = 0.0
     style_encoder: bool = False
     text_encoder: str = "none"
@@ -157,6 +168,10 @@ class GANConfig:
             math.isfinite(self.text_scale) and self.text_scale > 0
         ):
             raise InvalidInputError(f"text_scale: must be finite and > 0, got {self.text_scale}")
+        if self.d_downsample not in D_DOWNSAMPLE:
+            raise InvalidInputError(
+                f"d_downsample: must be one of {D_DOWNSAMPLE}, got {self.d_downsample!r}"
+            )
         if self.loss not in LOSSES:
             raise InvalidInputError(f"loss: must be one of {LOSSES}, got {self.loss!r}")
         if self.text_encoder not in TEXT_ENCODERS:
@@ -293,14 +308,22 @@ class Discriminator(nn.Module):
         )
         if c.spectral_norm:
             self.text.fc = sn(self.text.fc)  # type: ignore[assignment]
-        layers: list[nn.Module] = [sn(nn.Conv2d(3, c.ndf, 4, 2, 1, bias=False))]
-        layers.append(nn.LeakyReLU(0.2, True))
+        pool = c.d_downsample == "maxpool"
+
+        def down(c_in: int, c_out: int) -> list[nn.Module]:
+            if pool:  # extra: 3x3 stride 1, then 2x2 max pooling (after the activation)
+                return [sn(nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False))]
+            return [sn(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False))]  # the paper's DCGAN
+
+        halve: list[nn.Module] = [nn.MaxPool2d(2)] if pool else []
+        layers: list[nn.Module] = [*down(3, c.ndf), nn.LeakyReLU(0.2, True), *halve]
         ch = c.ndf
         for _ in range(c.n_stages - 1):
             layers += [
-                sn(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False)),
+                *down(ch, ch * 2),
                 nn.BatchNorm2d(ch * 2),
                 nn.LeakyReLU(0.2, True),
+                *([nn.MaxPool2d(2)] if pool else []),
             ]
             ch *= 2
         self.features = nn.Sequential(*layers)  # (B, ch, 4, 4)
@@ -692,17 +715,46 @@ class TextToImageGAN(nn.Module):
         batch_size: int = 64,
         lr: float = 2e-4,
         seed: int = 0,
+        *,
+        images: NDArray[np.uint8] | None = None,
+        image_text: Tensor | None = None,
+        pixel_weight: float = 0.0,
     ) -> list[float]:
         """Train the inverse network ``S(x) -> z`` on generated images (§5.4): draw ``z`` and a
         caption embedding from ``text`` (n, text_dim), minimise ``||z - S(G(z, t))||^2`` with G
         frozen. Creates ``style_encoder`` (and sets ``config.style_encoder``) the first time;
-        returns the loss of every step."""
+        returns the loss of every step.
+
+        ``pixel_weight > 0`` (an extra, not in the paper) adds
+        ``pixel_weight * ||G(S(x), t_x) - x||^2`` on real ``images`` (uint8, (m, S, S, 3)) with
+        their caption embeddings ``image_text`` (m, text_dim): S trained only on generated
+        images maps real queries close to ``z = 0`` (the same output for every query)."""
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise InvalidInputError(f"steps: must be an integer >= 1, got {steps!r}")
         if batch_size < 2:
             raise InvalidInputError(f"batch_size: must be >= 2, got {batch_size}")
+        if not math.isfinite(pixel_weight) or pixel_weight < 0:
+            raise InvalidInputError(f"pixel_weight: must be >= 0, got {pixel_weight!r}")
         text = text.to(self.device, torch.float32)
         self._check_text(text)
+        real: Tensor | None = None
+        real_text: Tensor | None = None
+        if pixel_weight > 0:
+            if images is None or image_text is None:
+                raise InvalidInputError("pixel_weight > 0 needs images and image_text")
+            s = self.config.image_size
+            arr = np.asarray(images)
+            if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[1:] != (s, s, 3):
+                raise InvalidInputError(
+                    f"images must be uint8 (m, {s}, {s}, 3), got {arr.dtype} {arr.shape}"
+                )
+            real_text = image_text.to(self.device, torch.float32)
+            self._check_text(real_text)
+            if len(arr) == 0 or real_text.shape[0] != len(arr):
+                raise InvalidInputError(
+                    f"need one image_text row per image, got {real_text.shape[0]} and {len(arr)}"
+                )
+            real = from_uint8(arr).to(self.device)
         if self.style_encoder is None:
             torch.manual_seed(seed)
             self.style_encoder = StyleEncoder(self.config).to(self.device)
@@ -714,18 +766,29 @@ class TextToImageGAN(nn.Module):
         was = self.training
         self.generator.eval()
         s_net.train()
+        frozen = [p for p in self.generator.parameters() if p.requires_grad]
+        for p in frozen:
+            p.requires_grad_(False)
         losses = []
-        for _ in range(steps):
-            idx = torch.randint(0, text.shape[0], (batch_size,), generator=g)
-            z = torch.randn(batch_size, self.config.z_dim, generator=g).to(self.device)
-            with torch.no_grad():
-                x = self.generator(z, text[idx.to(self.device)])  # (B, 3, S, S)
-            loss = F.mse_loss(s_net(x), z)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
-            losses.append(float(loss.detach()))
-        self.train(was)
+        try:
+            for _ in range(steps):
+                idx = torch.randint(0, text.shape[0], (batch_size,), generator=g)
+                z = torch.randn(batch_size, self.config.z_dim, generator=g).to(self.device)
+                with torch.no_grad():
+                    x = self.generator(z, text[idx.to(self.device)])  # (B, 3, S, S)
+                loss = F.mse_loss(s_net(x), z)
+                if real is not None and real_text is not None:
+                    j = torch.randint(0, len(real), (batch_size,), generator=g).to(self.device)
+                    rec = self.generator(s_net(real[j]), real_text[j])
+                    loss = loss + pixel_weight * F.mse_loss(rec, real[j])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()  # type: ignore[no-untyped-call]
+                opt.step()
+                losses.append(float(loss.detach()))
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
+            self.train(was)
         return losses
 
     @torch.no_grad()

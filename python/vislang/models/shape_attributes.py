@@ -80,24 +80,46 @@ def caption_targets(captions: Sequence[str]) -> dict[str, NDArray[np.int64]]:
 
 
 class ShapeAttributeClassifier(nn.Module):
-    """Three conv blocks and one linear head per attribute, on (B, 3, S, S) in [-1, 1]."""
+    """Three conv blocks (3x3 stride 1, then 2x2 max pooling) on (B, 3, S, S) in [-1, 1] and
+    one linear head per attribute.
 
-    def __init__(self, width: int = 32) -> None:
+    Colour, shape and size are read from a global *max* pool of the last feature map and the
+    vertical / horizontal third from a coarse 4x4 average-pooled map. The objects are small
+    (radius 2.4-5.8 px at 32x32) on a large background: a head over an average-pooled map must
+    learn every attribute at every place and dilutes the object in the background (this older
+    design, with stride-2 convolutions from the first layer, read only 0.38 of real shapes).
+    """
+
+    #: Attributes read from the global max pool; the rest from the 4x4 map.
+    GLOBAL: tuple[str, ...] = ("colour", "shape", "size")
+
+    def __init__(self, width: int = 16) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         c_in = 3
         for k in range(3):
             c_out = width * 2**k
-            layers += [nn.Conv2d(c_in, c_out, 3, 2, 1), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+            layers += [
+                nn.Conv2d(c_in, c_out, 3, 1, 1),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(True),
+                nn.MaxPool2d(2),
+            ]
             c_in = c_out
         self.features = nn.Sequential(*layers)
-        # Position matters (region heads), so keep a coarse 4x4 map instead of a global pool.
         self.pool = nn.AdaptiveAvgPool2d(4)
-        self.heads = nn.ModuleDict({k: nn.Linear(c_in * 16, len(v)) for k, v in ATTRIBUTES.items()})
+        self.heads = nn.ModuleDict(
+            {
+                k: nn.Linear(c_in if k in self.GLOBAL else c_in * 16, len(v))
+                for k, v in ATTRIBUTES.items()
+            }
+        )
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
-        h = self.pool(self.features(x)).flatten(1)  # (B, C*16)
-        return {k: head(h) for k, head in self.heads.items()}
+        h = self.features(x)  # (B, C, S/8, S/8)
+        glob = h.amax((2, 3))  # (B, C)
+        grid = self.pool(h).flatten(1)  # (B, C*16)
+        return {k: head(glob if k in self.GLOBAL else grid) for k, head in self.heads.items()}
 
     @torch.no_grad()
     def predict(self, images: NDArray[np.uint8], batch_size: int = 256) -> dict[str, NDArray[Any]]:
@@ -120,34 +142,45 @@ def fit_attribute_classifier(
     images: NDArray[np.uint8],
     scenes: Sequence[Scene],
     *,
-    epochs: int = 3,
+    epochs: int = 10,
     batch_size: int = 64,
     lr: float = 2e-3,
     seed: int = 0,
-    width: int = 32,
+    width: int = 16,
 ) -> ShapeAttributeClassifier:
-    """Train a :class:`ShapeAttributeClassifier` on real one-object images and their scenes."""
+    """Train a :class:`ShapeAttributeClassifier` on real one-object images and their scenes.
+
+    Adam with a one-cycle learning-rate schedule peaking at ``lr`` (at a constant ``lr`` the
+    last steps are noisy: shape accuracy 0.72 instead of 0.99 on held-out renders). On 1,500
+    images at 32x32 the defaults take ~6 s on one CPU thread and read held-out real renders'
+    colour, shape and size at >= 0.98 and their vertical / horizontal third at ~0.97 (centres
+    within half a pixel of a third's border cannot be told apart).
+    """
     from vislang.models.gan import from_uint8
 
     if len(images) != len(scenes) or len(images) == 0:
         raise InvalidInputError(
             f"need as many scenes as images, got {len(scenes)} and {len(images)}"
         )
+    if epochs < 1:
+        raise InvalidInputError(f"epochs must be >= 1, got {epochs}")
     torch.manual_seed(seed)
     model = ShapeAttributeClassifier(width)
     x = from_uint8(images)
     y = {k: torch.from_numpy(v) for k, v in scene_targets(scenes).items()}
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    batch_size = max(2, min(batch_size, len(x)))
+    per_epoch = len(x) // batch_size  # full batches only (batch norm)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=max(1, epochs * per_epoch))
     gen = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         order = torch.randperm(len(x), generator=gen)
-        for s in range(0, len(x), batch_size):
-            sel = order[s : s + batch_size]
-            if len(sel) < 2:
-                continue
+        for b in range(per_epoch):
+            sel = order[b * batch_size : (b + 1) * batch_size]
             logits = model(x[sel])
             loss = sum(F.cross_entropy(logits[k], y[k][sel]) for k in ATTRIBUTES)
             opt.zero_grad()
             loss.backward()  # type: ignore[union-attr]
             opt.step()
+            sched.step()
     return model.eval()

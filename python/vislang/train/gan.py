@@ -83,6 +83,13 @@ def _schema(name: str) -> Schema:
                 False,
                 "stabiliser: D's batch norm over real and fake pairs together",
             ),
+            o(
+                "model",
+                "d_downsample",
+                "stride",
+                "D's downsampling: stride (the paper's DCGAN) or maxpool (extra: reads shape)",
+                choices=("stride", "maxpool"),
+            ),
             o("model", "diversity_weight", 0.0, "stabiliser: MSGAN mode-seeking weight for G"),
             o("model", "spectral_norm", False, "extra: spectral norm in D"),
             o("model", "l1_weight", 0.0, "extra: L1 weight between G(z, t) and the real image"),
@@ -92,7 +99,7 @@ def _schema(name: str) -> Schema:
             o("train", "beta1", 0.5, "Adam beta1"),
             o("train", "max_steps_per_epoch", 0, "cut epochs short (0 = full)"),
             o("train", "seed", 0, "training seed"),
-            o("eval", "classifier_epochs", 3, "epochs of the attribute classifier", minimum=1),
+            o("eval", "classifier_epochs", 10, "epochs of the attribute classifier", minimum=1),
             o(
                 "eval",
                 "n_distractors",
@@ -104,7 +111,14 @@ def _schema(name: str) -> Schema:
                 "eval",
                 "style_steps",
                 300,
-                "steps of the style encoder S(x) -> z (0 = no style-transfer figure)",
+                "steps of the style encoder S(x) -> z (0 = no style transfer figure or scores)",
+            ),
+            o(
+                "eval",
+                "style_pixel_weight",
+                0.0,
+                "extra: weight of ||G(S(x), t) - x||^2 on real images when fitting S (0 = §5.4)",
+                minimum=0,
             ),
             o("eval", "fid", True, "compute FID / IS in Lite0 features (slow on CPU)"),
             o("eval", "is_splits", 3, "Inception Score splits", minimum=1),
@@ -210,6 +224,7 @@ def train_shapes_gan(
         text_scale=m["text_scale"] or None,
         d_text_batchnorm=m["d_text_batchnorm"],
         d_joint_batch=m["d_joint_batch"],
+        d_downsample=m["d_downsample"],
         diversity_weight=m["diversity_weight"],
         matching_aware=matching,
         interpolate=interp,
@@ -249,17 +264,28 @@ def train_shapes_gan(
     }
     # Under torchrun every rank holds the same GAN; rank 0 alone evaluates and writes.
     lead = trainer.rank == 0
+    ev = config["eval"]
+    if ev["style_steps"] and lead and (evaluate or out_dir is not None):  # not for the demo
+        t3 = time.perf_counter()
+        # One caption per training image (its first) for the optional pixel term.
+        _, first = np.unique(np.asarray(t2i), return_index=True)
+        gan.fit_style_encoder(
+            text,
+            steps=ev["style_steps"],
+            seed=tr["seed"],
+            images=np.asarray(train.images)[np.asarray(t2i)[first]],
+            image_text=text[first],
+            pixel_weight=ev["style_pixel_weight"],
+        )
+        timings["style_s"] = time.perf_counter() - t3
     if out_dir is not None and lead:
         save_image_grid(gan.generate(list(PROMPTS), n=8, seed=0), out_dir / "samples.png")
         _plot_prompts(gan, out_dir / "samples_per_caption.png")
         _plot_interpolation(gan, out_dir / "interpolation.png")
-        if config["eval"]["style_steps"]:
-            t3 = time.perf_counter()
-            gan.fit_style_encoder(text, steps=config["eval"]["style_steps"], seed=tr["seed"])
+        if gan.style_encoder is not None:
             queries = np.asarray(test.images[:4])
             fig = style_transfer_figure(gan, queries, list(PROMPTS[:4]))
             fig.savefig(out_dir / "style_transfer.png", dpi=100)
-            timings["style_s"] = time.perf_counter() - t3
     if evaluate and lead:
         t2 = time.perf_counter()
         metrics.update(_evaluate(gan, vse, train, test, config))
@@ -317,7 +343,11 @@ def _evaluate(gan: Any, vse: Any, train: Any, test: Any, config: Any) -> dict[st
     rp_real = r_precision(
         img_real, txt, np.arange(len(caps)), n_distractors=n_d, groups=groups, seed=seed
     )
+    style: dict[str, Any] = {}
+    if gan.style_encoder is not None:
+        style = _style_scores(gan, clf, real, test.annotations, seed)
     out: dict[str, Any] = {
+        **style,
         "n_eval_captions": len(caps),
         "attribute_accuracy": acc_fake,
         "attribute_accuracy_real": acc_real_asked,
@@ -335,6 +365,41 @@ def _evaluate(gan: Any, vse: Any, train: Any, test: Any, config: Any) -> dict[st
         out["inception_score_lite0"] = inception_score(p_fake, splits)[0]
         out["inception_score_lite0_real"] = inception_score(p_real, splits)[0]
         out["metric_note"] = "FID/IS in EfficientNet-Lite0 features: not comparable to papers'"
+    return out
+
+
+#: Captions without size or place: in style transfer those come from the query (§5.4).
+STYLE_CAPTIONS = ("a red circle", "a blue square", "a green triangle", "a yellow diamond")
+
+
+def _style_scores(
+    gan: Any, clf: Any, queries: Any, scenes: Any, seed: int
+) -> dict[str, dict[str, float]]:
+    """Does style transfer carry the query's size and place? Each query image's ``S(x)``
+    rendered with each of :data:`STYLE_CAPTIONS`; the attribute classifier reads size and
+    vertical / horizontal third of the result, compared with the query's. The same with random
+    ``z`` instead of ``S(x)`` is the baseline (G's own preferences, not chance)."""
+    import torch
+
+    from vislang.models.gan import to_uint8
+    from vislang.models.shape_attributes import scene_targets
+
+    truth = scene_targets(scenes)
+    keys = ("size", "vertical", "horizontal")
+    z_style = gan.infer_style(queries)
+    z_rand = torch.randn(
+        len(queries), gan.config.z_dim, generator=torch.Generator().manual_seed(seed + 2)
+    )
+    emb = gan.encode_text(list(STYLE_CAPTIONS))
+    out: dict[str, dict[str, float]] = {}
+    for name, z in (("style_transfer_accuracy", z_style), ("style_transfer_random_z", z_rand)):
+        hits = {k: 0.0 for k in keys}
+        with torch.no_grad():
+            for e in emb:
+                pred = clf.predict(to_uint8(gan.eval()(z, e[None].expand(len(z), -1))))
+                for k in keys:
+                    hits[k] += float((pred[k] == truth[k]).mean()) / len(emb)
+        out[name] = hits
     return out
 
 
