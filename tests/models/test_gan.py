@@ -513,3 +513,72 @@ def test_d_downsample_maxpool_is_an_option_with_the_same_map(size: int) -> None:
     again.load_state_dict(m.state_dict())
     with pytest.raises(InvalidInputError, match="d_downsample"):
         GANConfig(d_downsample="avg")
+
+
+def test_hard_wrong_captions_replace_a_share_of_the_batch() -> None:
+    images, text, c2i = _toy_data()
+
+    def next_caption(rows: torch.Tensor, _g: torch.Generator) -> torch.Tensor:
+        out = (rows + 1) % len(text)
+        out[rows % 3 == 0] = -1  # none for these: the random wrong caption stays
+        return out
+
+    plain = GANTrainer(TextToImageGAN.example(), images, text, c2i, device="cpu", progress=False)
+    cfg = GANTrainConfig(hard_wrong_fraction=1.0)
+    hard = GANTrainer(
+        TextToImageGAN.example(), images, text, c2i, cfg, device="cpu", hard_wrong=next_caption
+    )
+    sel = torch.arange(12)
+    _, right, wrong_plain, _ = plain._batch(sel, 4)
+    _, right_h, wrong_hard, _ = hard._batch(sel, 4)
+    torch.testing.assert_close(right_h, right)
+    caption = torch.cdist(right, text).argmin(1)  # each row's right caption
+    for i, c in enumerate(caption.tolist()):
+        want = wrong_plain[i] if c % 3 == 0 else text[(c + 1) % len(text)]
+        torch.testing.assert_close(wrong_hard[i], want)
+    half = GANTrainer(
+        TextToImageGAN.example(),
+        images,
+        text,
+        c2i,
+        GANTrainConfig(hard_wrong_fraction=0.5),
+        device="cpu",
+        hard_wrong=next_caption,
+    )
+    changed = (half._batch(torch.arange(12), 4)[2] != wrong_plain).any(1)
+    assert 0 < int(changed.sum()) < 12
+    with pytest.raises(InvalidInputError, match="needs a hard_wrong sampler"):
+        GANTrainer(TextToImageGAN.example(), images, text, c2i, cfg, device="cpu")
+    bad = GANTrainer(
+        TextToImageGAN.example(),
+        images,
+        text,
+        c2i,
+        cfg,
+        device="cpu",
+        hard_wrong=lambda rows, g: torch.full_like(rows, 10**6),
+    )
+    with pytest.raises(InvalidInputError, match="hard_wrong returned"):
+        bad._batch(sel, 0)
+    with pytest.raises(InvalidInputError, match="hard_wrong_fraction"):
+        GANTrainConfig(hard_wrong_fraction=1.5)
+
+
+def test_same_colour_other_shape_sampler() -> None:
+    from vislang.models.shape_attributes import caption_targets
+    from vislang.train.gan import same_colour_other_shape
+
+    captions = [
+        "a red circle",
+        "a red square",
+        "a blue circle",
+        "a small red triangle",
+        "a green square",
+    ]
+    sample = same_colour_other_shape(captions)
+    t = caption_targets(captions)
+    out = sample(torch.arange(5), torch.Generator().manual_seed(0)).tolist()
+    for i in (0, 1, 3):  # red: the other red captions name other shapes
+        j = out[i]
+        assert t["colour"][j] == t["colour"][i] and t["shape"][j] != t["shape"][i], (i, j)
+    assert out[2] == out[4] == -1  # the only blue and the only green caption

@@ -16,6 +16,7 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,11 @@ class GANTrainConfig:
     grad_bucket_mb : float
         Data-parallel training only: gradient all-reduce bucket size (see
         :class:`~vislang.models.TrainConfig`).
+    hard_wrong_fraction : float
+        Extra (0 = the paper: every wrong caption is another image's caption): this share of
+        each batch takes its wrong caption from the trainer's ``hard_wrong`` sampler instead,
+        e.g. the same colour with another shape, so that the matching-aware D must check
+        what random wrong captions seldom change.
     """
 
     epochs: int = 20
@@ -82,6 +88,7 @@ class GANTrainConfig:
     sample_every: int = 1
     seed: int = 0
     grad_bucket_mb: float = 4.0
+    hard_wrong_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -94,6 +101,10 @@ class GANTrainConfig:
             raise InvalidInputError(f"lr: must be finite and > 0, got {self.lr}")
         if not (math.isfinite(self.grad_bucket_mb) and self.grad_bucket_mb >= 0):
             raise InvalidInputError(f"grad_bucket_mb: must be >= 0, got {self.grad_bucket_mb}")
+        if not 0 <= self.hard_wrong_fraction <= 1:
+            raise InvalidInputError(
+                f"hard_wrong_fraction: must be in [0, 1], got {self.hard_wrong_fraction}"
+            )
         if not 0 <= self.beta1 < 1:
             raise InvalidInputError(f"beta1: must be in [0, 1), got {self.beta1}")
 
@@ -138,6 +149,10 @@ class GANTrainer:
         Folder for ``last`` checkpoints (after every epoch) and ``samples_epochNNN.png`` grids.
     sample_text : tensor of shape (k, text_dim), optional
         Captions of the fixed-noise sample grids (default: the first 8 captions).
+    hard_wrong : callable, optional
+        ``hard_wrong(captions, generator)``: for right-caption indices (n,), a wrong caption
+        index for each, or -1 where there is none (then the random one stays); used for
+        ``config.hard_wrong_fraction`` of each batch, drawn from the seed and the step.
     distributed : bool, optional
         Data-parallel training over the ranks of a ``torch.distributed`` group (joined from
         torchrun's environment when none is running); None (default): when torchrun set
@@ -164,9 +179,13 @@ class GANTrainer:
         progress: bool = True,
         out: str | os.PathLike[str] | None = None,
         sample_text: Tensor | None = None,
+        hard_wrong: Callable[[Tensor, torch.Generator], Tensor] | None = None,
         distributed: bool | None = None,
     ) -> None:
         self.config = c = config or GANTrainConfig()
+        if c.hard_wrong_fraction > 0 and hard_wrong is None:
+            raise InvalidInputError("hard_wrong_fraction > 0 needs a hard_wrong sampler")
+        self.hard_wrong = hard_wrong
         self.device, self.rank, self.world_size = join(distributed, device)
         if c.batch_size // self.world_size < 2:
             raise InvalidInputError(
@@ -310,6 +329,7 @@ class GANTrainer:
         progress: bool = True,
         out: str | os.PathLike[str] | None = None,
         sample_text: Tensor | None = None,
+        hard_wrong: Callable[[Tensor, torch.Generator], Tensor] | None = None,
         distributed: bool | None = None,
     ) -> GANTrainer:
         """A trainer for the GAN in checkpoint ``path`` with its saved config, ready to
@@ -327,6 +347,7 @@ class GANTrainer:
             progress=progress,
             out=out,
             sample_text=sample_text,
+            hard_wrong=hard_wrong,
             distributed=distributed,
         )
         trainer.load(path)
@@ -348,6 +369,20 @@ class GANTrainer:
             repl = torch.randint(0, self.text.shape[0], (int(same.sum()),), generator=g)
             wrong_sel = wrong_sel.clone()
             wrong_sel[same] = repl
+        if c.hard_wrong_fraction > 0:
+            assert self.hard_wrong is not None
+            g = torch.Generator().manual_seed(c.seed * 1_000_003 + step + 53)
+            rows = torch.nonzero(torch.rand(len(sel), generator=g) < c.hard_wrong_fraction)[:, 0]
+            if len(rows):
+                hard = torch.as_tensor(self.hard_wrong(sel[rows], g), dtype=torch.long)
+                if hard.shape != rows.shape or int(hard.max()) >= len(self.text):
+                    raise InvalidInputError(
+                        f"hard_wrong returned {tuple(hard.shape)} indices (max "
+                        f"{int(hard.max())}) for {len(rows)} captions of {len(self.text)}"
+                    )
+                keep = hard >= 0
+                wrong_sel = wrong_sel.clone()
+                wrong_sel[rows[keep]] = hard[keep]
         g = torch.Generator().manual_seed(c.seed * 1_000_003 + step)
         z = torch.randn(len(sel), self.model.config.z_dim, generator=g)
         if self.world_size > 1:  # this rank's rows of the global batch

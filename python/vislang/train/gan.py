@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,15 @@ def _schema(name: str) -> Schema:
             o("train", "lr", 2e-4, "Adam learning rate of G and D"),
             o("train", "beta1", 0.5, "Adam beta1"),
             o("train", "max_steps_per_epoch", 0, "cut epochs short (0 = full)"),
+            o(
+                "train",
+                "hard_wrong_fraction",
+                0.0,
+                "extra: share of wrong captions with the same colour and another shape "
+                "(0 = the paper's random wrong captions)",
+                minimum=0,
+                maximum=1,
+            ),
             o("train", "seed", 0, "training seed"),
             o("eval", "classifier_epochs", 10, "epochs of the attribute classifier", minimum=1),
             o(
@@ -247,11 +257,13 @@ def train_shapes_gan(
             beta1=tr["beta1"],
             max_steps_per_epoch=tr["max_steps_per_epoch"],
             seed=tr["seed"],
+            hard_wrong_fraction=tr["hard_wrong_fraction"],
         ),
         device=device,
         progress=progress,
         out=out_dir,
         sample_text=gan.encode_text(list(PROMPTS)),
+        hard_wrong=same_colour_other_shape(train_captions(train)),
     )
     t1 = time.perf_counter()
     history = trainer.fit()
@@ -294,6 +306,40 @@ def train_shapes_gan(
     if out_dir is not None and lead:
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     return gan, metrics
+
+
+def train_captions(split: Any) -> list[str]:
+    """The captions of a shapes split in the order of ``split.pairs()`` (caption indices)."""
+    _, captions = split.pairs()
+    return list(captions)
+
+
+def same_colour_other_shape(captions: Sequence[str]) -> Callable[[Any, Any], Any]:
+    """A ``hard_wrong`` sampler for :class:`~vislang.models.gan_training.GANTrainer`: for
+    each caption index, a random caption of the same colour naming another shape (-1 when
+    the colour has no other shape)."""
+    import torch
+
+    from vislang.models.shape_attributes import caption_targets
+
+    t = caption_targets(captions)
+    colour, shape = torch.as_tensor(t["colour"]), torch.as_tensor(t["shape"])
+    groups: dict[int, Any] = {}  # colour -> caption indices of that colour, by shape
+
+    def sample(rows: Any, generator: Any) -> Any:
+        out = torch.full((len(rows),), -1, dtype=torch.long)
+        draws = torch.rand(len(rows), generator=generator)
+        for k, i in enumerate(rows.tolist()):
+            c = int(colour[i])
+            if c not in groups:
+                groups[c] = torch.nonzero(colour == c)[:, 0]
+            same = groups[c]
+            other = same[shape[same] != shape[i]]
+            if len(other):
+                out[k] = other[min(int(draws[k] * len(other)), len(other) - 1)]
+        return out
+
+    return sample
 
 
 def _evaluate(gan: Any, vse: Any, train: Any, test: Any, config: Any) -> dict[str, Any]:
