@@ -515,49 +515,33 @@ def test_d_downsample_maxpool_is_an_option_with_the_same_map(size: int) -> None:
         GANConfig(d_downsample="avg")
 
 
+def _toy_trainer(config: GANTrainConfig | None = None, **kw: Any) -> GANTrainer:
+    return GANTrainer(TextToImageGAN.example(), *_toy_data(), config, device="cpu", **kw)
+
+
 def test_hard_wrong_captions_replace_a_share_of_the_batch() -> None:
-    images, text, c2i = _toy_data()
+    _, text, _ = _toy_data()
 
     def next_caption(rows: torch.Tensor, _g: torch.Generator) -> torch.Tensor:
         out = (rows + 1) % len(text)
         out[rows % 3 == 0] = -1  # none for these: the random wrong caption stays
         return out
 
-    plain = GANTrainer(TextToImageGAN.example(), images, text, c2i, device="cpu", progress=False)
     cfg = GANTrainConfig(hard_wrong_fraction=1.0)
-    hard = GANTrainer(
-        TextToImageGAN.example(), images, text, c2i, cfg, device="cpu", hard_wrong=next_caption
-    )
     sel = torch.arange(12)
-    _, right, wrong_plain, _ = plain._batch(sel, 4)
-    _, right_h, wrong_hard, _ = hard._batch(sel, 4)
+    _, right, wrong_plain, _ = _toy_trainer()._batch(sel, 4)
+    _, right_h, wrong_hard, _ = _toy_trainer(cfg, hard_wrong=next_caption)._batch(sel, 4)
     torch.testing.assert_close(right_h, right)
     caption = torch.cdist(right, text).argmin(1)  # each row's right caption
     for i, c in enumerate(caption.tolist()):
         want = wrong_plain[i] if c % 3 == 0 else text[(c + 1) % len(text)]
         torch.testing.assert_close(wrong_hard[i], want)
-    half = GANTrainer(
-        TextToImageGAN.example(),
-        images,
-        text,
-        c2i,
-        GANTrainConfig(hard_wrong_fraction=0.5),
-        device="cpu",
-        hard_wrong=next_caption,
-    )
-    changed = (half._batch(torch.arange(12), 4)[2] != wrong_plain).any(1)
+    half = _toy_trainer(GANTrainConfig(hard_wrong_fraction=0.5), hard_wrong=next_caption)
+    changed = (half._batch(sel, 4)[2] != wrong_plain).any(1)
     assert 0 < int(changed.sum()) < 12
     with pytest.raises(InvalidInputError, match="needs a hard_wrong sampler"):
-        GANTrainer(TextToImageGAN.example(), images, text, c2i, cfg, device="cpu")
-    bad = GANTrainer(
-        TextToImageGAN.example(),
-        images,
-        text,
-        c2i,
-        cfg,
-        device="cpu",
-        hard_wrong=lambda rows, g: torch.full_like(rows, 10**6),
-    )
+        _toy_trainer(cfg)
+    bad = _toy_trainer(cfg, hard_wrong=lambda rows, g: torch.full_like(rows, 10**6))
     with pytest.raises(InvalidInputError, match="hard_wrong returned"):
         bad._batch(sel, 0)
     with pytest.raises(InvalidInputError, match="hard_wrong_fraction"):

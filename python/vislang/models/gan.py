@@ -742,12 +742,7 @@ class TextToImageGAN(nn.Module):
         if pixel_weight > 0:
             if images is None or image_text is None:
                 raise InvalidInputError("pixel_weight > 0 needs images and image_text")
-            s = self.config.image_size
-            arr = np.asarray(images)
-            if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[1:] != (s, s, 3):
-                raise InvalidInputError(
-                    f"images must be uint8 (m, {s}, {s}, 3), got {arr.dtype} {arr.shape}"
-                )
+            arr = self._uint8_images(images, "images")
             real_text = image_text.to(self.device, torch.float32)
             self._check_text(real_text)
             if len(arr) == 0 or real_text.shape[0] != len(arr):
@@ -791,17 +786,22 @@ class TextToImageGAN(nn.Module):
             self.train(was)
         return losses
 
+    def _uint8_images(self, images: Any, what: str) -> NDArray[np.uint8]:
+        """``images`` as uint8 (n, S, S, 3) at this GAN's size, or a clear error."""
+        s = self.config.image_size
+        arr = np.asarray(images)
+        if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[1:] != (s, s, 3):
+            raise InvalidInputError(
+                f"{what} must be uint8 (n, {s}, {s}, 3), got {arr.dtype} {arr.shape}"
+            )
+        return arr
+
     @torch.no_grad()
     def infer_style(self, images: NDArray[np.uint8]) -> Tensor:
         """``S(x)``: the noise (n, z_dim) that renders the style of uint8 images (n, S, S, 3)."""
         if self.style_encoder is None:
             raise InvalidInputError("this GAN has no style encoder: call fit_style_encoder first")
-        s = self.config.image_size
-        images = np.asarray(images)
-        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (s, s, 3):
-            raise InvalidInputError(
-                f"query images must be uint8 (n, {s}, {s}, 3), got {images.dtype} {images.shape}"
-            )
+        images = self._uint8_images(images, "query images")
         if len(images) == 0:
             raise InvalidInputError("query images: none given")
         was = self.style_encoder.training
