@@ -144,7 +144,8 @@ def prepare_shapes(
     config: dict[str, dict[str, Any]], *, device: str = "auto", progress: bool = True
 ) -> dict[str, Any]:
     """The data and the VSE text model of ``config``: ``train``/``test`` splits, ``vse`` (on
-    the CPU), the precomputed caption embeddings ``text`` and ``caption_image``."""
+    the CPU), the precomputed caption embeddings ``text``, their ``captions`` and
+    ``caption_image``."""
     import torch
 
     from vislang.data import make_shapes
@@ -192,6 +193,7 @@ def prepare_shapes(
         "vse": vse,
         "text": text,
         "caption_image": t2i,
+        "captions": captions,
         "vse_s": time.perf_counter() - t0,
     }
 
@@ -263,7 +265,7 @@ def train_shapes_gan(
         progress=progress,
         out=out_dir,
         sample_text=gan.encode_text(list(PROMPTS)),
-        hard_wrong=same_colour_other_shape(train_captions(train)),
+        hard_wrong=same_colour_other_shape(p["captions"]) if tr["hard_wrong_fraction"] else None,
     )
     t1 = time.perf_counter()
     history = trainer.fit()
@@ -306,12 +308,6 @@ def train_shapes_gan(
     if out_dir is not None and lead:
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     return gan, metrics
-
-
-def train_captions(split: Any) -> list[str]:
-    """The captions of a shapes split in the order of ``split.pairs()`` (caption indices)."""
-    _, captions = split.pairs()
-    return list(captions)
 
 
 def same_colour_other_shape(captions: Sequence[str]) -> Callable[[Any, Any], Any]:
