@@ -77,3 +77,39 @@ def test_vsepp_epoch_throughput(benchmark: Any, flickr_train: Any) -> None:
     benchmark.extra_info.update(
         impl="vislang", pairs=pairs, pairs_per_s=pairs / seconds, threads=THREADS
     )
+
+
+#: (batch, max caption length, word dim, hidden) of the GRU comparison: VSE++'s text encoder
+GRU_SIZES = (8, 5, 16, 32) if SCALE == "smoke" else (128, 16, 300, 1024)
+
+
+@pytest.mark.benchmark(group="gru text encoder forward+backward")
+@pytest.mark.parametrize("impl", ["torch.nn.GRU", "vislang packed_gru"])
+def test_gru_forward_backward(benchmark: Any, impl: str) -> None:
+    """One forward and backward pass of a GRU over packed captions of random lengths: the
+    peer is torch's own nn.GRU (what a PyTorch user has on the CPU), same parameters."""
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    from vislang.models.packed_gru import packed_gru
+
+    batch, steps, word_dim, hidden = GRU_SIZES
+    before = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(word_dim, hidden, batch_first=True)
+    x = torch.randn(batch, steps, word_dim, requires_grad=True)
+    lengths = torch.randint(max(1, steps // 3), steps + 1, (batch,))
+    run = gru if impl == "torch.nn.GRU" else (lambda p: packed_gru(gru, p))
+
+    def step() -> None:
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        _, h = run(packed)
+        h.sum().backward()
+
+    try:
+        benchmark.pedantic(step, rounds=3 if SCALE == "smoke" else 10, warmup_rounds=1)
+    finally:
+        torch.set_num_threads(before)
+    benchmark.extra_info.update(
+        impl=impl, batch=batch, max_length=steps, word_dim=word_dim, hidden=hidden, threads=THREADS
+    )

@@ -94,3 +94,35 @@ def test_buckets_follow_size_and_reverse_order() -> None:
     assert all(sum(p.numel() for p in b) <= 42 or len(b) == 1 for b in sync.buckets)
     assert len(GradientSync(params, 2, bucket_mb=0).buckets) == 1
     sync.remove()
+
+
+def _bucket_names(rank: int) -> list[list[list[str]]]:
+    """The buckets before and after the first backward pass; rank 1's pass also uses
+    "unused" (computed last, so its gradients are final first there)."""
+    import torch.distributed as dist
+
+    model = _model()
+    names = {id(p): n for n, p in model.named_parameters()}
+    sync = GradientSync(list(model.parameters()), dist.get_world_size(), 1e-5)
+    layouts = [[[names[id(p)] for p in b] for b in sync.buckets]]
+    x = torch.ones(2, 5)
+    sync.arm()
+    loss = model["b"](torch.tanh(model["a"](x))).sum()
+    if rank == 1:
+        loss = loss + model["unused"](torch.ones(2, 3)).sum()
+    loss.backward()
+    sync.finish("bucket order test")
+    layouts.append([[names[id(p)] for p in b] for b in sync.buckets])
+    sync.remove()
+    return layouts
+
+
+def test_buckets_are_rebuilt_in_rank_0s_gradient_order() -> None:
+    before, after = zip(*launch(_bucket_names, 2, timeout=30.0, start_method="fork"), strict=True)
+    assert before[0] == before[1] and after[0] == after[1]  # the ranks' collectives pair up
+    flat = [n for b in after[0] for n in b]
+    # rank 0's backward finished b (the last layer) before a; "unused" it never saw: last
+    assert flat.index("b.weight") < flat.index("a.weight")
+    assert flat.index("b.bias") < flat.index("a.bias")
+    assert flat[-2:] == ["unused.bias", "unused.weight"]
+    assert sorted(flat) == sorted(n for b in before[0] for n in b)

@@ -6,8 +6,9 @@ gradient averaging overlapped with the backward pass (what DDP's reducer does).
 buffers to every rank (at the start, and the batch-norm statistics after each epoch, which
 each rank otherwise updates from its own batches).
 
-The parameters are split into buckets of about ``bucket_mb`` megabytes, in reverse order of
-registration (roughly the order in which the backward pass produces their gradients). A
+The parameters are split into buckets of about ``bucket_mb`` megabytes: at first in reverse
+order of registration, then, after the first backward pass, in the order that pass finished
+their gradients (rank 0's order, adopted by every rank: DDP's bucket rebuild). A
 post-accumulate-grad hook on every parameter notes when its gradient is final; as soon as every
 gradient of a bucket is, the bucket is copied into one flat buffer and its all-reduce starts
 asynchronously, while autograd goes on with the earlier layers. :meth:`GradientSync.finish`
@@ -21,7 +22,7 @@ collectives always match (gloo pairs them by order).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
@@ -80,16 +81,33 @@ class GradientSync:
 
     def __init__(self, params: Sequence[torch.nn.Parameter], world_size: int, bucket_mb: float):
         self.world_size = world_size
-        ordered = [p for p in reversed(list(params)) if p.requires_grad]
-        cap = bucket_mb * 2**20
+        self._params = [p for p in reversed(list(params)) if p.requires_grad]
+        self._cap = bucket_mb * 2**20
+        self._bucket(range(len(self._params)))
+        # The order in which the first backward pass finished the gradients (rank 0's is
+        # adopted by every rank): the buckets are rebuilt in it once, as DDP's reducer does.
+        self._seen: list[int] | None = []
+        self._index = {id(p): i for i, p in enumerate(self._params)}
+        self._armed = False
+        self._pending = [0] * len(self.buckets)
+        self._next = 0
+        self._flat: list[torch.Tensor | None] = [None] * len(self.buckets)
+        self._works: list[Any] = []
+        self._handles = [
+            p.register_post_accumulate_grad_hook(self._ready)  # type: ignore[no-untyped-call]
+            for p in self._params
+        ]
+
+    def _bucket(self, order: Iterable[int]) -> None:
+        """Split the parameters, taken in ``order``, into buckets of about ``_cap`` bytes."""
         self.buckets: list[list[torch.nn.Parameter]] = []
         size = 0.0
-        for p in ordered:
+        for p in (self._params[i] for i in order):
             nbytes = p.numel() * p.element_size()
             last = self.buckets[-1] if self.buckets else None
             fits = (
                 last is not None
-                and (cap <= 0 or size + nbytes <= cap)
+                and (self._cap <= 0 or size + nbytes <= self._cap)
                 and last[0].dtype == p.dtype
                 and last[0].device == p.device
             )
@@ -101,15 +119,16 @@ class GradientSync:
                 self.buckets.append([p])
                 size = nbytes
         self._bucket_of = {id(p): i for i, b in enumerate(self.buckets) for p in b}
-        self._armed = False
-        self._pending = [0] * len(self.buckets)
-        self._next = 0
-        self._flat: list[torch.Tensor | None] = [None] * len(self.buckets)
-        self._works: list[Any] = []
-        self._handles = [
-            p.register_post_accumulate_grad_hook(self._ready)  # type: ignore[no-untyped-call]
-            for p in ordered
-        ]
+
+    def _rebuild(self, what: str) -> None:
+        """Buckets in the order rank 0's first backward pass finished the gradients (those
+        it never saw last, in reverse registration order)."""
+        seen = _dist.broadcast_object(self._seen or [], what=f"{what}: gradient order")
+        self._seen = None
+        order = list(dict.fromkeys(int(i) for i in seen))
+        known = set(order)
+        order += [i for i in range(len(self._params)) if i not in known]
+        self._bucket(order)
 
     def remove(self) -> None:
         """Detach the hooks from the parameters."""
@@ -128,6 +147,8 @@ class GradientSync:
     def _ready(self, p: torch.Tensor) -> None:
         if not self._armed:
             return
+        if self._seen is not None:
+            self._seen.append(self._index[id(p)])
         i = self._bucket_of[id(p)]
         self._pending[i] -= 1
         while self._next < len(self.buckets) and self._pending[self._next] <= 0:
@@ -169,5 +190,7 @@ class GradientSync:
                 n = p.numel()
                 p.grad.copy_(flat[start : start + n].view_as(p.grad))
                 start += n
+        if self._seen is not None:
+            self._rebuild(what)
         self._flat = [None] * len(self.buckets)
         self._works = []

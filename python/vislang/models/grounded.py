@@ -33,6 +33,7 @@ from vislang.exceptions import InvalidInputError
 from vislang.losses import VSELoss
 from vislang.models._composed import VocabularyConfigModel, strict_config
 from vislang.models.base import CaptionPairs, CrossModalModel, _rows
+from vislang.models.packed_gru import run_rnn
 from vislang.models.registry import register_model
 from vislang.models.text_encoders import pretrained_embeddings
 from vislang.models.vocabulary import Vocabulary
@@ -160,7 +161,7 @@ class SentenceEncoder(nn.Module):
         packed = pack_padded_sequence(
             self.embed(ids), lengths.cpu(), batch_first=True, enforce_sorted=False
         )
-        out, _ = self.rnn(packed)
+        out, _ = run_rnn(self.rnn, packed)
         states, _ = pad_packed_sequence(out, batch_first=True, padding_value=-torch.inf)
         return states.amax(dim=1)  # (B, 2H): max over the real time steps
 
@@ -281,7 +282,7 @@ class _CaptionDecoder(nn.Module):
         packed = pack_padded_sequence(
             self.embed(inputs), (lengths + 1).cpu(), batch_first=True, enforce_sorted=False
         )
-        out, _ = self.gru(packed, h0)
+        out, _ = run_rnn(self.gru, packed, h0)
         states, _ = pad_packed_sequence(out, batch_first=True, total_length=t + 1)
         logits = self.out(states)  # (B, T+1, V+1)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1),

@@ -355,8 +355,11 @@ class VSE(CrossModalModel):
         return mask
 
     def training_loss(self, batch: dict[str, Any], device: torch.device) -> Tensor:
-        img = self.encode_images(batch["images"].to(device, non_blocking=True))  # (U, D)
+        # Text first: autograd runs the later branch's backward first, so the image
+        # projection's gradient (cheap to compute, large) is final early and its all-reduce
+        # overlaps the text encoder's backward pass when data-parallel.
         txt = self.encode_ids(batch["ids"].to(device), batch["lengths"].to(device))  # (B, D)
+        img = self.encode_images(batch["images"].to(device, non_blocking=True))  # (U, D)
         positives = batch["positives"].to(device)
         self.batch_stats = similarity_spread(img.detach().float(), txt.detach().float(), positives)
         if "image_ids" in batch and _dist.is_active():
