@@ -126,3 +126,66 @@ def test_buckets_are_rebuilt_in_rank_0s_gradient_order() -> None:
     assert flat.index("b.bias") < flat.index("a.bias")
     assert flat[-2:] == ["unused.bias", "unused.weight"]
     assert sorted(flat) == sorted(n for b in before[0] for n in b)
+
+
+#: word ids each rank looks up at each step: few rows, more rows (the capacity grows), a rank
+#: with none, then most of the table (dense from then on), then few again
+_STEP_IDS = [
+    ([1, 2, 2], [3, 40]),
+    ([5, 6, 7, 8, 9, 10], [1, 11, 12]),
+    ([4], []),
+    (list(range(0, 50, 2)), list(range(1, 50, 3))),
+    ([1, 2], [3]),
+]
+
+
+def _embedding_grads(rank: int, sparse: bool) -> tuple[list[np.ndarray], list[Any]]:
+    import torch.distributed as dist
+
+    from vislang.models._data_parallel import embedding_tables
+
+    torch.manual_seed(0)
+    model = torch.nn.ModuleDict({"emb": torch.nn.Embedding(50, 4), "out": torch.nn.Linear(4, 1)})
+    params = list(model.parameters())
+    tables = embedding_tables(model) if sparse else []
+    sync = GradientSync(params, dist.get_world_size(), 4.0, row_sparse=tables, row_sparse_min_mb=0)
+    grads, modes = [], []
+    for step, ids in enumerate(_STEP_IDS):
+        for p in params:
+            p.grad = None
+        sync.arm()
+        mine = torch.tensor(ids[rank], dtype=torch.long)
+        loss = model["out"](model["emb"](mine) * (rank + step + 1)).sum()
+        loss.backward()
+        sync.finish(f"embedding step {step}")
+        grads.append(model["emb"].weight.grad.numpy().copy())
+        modes.append([(t.capacity, t.dense) for t in sync._rows])
+    return grads, modes
+
+
+def _embedding_worker(rank: int) -> dict[bool, Any]:
+    return {sparse: _embedding_grads(rank, sparse) for sparse in (False, True)}
+
+
+def test_small_tables_travel_in_the_buckets() -> None:
+    table = torch.nn.Embedding(1100, 1000)  # 4.2 MiB
+    small = torch.nn.Embedding(1000, 10)
+    sync = GradientSync(
+        [table.weight, small.weight], 2, 4.0, row_sparse=[table.weight, small.weight]
+    )
+    assert [t.param is table.weight for t in sync._rows] == [True]
+    assert [p is small.weight for b in sync.buckets for p in b] == [True]
+    sync.remove()
+
+
+def test_embedding_rows_travel_alone_and_sum_exactly() -> None:
+    ranks = launch(_embedding_worker, 2, timeout=30.0, start_method="fork")
+    for r in ranks:
+        dense, _ = r[False]
+        sparse, modes = r[True]
+        for step, (a, b) in enumerate(zip(dense, sparse, strict=True)):
+            np.testing.assert_array_equal(b, a, err_msg=f"step {step}")
+        # 2 rows -> capacity 3; 6 rows -> 8; 1 row fits; 25 rows -> dense for good
+        assert modes == [[(3, False)], [(8, False)], [(8, False)], [(32, True)], [(32, True)]]
+    np.testing.assert_array_equal(ranks[0][True][0][1], ranks[1][True][0][1])
+    assert np.flatnonzero(ranks[0][True][0][0].any(1)).tolist() == [1, 2, 3, 40]

@@ -21,6 +21,7 @@ collectives always match (gloo pairs them by order).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -30,7 +31,7 @@ import torch
 from vislang import _dist
 from vislang.models.image_encoders import resolve_device
 
-__all__ = ["GradientSync", "broadcast_state", "join"]
+__all__ = ["GradientSync", "broadcast_state", "embedding_tables", "join"]
 
 
 def join(distributed: bool | None, device: str) -> tuple[torch.device, int, int]:
@@ -66,6 +67,18 @@ def broadcast_state(module: torch.nn.Module, what: str, *, buffers_only: bool = 
     _dist.collective(what, run)
 
 
+def embedding_tables(module: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """The weights of ``module``'s embedding layers (row-sparse gradients)."""
+    kinds = (torch.nn.Embedding, torch.nn.EmbeddingBag)
+    return [
+        p
+        for m in module.modules()
+        if isinstance(m, kinds)
+        for p in m.parameters(recurse=False)
+        if p.requires_grad and p.ndim == 2
+    ]
+
+
 class GradientSync:
     """Average the gradients of ``params`` over the ranks, bucket by bucket during backward.
 
@@ -77,11 +90,33 @@ class GradientSync:
     bucket_mb : float
         Bucket size in megabytes (float32: 1 MB = 262,144 values); 0 puts every parameter
         in one bucket, reduced after the backward pass (no overlap).
+    row_sparse : sequence of Parameter
+        Embedding tables among ``params``: a step's gradient touches only the rows of the
+        words in the batch, so only those rows travel (see :class:`_RowExchange`).
+    row_sparse_min_mb : float
+        Smaller tables travel densely in the buckets: a collective fewer a step, and on one
+        machine a collective's latency costs about as much as moving 2 MB.
     """
 
-    def __init__(self, params: Sequence[torch.nn.Parameter], world_size: int, bucket_mb: float):
+    def __init__(
+        self,
+        params: Sequence[torch.nn.Parameter],
+        world_size: int,
+        bucket_mb: float,
+        row_sparse: Sequence[torch.nn.Parameter] = (),
+        row_sparse_min_mb: float = 4.0,
+    ):
         self.world_size = world_size
-        self._params = [p for p in reversed(list(params)) if p.requires_grad]
+        least = row_sparse_min_mb * 2**20
+        sparse = {
+            id(p)
+            for p in row_sparse
+            if p.requires_grad and p.ndim == 2 and p.numel() * p.element_size() >= least
+        }
+        self._rows = [_RowExchange(p) for p in params if id(p) in sparse]
+        self._params = [
+            p for p in reversed(list(params)) if p.requires_grad and id(p) not in sparse
+        ]
         self._cap = bucket_mb * 2**20
         self._bucket(range(len(self._params)))
         # The order in which the first backward pass finished the gradients (rank 0's is
@@ -172,10 +207,12 @@ class GradientSync:
         late ranks when a peer died or hung)."""
         self._armed = False
 
-        def run(_d: Any, _group: Any) -> None:
+        def run(d: Any, _group: Any) -> None:
             while self._next < len(self.buckets):
                 self._launch(self._next)
                 self._next += 1
+            for table in self._rows:  # while the buckets' all-reduces run
+                table.average(d, self.world_size)
             for w in self._works:
                 if w is not None:
                     w.wait()
@@ -194,3 +231,65 @@ class GradientSync:
             self._rebuild(what)
         self._flat = [None] * len(self.buckets)
         self._works = []
+
+
+class _RowExchange:
+    """Average an embedding table's gradient over the ranks by sending only its non-zero rows.
+
+    A step's gradient of a (V, d) embedding is zero outside the rows of the words in the
+    batch (a few hundred of ~10k for VSE++ on COCO), so a dense all-reduce moves almost only
+    zeros. Every rank packs its row count, row ids and rows into one byte buffer, padded to a
+    capacity every rank agrees on (learnt from the same gathered counts, with 25% slack), and
+    one all-gather a step exchanges them; each rank adds the rows up in rank order (for two
+    ranks exactly the dense sum). A step that needs more rows than the capacity gathers once
+    more at the new capacity; once half the table travels, the table is all-reduced densely.
+    """
+
+    def __init__(self, param: torch.nn.Parameter) -> None:
+        self.param = param
+        self.capacity = 0
+        self.dense = False
+
+    def _pack(self, ids: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        cap, n = self.capacity, int(ids.numel())
+        row_bytes = rows.shape[1] * rows.element_size()
+        buf = torch.zeros(8 * (1 + cap) + cap * row_bytes, dtype=torch.uint8, device=ids.device)
+        buf[:8] = torch.tensor([n], dtype=torch.long, device=ids.device).view(torch.uint8)
+        if n <= cap:
+            buf[8 : 8 * (1 + n)] = ids.view(torch.uint8)
+            start = 8 * (1 + cap)
+            buf[start : start + n * row_bytes] = rows.reshape(-1).view(torch.uint8)
+        return buf
+
+    def average(self, d: Any, world_size: int) -> None:
+        p = self.param
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        grad = p.grad
+        if self.dense:
+            d.all_reduce(grad)
+            grad /= world_size
+            return
+        ids = grad.ne(0).any(1).nonzero().reshape(-1)
+        rows = grad.index_select(0, ids)
+        while True:
+            buf = self._pack(ids, rows)
+            parts = [torch.empty_like(buf) for _ in range(world_size)]
+            d.all_gather(parts, buf)
+            counts = [int(part[:8].view(torch.long)) for part in parts]
+            if max(counts) <= self.capacity:
+                break
+            self.capacity = math.ceil(1.25 * max(counts))
+            if 2 * self.capacity >= p.shape[0]:  # most of the table: dense from now on
+                self.dense = True
+                d.all_reduce(grad)
+                grad /= world_size
+                return
+        total = torch.zeros_like(grad)
+        row_bytes = grad.shape[1] * grad.element_size()
+        start = 8 * (1 + self.capacity)
+        for part, n in zip(parts, counts, strict=True):
+            got = part[8 : 8 * (1 + n)].view(torch.long)
+            vals = part[start : start + n * row_bytes].view(grad.dtype).view(n, grad.shape[1])
+            total.index_add_(0, got, vals)
+        grad.copy_(total / world_size)

@@ -15,7 +15,7 @@ import torch
 
 from vislang import _dist
 from vislang.exceptions import InvalidInputError
-from vislang.models._data_parallel import GradientSync, broadcast_state, join
+from vislang.models._data_parallel import GradientSync, broadcast_state, embedding_tables, join
 from vislang.models.base import CaptionPairs, CrossModalModel, LabeledImages
 from vislang.models.checkpoint import load_checkpoint, save_checkpoint
 
@@ -144,7 +144,10 @@ class Trainer:
         if self.world_size > 1:
             broadcast_state(self.model, "trainer: broadcasting rank 0's weights")
             self._grad_sync = GradientSync(
-                list(self.model.parameters()), self.world_size, self.config.grad_bucket_mb
+                list(self.model.parameters()),
+                self.world_size,
+                self.config.grad_bucket_mb,
+                row_sparse=embedding_tables(self.model),
             )
         self.train_data = train_data
         self.val_data = val_data
