@@ -7,8 +7,13 @@ Group ``distributed``:
   same code in one process on 2 threads. ``extra_info``: both times and the parallel
   efficiency ``t(1 x 2) / t(2 x 1)`` (1.0: splitting over processes costs nothing), and the
   speed-up of 2 processes over 1 process x 1 thread (2.0 ideal).
-* ``vse++ epoch``: one epoch of the shared ``Trainer`` (VSE++ on synthetic caption pairs,
-  global negatives), data-parallel on 2 ranks against one process on 2 threads.
+* ``vse++ epoch``: one epoch of the shared ``Trainer`` (VSE++ with global negatives on
+  synthetic caption pairs shaped like COCO's: 8-14 words from a Zipf distribution over a
+  10,000-word vocabulary), data-parallel on 2 ranks against one process on 2 threads: a
+  small model, VSE++'s own size, and VSE++'s size with its batch of 128 on each rank; plus a
+  control without any communication. Steady-state epochs (the fastest of 5 after a warm-up);
+  3 back-to-back pairs of fresh runs of both sides, the median pair reported with the
+  spread.
 * ``allreduce``: the communication of one k-means iteration at k = 1,024, d = 128 (the
   fixed-order float64 sum of ``k * (d + 1) + 1`` values over 2 gloo ranks), in ms.
 
@@ -51,6 +56,8 @@ VSE_VOCAB = 100 if SMOKE else 10_000
 VSE_CAPTION_WORDS = (3, 6) if SMOKE else (8, 14)
 #: timed VSE++ epochs after a warm-up epoch (the fastest is reported)
 VSE_EPOCHS = 1 if SMOKE else 5
+#: back-to-back pairs of fresh 1 x 2 and 2 x 1 runs (the median pair is reported)
+VSE_REPEATS = 1 if SMOKE else 3
 
 
 def _gmm(n: int, d: int, k: int) -> np.ndarray:
@@ -169,10 +176,25 @@ def _vse_rank(rank: int, paper: bool | str = False, alone: int = 1) -> float:
     return _vse_epoch(1, paper, alone)
 
 
-def _vse_case(benchmark: Any, paper: bool | str) -> None:
-    one = benchmark.pedantic(lambda: _vse_epoch(2, paper), rounds=1, iterations=1)
-    serial = _vse_epoch(1, paper)
+def _vse_pair(paper: bool | str) -> tuple[float, float]:
+    """(1 x 2, 2 x 1) epoch times measured back to back."""
+    one = _vse_epoch(2, paper)
     two = max(launch(_vse_rank, 2, paper, timeout=600.0, start_method="fork"))
+    return one, two
+
+
+def _vse_case(benchmark: Any, paper: bool | str) -> None:
+    # VSE_REPEATS back-to-back pairs of fresh runs; the pair with the median efficiency is
+    # reported. On the 2-core development VM the speed of 1 x 2 alone drifted by up to 25%
+    # over minutes (the second core's share of the host), so the two sides are measured next
+    # to each other, and the spread is kept (efficiency_min / _max).
+    pairs = benchmark.pedantic(
+        lambda: sorted((_vse_pair(paper) for _ in range(VSE_REPEATS)), key=lambda p: p[0] / p[1]),
+        rounds=1,
+        iterations=1,
+    )
+    one, two = pairs[len(pairs) // 2]
+    serial = _vse_epoch(1, paper)
     # The same 2 processes each on half the batch with no communication at all: how much of
     # the gap is the split itself (a half batch is less efficient, the ranks share memory
     # bandwidth) rather than communication.
@@ -183,12 +205,16 @@ def _vse_case(benchmark: Any, paper: bool | str) -> None:
         pairs=n,
         feature_dim=dim,
         batch_size=batch,
+        vocabulary=VSE_VOCAB,
+        caption_words=list(VSE_CAPTION_WORDS),
         **(VSE_PAPER if paper else VSE_SMALL),
         seconds_1x1=serial,
         seconds_1x2=one,
         seconds_2x1=two,
         seconds_2x1_no_communication=apart,
         efficiency=one / two,
+        efficiency_min=pairs[0][0] / pairs[0][1],
+        efficiency_max=pairs[-1][0] / pairs[-1][1],
         efficiency_without_communication=one / apart,
         communication_efficiency=apart / two,
         speedup_2x1=serial / two,
