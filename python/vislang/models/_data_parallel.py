@@ -154,6 +154,9 @@ class GradientSync:
                 self.buckets.append([p])
                 size = nbytes
         self._bucket_of = {id(p): i for i, b in enumerate(self.buckets) for p in b}
+        # one flat buffer per bucket, kept across steps (a fresh 26 MB tensor a step costs
+        # its page faults again every step)
+        self._buffers: list[torch.Tensor | None] = [None] * len(self.buckets)
 
     def _rebuild(self, what: str) -> None:
         """Buckets in the order rank 0's first backward pass finished the gradients (those
@@ -196,7 +199,12 @@ class GradientSync:
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
             grads.append(p.grad.reshape(-1))
-        flat = torch.cat(grads)
+        buf = self._buffers[i]
+        if buf is None:
+            buf = self._buffers[i] = torch.empty(
+                sum(g.numel() for g in grads), dtype=grads[0].dtype, device=grads[0].device
+            )
+        flat = torch.cat(grads, out=buf)
         self._flat[i] = flat
         d = _dist._dist()
         self._works.append(None if d is None else d.all_reduce(flat, async_op=True))
@@ -241,8 +249,9 @@ class _RowExchange:
     zeros. Every rank packs its row count, row ids and rows into one byte buffer, padded to a
     capacity every rank agrees on (learnt from the same gathered counts, with 25% slack), and
     one all-gather a step exchanges them; each rank adds the rows up in rank order (for two
-    ranks exactly the dense sum). A step that needs more rows than the capacity gathers once
-    more at the new capacity; once half the table travels, the table is all-reduced densely.
+    ranks exactly the dense sum), in place and touching only those rows. A step that needs
+    more rows than the capacity gathers once more at the new capacity; once half the table
+    travels, the table is all-reduced densely.
     """
 
     def __init__(self, param: torch.nn.Parameter) -> None:
@@ -270,7 +279,7 @@ class _RowExchange:
             d.all_reduce(grad)
             grad /= world_size
             return
-        ids = grad.ne(0).any(1).nonzero().reshape(-1)
+        ids = grad.abs().amax(1).nonzero().reshape(-1)  # rows with a non-zero (or NaN)
         rows = grad.index_select(0, ids)
         while True:
             buf = self._pack(ids, rows)
@@ -285,11 +294,16 @@ class _RowExchange:
                 d.all_reduce(grad)
                 grad /= world_size
                 return
-        total = torch.zeros_like(grad)
+        # Rows no rank touched are zero everywhere; this rank's own rows are cleared and every
+        # rank's rows added in rank order, so all ranks get the same sums (the dense sum for
+        # two ranks), touching only those rows.
+        grad.index_fill_(0, ids, 0)
         row_bytes = grad.shape[1] * grad.element_size()
         start = 8 * (1 + self.capacity)
+        got = []
         for part, n in zip(parts, counts, strict=True):
-            got = part[8 : 8 * (1 + n)].view(torch.long)
+            got.append(part[8 : 8 * (1 + n)].view(torch.long))
             vals = part[start : start + n * row_bytes].view(grad.dtype).view(n, grad.shape[1])
-            total.index_add_(0, got, vals)
-        grad.copy_(total / world_size)
+            grad.index_add_(0, got[-1], vals)
+        union = torch.unique(torch.cat(got))
+        grad.index_copy_(0, union, grad.index_select(0, union) / world_size)
