@@ -251,7 +251,10 @@ def main() -> int:
                 raise AssertionError("no parameter changed after the step")
             return {"loss": float(loss), "parameters_updated": moved}
 
-    @check("data parallel on NCCL (1 rank): bucketed async all-reduce, packed all-gather")
+    @check(
+        "data parallel on NCCL (1 rank): bucketed async all-reduce, embedding row exchange, "
+        "packed all-gather"
+    )
     def _nccl() -> dict[str, Any]:
         import tempfile
 
@@ -264,11 +267,17 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             dist.init_process_group(backend, init_method=f"file://{tmp}/rdzv", rank=0, world_size=1)
             try:
-                net = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.Linear(64, 8)).to(
-                    TARGET
+                net = torch.nn.Sequential(
+                    torch.nn.Embedding(100, 64), torch.nn.Linear(64, 64), torch.nn.Linear(64, 8)
+                ).to(TARGET)
+                sync = GradientSync(  # 4+ buckets, and the embedding's touched rows alone
+                    list(net.parameters()),
+                    1,
+                    bucket_mb=0.001,
+                    row_sparse=[net[0].weight],
+                    row_sparse_min_mb=0,
                 )
-                sync = GradientSync(list(net.parameters()), 1, bucket_mb=0.001)  # 4+ buckets
-                x = torch.randn(16, 64, device=TARGET)
+                x = torch.randint(0, 100, (16,), device=TARGET)
                 net(x).square().sum().backward()
                 want = [p.grad.clone() for p in net.parameters()]
                 for p in net.parameters():
@@ -291,11 +300,11 @@ def main() -> int:
                 (ga.sum() + gb.float().sum()).backward()
                 if rows != [5] or cols != [7] or a.grad is None or b.grad is None:
                     raise AssertionError(f"sizes {rows} {cols} or no gradient")
-                buckets = len(sync.buckets)
+                buckets, rows_sent = len(sync.buckets), sync._rows[0].capacity
                 sync.remove()
             finally:
                 dist.destroy_process_group()
-        return {"backend": backend, "buckets": buckets}
+        return {"backend": backend, "buckets": buckets, "row_capacity": rows_sent}
 
     if not args.quick and TARGET.type == "cuda":
         _timings(F, registered_models())
