@@ -112,13 +112,12 @@ def _layer(
     return out
 
 
-def _last_rows(steps: list[tuple[int, int]], batch: int, device: torch.device) -> Tensor:
+def _last_rows(batch_sizes: Tensor, device: torch.device) -> Tensor:
     """Packed row of each sequence's last step (sequences in packed order)."""
-    last = [0] * batch
-    for start, b in steps:
-        for i in range(b):
-            last[i] = start + i
-    return torch.tensor(last, dtype=torch.long, device=device)
+    rows = torch.arange(int(batch_sizes[0]))
+    lengths = (batch_sizes[None, :] > rows[:, None]).sum(1)  # (B,)
+    starts = torch.cumsum(batch_sizes, 0) - batch_sizes  # first row of each step
+    return (starts[lengths - 1] + rows).to(device)
 
 
 def packed_gru(
@@ -142,7 +141,7 @@ def packed_gru(
         h0 = data.new_zeros(gru.num_layers * dirs, batch, hidden)
     elif packed.sorted_indices is not None:
         h0 = h0.index_select(1, packed.sorted_indices)
-    last = _last_rows(steps, batch, data.device)
+    last = _last_rows(batch_sizes, data.device)
     finals = []
     x = data
     for layer in range(gru.num_layers):
