@@ -79,37 +79,41 @@ def test_vsepp_epoch_throughput(benchmark: Any, flickr_train: Any) -> None:
     )
 
 
-#: (batch, max caption length, word dim, hidden) of the GRU comparison: VSE++'s text encoder
-GRU_SIZES = (8, 5, 16, 32) if SCALE == "smoke" else (128, 16, 300, 1024)
+#: (batch, max caption length, word dim, hidden) of the GRU / LSTM comparison: VSE++'s text
+#: encoder
+RNN_SIZES = (8, 5, 16, 32) if SCALE == "smoke" else (128, 16, 300, 1024)
 
 
-@pytest.mark.benchmark(group="gru text encoder forward+backward")
-@pytest.mark.parametrize("impl", ["torch.nn.GRU", "vislang packed_gru"])
-def test_gru_forward_backward(benchmark: Any, impl: str) -> None:
-    """One forward and backward pass of a GRU over packed captions of random lengths: the
-    peer is torch's own nn.GRU (what a PyTorch user has on the CPU), same parameters."""
+@pytest.mark.parametrize("impl", ["torch", "vislang packed"])
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_rnn_forward_backward(benchmark: Any, kind: str, impl: str) -> None:
+    """One forward and backward pass of a GRU or LSTM over packed captions of random lengths:
+    the peer is torch's own nn.GRU / nn.LSTM (what a PyTorch user has on the CPU), with the
+    same parameters. Groups ``gru text encoder forward+backward`` and ``lstm ...``."""
     from torch.nn.utils.rnn import pack_padded_sequence
 
-    from vislang.models.packed_gru import packed_gru
+    from vislang.models.packed_rnn import packed_gru, packed_lstm
 
-    batch, steps, word_dim, hidden = GRU_SIZES
+    batch, steps, word_dim, hidden = RNN_SIZES
     before = torch.get_num_threads()
     torch.set_num_threads(THREADS)
     torch.manual_seed(0)
-    gru = torch.nn.GRU(word_dim, hidden, batch_first=True)
+    module = (torch.nn.GRU if kind == "gru" else torch.nn.LSTM)(word_dim, hidden, batch_first=True)
     x = torch.randn(batch, steps, word_dim, requires_grad=True)
     lengths = torch.randint(max(1, steps // 3), steps + 1, (batch,))
-    run = gru if impl == "torch.nn.GRU" else (lambda p: packed_gru(gru, p))
+    packed_fn = packed_gru if kind == "gru" else packed_lstm
 
     def step() -> None:
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        _, h = run(packed)
-        h.sum().backward()
+        out, _ = module(packed) if impl == "torch" else packed_fn(module, packed)  # type: ignore[arg-type]
+        out.data.sum().backward()
 
+    benchmark.group = f"{kind} text encoder forward+backward"
     try:
         benchmark.pedantic(step, rounds=3 if SCALE == "smoke" else 10, warmup_rounds=1)
     finally:
         torch.set_num_threads(before)
+    name = f"torch.nn.{kind.upper()}" if impl == "torch" else f"vislang packed_{kind}"
     benchmark.extra_info.update(
-        impl=impl, batch=batch, max_length=steps, word_dim=word_dim, hidden=hidden, threads=THREADS
+        impl=name, batch=batch, max_length=steps, word_dim=word_dim, hidden=hidden, threads=THREADS
     )

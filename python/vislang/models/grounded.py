@@ -33,7 +33,7 @@ from vislang.exceptions import InvalidInputError
 from vislang.losses import VSELoss
 from vislang.models._composed import VocabularyConfigModel, strict_config
 from vislang.models.base import CaptionPairs, CrossModalModel, _rows
-from vislang.models.packed_gru import run_rnn
+from vislang.models.packed_rnn import run_rnn
 from vislang.models.registry import register_model
 from vislang.models.text_encoders import pretrained_embeddings
 from vislang.models.vocabulary import Vocabulary

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from vislang.exceptions import InvalidInputError
-from vislang.models.packed_gru import run_rnn
+from vislang.models.packed_rnn import run_rnn
 from vislang.models.vocabulary import Vocabulary
 
 __all__ = [
@@ -142,7 +142,7 @@ class RNNTextEncoder(nn.Module):
         packed = pack_padded_sequence(
             self.embed(ids), lengths.cpu(), batch_first=True, enforce_sorted=False
         )
-        _, hidden = run_rnn(self.rnn, packed)  # a GRU on the CPU: packed_gru
+        _, hidden = run_rnn(self.rnn, packed)  # training on the CPU: packed_rnn
         h = hidden[0] if isinstance(hidden, tuple) else hidden  # (layers*dirs, B, H)
         dirs = 2 if self.cfg.bidirectional else 1
         return h[-dirs:].mean(0)  # (B, embed_dim)
