@@ -259,14 +259,16 @@ class _RowExchange:
         self.capacity = 0
         self.dense = False
 
+    def _layout(self) -> tuple[int, int]:
+        """(bytes per row, offset of the rows) of the packed buffer: count, ids, rows."""
+        return self.param.shape[1] * self.param.element_size(), 8 * (1 + self.capacity)
+
     def _pack(self, ids: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        cap, n = self.capacity, int(ids.numel())
-        row_bytes = rows.shape[1] * rows.element_size()
-        buf = torch.zeros(8 * (1 + cap) + cap * row_bytes, dtype=torch.uint8, device=ids.device)
+        (row_bytes, start), n = self._layout(), int(ids.numel())
+        buf = torch.zeros(start + self.capacity * row_bytes, dtype=torch.uint8, device=ids.device)
         buf[:8] = torch.tensor([n], dtype=torch.long, device=ids.device).view(torch.uint8)
-        if n <= cap:
+        if n <= self.capacity:
             buf[8 : 8 * (1 + n)] = ids.view(torch.uint8)
-            start = 8 * (1 + cap)
             buf[start : start + n * row_bytes] = rows.reshape(-1).view(torch.uint8)
         return buf
 
@@ -275,10 +277,13 @@ class _RowExchange:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
         grad = p.grad
-        if self.dense:
+        if not self.dense:
+            self._exchange_rows(d, world_size, grad)
+        if self.dense:  # already, or since this step: most of the table travels
             d.all_reduce(grad)
             grad /= world_size
-            return
+
+    def _exchange_rows(self, d: Any, world_size: int, grad: torch.Tensor) -> None:
         ids = grad.abs().amax(1).nonzero().reshape(-1)  # rows with a non-zero (or NaN)
         rows = grad.index_select(0, ids)
         while True:
@@ -289,17 +294,14 @@ class _RowExchange:
             if max(counts) <= self.capacity:
                 break
             self.capacity = math.ceil(1.25 * max(counts))
-            if 2 * self.capacity >= p.shape[0]:  # most of the table: dense from now on
+            if 2 * self.capacity >= grad.shape[0]:  # most of the table: dense from now on
                 self.dense = True
-                d.all_reduce(grad)
-                grad /= world_size
                 return
         # Rows no rank touched are zero everywhere; this rank's own rows are cleared and every
         # rank's rows added in rank order, so all ranks get the same sums (the dense sum for
         # two ranks), touching only those rows.
         grad.index_fill_(0, ids, 0)
-        row_bytes = grad.shape[1] * grad.element_size()
-        start = 8 * (1 + self.capacity)
+        row_bytes, start = self._layout()
         got = []
         for part, n in zip(parts, counts, strict=True):
             got.append(part[8 : 8 * (1 + n)].view(torch.long))

@@ -310,21 +310,18 @@ class Discriminator(nn.Module):
             self.text.fc = sn(self.text.fc)  # type: ignore[assignment]
         pool = c.d_downsample == "maxpool"
 
-        def down(c_in: int, c_out: int) -> list[nn.Module]:
+        def down(c_in: int, c_out: int) -> nn.Module:
             if pool:  # extra: 3x3 stride 1, then 2x2 max pooling (after the activation)
-                return [sn(nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False))]
-            return [sn(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False))]  # the paper's DCGAN
+                return sn(nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False))
+            return sn(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False))  # the paper's DCGAN
 
-        halve: list[nn.Module] = [nn.MaxPool2d(2)] if pool else []
-        layers: list[nn.Module] = [*down(3, c.ndf), nn.LeakyReLU(0.2, True), *halve]
+        def halve() -> list[nn.Module]:
+            return [nn.MaxPool2d(2)] if pool else []
+
+        layers: list[nn.Module] = [down(3, c.ndf), nn.LeakyReLU(0.2, True), *halve()]
         ch = c.ndf
         for _ in range(c.n_stages - 1):
-            layers += [
-                *down(ch, ch * 2),
-                nn.BatchNorm2d(ch * 2),
-                nn.LeakyReLU(0.2, True),
-                *([nn.MaxPool2d(2)] if pool else []),
-            ]
+            layers += [down(ch, ch * 2), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True), *halve()]
             ch *= 2
         self.features = nn.Sequential(*layers)  # (B, ch, 4, 4)
         self.head = nn.Sequential(

@@ -27,6 +27,8 @@ from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 from torch.nn.utils.rnn import PackedSequence
 
+from vislang.losses._autograd import _autocast_on
+
 __all__ = ["packed_gru", "packed_lstm", "run_rnn", "use_packed_rnn"]
 
 
@@ -252,13 +254,6 @@ def packed_lstm(
     return out, (h_n, c_n)
 
 
-def _cpu_autocast() -> bool:
-    try:
-        return bool(torch.is_autocast_enabled("cpu"))
-    except TypeError:  # torch < 2.4
-        return bool(torch.is_autocast_cpu_enabled())
-
-
 def use_packed_rnn(rnn: nn.Module, x: Tensor) -> bool:
     """Whether :func:`run_rnn` should run ``rnn`` on ``x`` through :func:`packed_gru` /
     :func:`packed_lstm`: a GRU or LSTM (without projections) training on the CPU (cuDNN
@@ -269,7 +264,7 @@ def use_packed_rnn(rnn: nn.Module, x: Tensor) -> bool:
         and not getattr(rnn, "proj_size", 0)
         and x.device.type == "cpu"
         and torch.is_grad_enabled()
-        and not _cpu_autocast()  # bfloat16 autocast: the modules' own casts
+        and not _autocast_on("cpu")  # bfloat16 autocast: the modules' own casts
         and x.dtype == rnn.weight_hh_l0.dtype
     )
 
