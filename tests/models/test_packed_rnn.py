@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from vislang.exceptions import InvalidInputError
 from vislang.models import RNNTextEncoder, TextEncoderConfig, Vocabulary, create_text_encoder
 from vislang.models.packed_rnn import packed_gru, packed_lstm, run_rnn, use_packed_rnn
 
@@ -118,6 +119,19 @@ def test_packed_rnn_refuses_what_it_does_not_implement() -> None:
         packed_gru(nn.GRU(3, 4, num_layers=2, dropout=0.5), packed)
     with pytest.raises(NotImplementedError, match="proj_size"):
         packed_lstm(nn.LSTM(3, 4, proj_size=2), packed)
+
+
+def test_packed_rnn_rejects_bad_input() -> None:
+    packed = pack_padded_sequence(torch.randn(2, 3, 3), torch.tensor([3, 2]), batch_first=True)
+    with pytest.raises(InvalidInputError, match="inputs of size 5"):
+        packed_gru(nn.GRU(5, 4), packed)
+    with pytest.raises(InvalidInputError, match=r"initial state of shape \(1, 2, 4\)"):
+        packed_gru(nn.GRU(3, 4), packed, torch.zeros(1, 3, 4))
+    with pytest.raises(InvalidInputError, match=r"initial state of shape \(2, 2, 4\)"):
+        bad_c0 = (torch.zeros(2, 2, 4), torch.zeros(1, 2, 4))  # c0 of one direction only
+        packed_lstm(nn.LSTM(3, 4, bidirectional=True), packed, bad_c0)
+    with pytest.raises(InvalidInputError, match="PackedSequence"):
+        packed_gru(nn.GRU(3, 4), torch.zeros(2, 3, 3))  # type: ignore[arg-type]
 
 
 def test_text_encoder_trains_the_same_through_packed_gru() -> None:

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 from torch.nn.utils.rnn import PackedSequence
 
+from vislang.exceptions import InvalidInputError
 from vislang.losses._autograd import _autocast_on
 
 __all__ = ["packed_gru", "packed_lstm", "run_rnn", "use_packed_rnn"]
@@ -187,15 +188,27 @@ def _packed(
         raise NotImplementedError(f"packed {name}: dropout between layers is not supported")
     if getattr(rnn, "proj_size", 0):
         raise NotImplementedError(f"packed {name}: proj_size is not supported")
+    if not isinstance(packed, PackedSequence):
+        raise InvalidInputError(f"packed {name}: expected a PackedSequence, got {type(packed)}")
     lstm = isinstance(rnn, nn.LSTM)
     data, batch_sizes = packed.data, packed.batch_sizes
+    if data.ndim != 2 or data.shape[1] != rnn.input_size:
+        raise InvalidInputError(
+            f"packed {name}: inputs of size {rnn.input_size} expected, got packed data of "
+            f"shape {tuple(data.shape)}"
+        )
     batch, hidden = int(batch_sizes[0]), rnn.hidden_size
     dirs = 2 if rnn.bidirectional else 1
     steps = _steps(batch_sizes)
     initial = []
     for s0 in state:
+        want = (rnn.num_layers * dirs, batch, hidden)
         if s0 is None:
-            s0 = data.new_zeros(rnn.num_layers * dirs, batch, hidden)
+            s0 = data.new_zeros(want)
+        elif tuple(s0.shape) != want:
+            raise InvalidInputError(
+                f"packed {name}: initial state of shape {want} expected, got {tuple(s0.shape)}"
+            )
         elif packed.sorted_indices is not None:
             s0 = s0.index_select(1, packed.sorted_indices)
         initial.append(s0)
